@@ -1,0 +1,225 @@
+package faults
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A Behavior is one way the proxy misbehaves: a fault, the direction it acts
+// in, and when it fires. Behaviors are made by constructors such as
+// [Latency], [Blackout] or [Refuse] and refined by chained modifiers, each
+// of which returns a modified copy:
+//
+//	faults.Latency(80 * time.Millisecond).Downstream().Probability(0.5)
+//	faults.Blackout().After(2).Times(1)
+//
+// A Behavior is a plain value, safe to copy, share and reuse; the counting
+// done by [Behavior.Times] and [Behavior.After] starts afresh each time the
+// behavior is installed with [Proxy.Set]. The zero Behavior does nothing.
+//
+// Arguments are checked when the behavior is installed: a negative
+// duration, a probability outside [0, 1] or a modifier that makes no sense
+// for the fault makes [Proxy.Set] return an [*InvalidError].
+//
+// # When a behavior fires
+//
+// Connection behaviors ([Hang], [Blackout], [ConnectDelay]) decide once per
+// accepted connection. Stream behaviors ([Latency], [Bandwidth], [Stall],
+// …) and connection timers ([Timeout], [ResetAfter], [IdleTimeout]) decide
+// once per connection too, when it is accepted or, for connections already
+// open, when the behavior is installed: a firing is the behavior taking
+// hold of one connection, and that decision is never re-rolled for the
+// connection's life. Listener behaviors ([Refuse], [Restart]) fire once, when
+// installed. Each firing is counted in [Stats.Injected] and recorded as an
+// [Event].
+type Behavior struct {
+	act     action
+	dir     Direction // zero: the action's default
+	prob    float64
+	probSet bool
+	times   int64
+	timeSet bool
+	after   int64
+	window  time.Duration
+	err     error // the first invalid argument, reported by Proxy.Set
+}
+
+// Direction names which way bytes flow: from the client to the server
+// (Upstream), from the server to the client (Downstream), or both.
+type Direction uint8
+
+const (
+	Upstream   Direction = 1 << iota // client to server
+	Downstream                       // server to client
+	Both       = Upstream | Downstream
+)
+
+func (d Direction) String() string {
+	switch d {
+	case Upstream:
+		return "upstream"
+	case Downstream:
+		return "downstream"
+	case Both:
+		return "both"
+	}
+	return "Direction(" + strconv.Itoa(int(d)) + ")"
+}
+
+// family says where an action acts, and so which modifiers it accepts.
+type family uint8
+
+const (
+	familyListener   family = iota + 1 // on the listening socket: Refuse, Restart
+	familyConnection                   // at accept, before the upstream dial
+	familyStream                       // on the bytes of one or both directions
+	familyTimer                        // on a whole connection, after a time
+)
+
+// action is what a behavior does; each constructor has its own type.
+type action interface {
+	family() family
+	describe() string // e.g. "Latency(80ms)"
+}
+
+// directed is implemented by stream actions whose default direction is not
+// Both.
+type directed interface {
+	defaultDirection() Direction
+}
+
+func newBehavior(a action) Behavior { return Behavior{act: a} }
+
+func (b Behavior) invalid(reason string, value any) Behavior {
+	if b.err == nil {
+		name := "Behavior"
+		if b.act != nil {
+			name = b.act.describe()
+		}
+		b.err = &InvalidError{What: name, Value: value, Reason: reason}
+	}
+	return b
+}
+
+// Upstream makes b act only on bytes from the client to the server. It
+// applies to stream behaviors only.
+func (b Behavior) Upstream() Behavior { b.dir = Upstream; return b }
+
+// Downstream makes b act only on bytes from the server to the client. It
+// applies to stream behaviors only.
+func (b Behavior) Downstream() Behavior { b.dir = Downstream; return b }
+
+// BothWays makes b act on both directions, the default of every stream
+// behavior except [HalfClose].
+func (b Behavior) BothWays() Behavior { b.dir = Both; return b }
+
+// Probability makes b fire with probability p each time it could fire: per
+// connection for connection and stream behaviors. p must be in [0, 1].
+// Together with [WithSeed] the outcome is reproducible.
+func (b Behavior) Probability(p float64) Behavior {
+	if math.IsNaN(p) || p < 0 || p > 1 {
+		return b.invalid("probability must be in [0, 1]", p)
+	}
+	b.prob, b.probSet = p, true
+	return b
+}
+
+// Times makes b fire at most n times, then pass (Vaurien's "transient").
+// Times(0) never fires. n must not be negative.
+func (b Behavior) Times(n int) Behavior {
+	if n < 0 {
+		return b.invalid("Times must not be negative", n)
+	}
+	b.times, b.timeSet = int64(n), true
+	return b
+}
+
+// After makes b pass its first n chances to fire, then fire (Vaurien's
+// "warmup"). Chances are counted before [Behavior.Probability] is rolled, so
+// After(2).Times(1) passes two connections, faults the third and passes
+// every later one. n must not be negative.
+func (b Behavior) After(n int) Behavior {
+	if n < 0 {
+		return b.invalid("After must not be negative", n)
+	}
+	b.after = int64(n)
+	return b
+}
+
+// For limits b to a window of d from the moment it is installed. When the
+// window closes, b stops firing and what it was doing stops: delayed or
+// stalled streams flow again, a refused listener comes back. d must be
+// positive.
+func (b Behavior) For(d time.Duration) Behavior {
+	if d <= 0 {
+		return b.invalid("For must be positive", d)
+	}
+	b.window = d
+	return b
+}
+
+// direction reports which directions a stream behavior acts on.
+func (b Behavior) direction() Direction {
+	if b.dir != 0 {
+		return b.dir
+	}
+	if d, ok := b.act.(directed); ok {
+		return d.defaultDirection()
+	}
+	return Both
+}
+
+// String describes b in the Go syntax that builds it, e.g.
+// "Latency(80ms).Downstream().Times(3)". Events name behaviors this way.
+func (b Behavior) String() string {
+	if b.act == nil {
+		return "Behavior{}"
+	}
+	var s strings.Builder
+	s.WriteString(b.act.describe())
+	switch b.dir {
+	case Upstream:
+		s.WriteString(".Upstream()")
+	case Downstream:
+		s.WriteString(".Downstream()")
+	case Both:
+		s.WriteString(".BothWays()")
+	}
+	if b.probSet {
+		fmt.Fprintf(&s, ".Probability(%g)", b.prob)
+	}
+	if b.after > 0 {
+		fmt.Fprintf(&s, ".After(%d)", b.after)
+	}
+	if b.timeSet {
+		fmt.Fprintf(&s, ".Times(%d)", b.times)
+	}
+	if b.window > 0 {
+		fmt.Fprintf(&s, ".For(%v)", b.window)
+	}
+	return s.String()
+}
+
+// validate reports the first problem with b on a proxy speaking proto.
+func (b Behavior) validate(proto Protocol) error {
+	if b.err != nil {
+		return b.err
+	}
+	if b.act == nil {
+		return nil
+	}
+	fam := b.act.family()
+	if b.dir != 0 && fam != familyStream {
+		return &InvalidError{What: b.String(), Value: b.dir, Reason: "a direction applies to stream behaviors only; this one acts on the whole connection"}
+	}
+	if fam == familyListener && (b.probSet || b.timeSet || b.after > 0) {
+		return &InvalidError{What: b.String(), Value: b.act.describe(), Reason: "acts on the listener, once: Probability, Times and After do not apply"}
+	}
+	if _, ok := b.act.(restart); ok && b.window > 0 {
+		return &InvalidError{What: b.String(), Value: b.window, Reason: "Restart has its own window; For does not apply"}
+	}
+	return proto.supports(b)
+}

@@ -1,0 +1,172 @@
+package faults
+
+import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// spliceChunk bounds one spliced copy, so that the byte counters move while
+// a long stream flows.
+const spliceChunk = 256 << 10
+
+var (
+	errReplan = errors.New("faults: plan changed") // take up the new plan
+	errEnded  = errors.New("faults: connection ended")
+)
+
+// half is one direction of a connection: bytes read from src, written to dst.
+type half struct {
+	c        *conn
+	dir      Direction
+	src, dst net.Conn
+	bytes    *atomic.Int64 // the proxy's counter for this direction
+	splices  bool          // both sockets are TCP: the kernel can splice
+
+	rng        *rand.Rand // made on first use
+	cut        *rule      // the byte limit being counted down
+	cutLeft    int64
+	halfClosed bool      // a FIN went to dst for HalfClose
+	pace       time.Time // Bandwidth: when the next byte may leave
+	skip       int64     // Corrupt: clean bytes before the next corrupted one; -1 unknown
+}
+
+func (c *conn) newHalf(dir Direction, src, dst net.Conn, bytes *atomic.Int64) *half {
+	_, srcTCP := src.(*net.TCPConn)
+	_, dstTCP := dst.(*net.TCPConn)
+	return &half{c: c, dir: dir, src: src, dst: dst, bytes: bytes, splices: srcTCP && dstTCP, skip: -1}
+}
+
+// copyUpstream forwards the client's bytes to the server.
+func (c *conn) copyUpstream() {
+	c.newHalf(Upstream, c.client, c.server, &c.p.stats.bytesUp).run()
+}
+
+// copyDownstream forwards the server's bytes to the client, then closes
+// done.
+func (c *conn) copyDownstream(done chan<- struct{}) {
+	defer c.p.wg.Done()
+	defer close(done)
+	c.newHalf(Downstream, c.server, c.client, &c.p.stats.bytesDown).run()
+}
+
+func (p *connPlan) stream(d Direction) *streamPlan {
+	if d == Upstream {
+		return &p.up
+	}
+	return &p.down
+}
+
+// run copies until src ends, the connection ends, or copying fails. A
+// change of plan switches between the copy paths without losing a byte.
+func (h *half) run() {
+	for {
+		// Clear any interrupting deadline before loading the plan: a
+		// replan after this point sets it again and wakes the read.
+		h.src.SetReadDeadline(time.Time{})
+		if h.c.isEnding() {
+			return
+		}
+		plan := h.c.plan.Load()
+		sp := plan.stream(h.dir)
+		var err error
+		switch {
+		case h.halfClosed || sp.halfClose:
+			err = h.discard(plan)
+		case sp.stall:
+			err = h.stall(plan)
+		case sp.inspects() || !h.splices:
+			err = h.inspect(plan, sp)
+		default:
+			err = h.splice()
+		}
+		switch {
+		case err == nil: // EOF from src
+			h.passClose(plan)
+			return
+		case errors.Is(err, errReplan), errors.Is(err, os.ErrDeadlineExceeded):
+			continue // isEnding decides at the top
+		case errors.Is(err, errEnded):
+			return
+		default:
+			h.c.end(endReset)
+			return
+		}
+	}
+}
+
+// splice joins the sockets so that the kernel moves the bytes (zero copy).
+// It returns nil at EOF.
+func (h *half) splice() error {
+	dst := h.dst.(*net.TCPConn)
+	for {
+		lr := io.LimitedReader{R: h.src, N: spliceChunk}
+		n, err := dst.ReadFrom(&lr)
+		h.bytes.Add(n)
+		if err != nil {
+			return err
+		}
+		if lr.N > 0 {
+			return nil
+		}
+	}
+}
+
+// stall forwards nothing until the plan changes.
+func (h *half) stall(plan *connPlan) error {
+	select {
+	case <-plan.changed:
+		return errReplan
+	case <-h.c.done:
+		return errEnded
+	}
+}
+
+// discard half-closes dst once, then reads and drops what src sends.
+func (h *half) discard(plan *connPlan) error {
+	if !h.halfClosed {
+		h.halfClosed = true
+		closeWrite(h.dst)
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	for {
+		if _, err := h.src.Read(*buf); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// passClose passes src's EOF on to dst, after SlowClose's delay.
+func (h *half) passClose(plan *connPlan) {
+	if h.halfClosed {
+		return
+	}
+	if d := plan.stream(h.dir).slowClose; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-h.c.done:
+			return
+		}
+	}
+	closeWrite(h.dst)
+}
+
+// isEnding reports whether the connection is being ended.
+func (c *conn) isEnding() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}

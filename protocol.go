@@ -1,0 +1,39 @@
+package faults
+
+// A Protocol tells the proxy what the bytes it carries mean: how each
+// direction of a connection splits into requests and replies, how replies
+// pair with requests, and how to write an error reply that a client of that
+// protocol understands. With a protocol, behaviors can act on single
+// requests; without one ([TCP]) they act on connections and streams.
+//
+// The handshake and every message a fault does not touch pass through byte
+// for byte, whatever the protocol.
+//
+// Protocols are provided by this package (see [TCP]); the interface has
+// unexported methods so that it can grow as protocols are added.
+type Protocol interface {
+	// Name is the protocol's short name, such as "tcp".
+	Name() string
+
+	// supports reports, as an [*UnsupportedError], whether b can act on
+	// connections of this protocol.
+	supports(b Behavior) error
+}
+
+// TCP is the protocol of raw byte streams, the default: the proxy knows no
+// message boundaries, so every behavior acts on whole connections or on
+// chunks of bytes as they arrive, and [Behavior.Probability] is decided per
+// connection.
+func TCP() Protocol { return tcpProtocol{} }
+
+type tcpProtocol struct{}
+
+func (tcpProtocol) Name() string { return "tcp" }
+
+func (tcpProtocol) supports(b Behavior) error {
+	switch b.act.family() {
+	case familyListener, familyConnection, familyStream, familyTimer:
+		return nil
+	}
+	return &UnsupportedError{Behavior: b.String(), Protocol: "tcp", Reason: "raw TCP has no requests; use a protocol-aware proxy"}
+}

@@ -1,0 +1,249 @@
+package faults
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// A Proxy forwards TCP connections from its listening address to a target,
+// misbehaving as its installed behaviors say. With no behavior installed it
+// is transparent: each peer sees exactly the bytes the other sent, half-closes
+// and resets included.
+//
+// All methods are safe for concurrent use, including while traffic flows.
+type Proxy struct {
+	cfg    *config
+	target string
+	log    *slog.Logger
+	addr   string // the listening address, fixed at NewProxy
+	seed   int64
+
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the proxy started
+
+	mu     sync.Mutex
+	closed bool
+	ln     net.Listener // nil while refusing
+	rules  []*rule
+	rng    *rand.Rand
+	conns  map[uint64]*conn
+	nextID uint64
+	timers []*time.Timer // For windows and Restart refusals of the installed rules
+
+	stats  counters
+	ledger ledger
+}
+
+// NewProxy starts a proxy that forwards connections to target, a "host:port"
+// address. It listens before returning (on "127.0.0.1:0" unless
+// [WithListenAddr] says otherwise) and serves in the background until
+// [Proxy.Close]. An invalid target or option is reported as an
+// [*InvalidError]; a listen failure as the [*net.OpError].
+func NewProxy(target string, opts ...Option) (*Proxy, error) {
+	if err := checkTarget(target); err != nil {
+		return nil, err
+	}
+	cfg := newConfig(opts)
+	if len(cfg.errs) > 0 {
+		return nil, cfg.errs[0]
+	}
+	if !cfg.seeded {
+		cfg.seed = rand.Int64()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Proxy{
+		cfg:    cfg,
+		target: target,
+		log:    cfg.logger,
+		seed:   cfg.seed,
+		ctx:    ctx,
+		cancel: cancel,
+		rng:    rand.New(rand.NewPCG(uint64(cfg.seed), 0x6661756c7473)),
+		conns:  make(map[uint64]*conn),
+		ledger: ledger{limit: cfg.eventLimit, hook: cfg.onFault},
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.listenLocked(cfg.listenAddr); err != nil {
+		cancel()
+		return nil, err
+	}
+	p.addr = p.ln.Addr().String()
+	return p, nil
+}
+
+func checkTarget(target string) error {
+	if target == "" {
+		return invalid("NewProxy", target, "empty target; want host:port")
+	}
+	host, port, err := net.SplitHostPort(target)
+	if err != nil {
+		return invalid("NewProxy", target, err.Error())
+	}
+	if port == "" {
+		return invalid("NewProxy", target, "missing port")
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if n <= 0 || n > 65535 {
+			return invalid("NewProxy", target, "port out of range")
+		}
+	} else if _, err := net.LookupPort("tcp", port); err != nil {
+		return invalid("NewProxy", target, "unknown port "+strconv.Quote(port))
+	}
+	_ = host // an empty host dials the local system, as net.Dial does
+	return nil
+}
+
+// Addr returns the address clients dial to reach the target through the
+// proxy, such as "127.0.0.1:43127". It does not change for the proxy's life,
+// even while [Refuse] or [Restart] has the listener down.
+func (p *Proxy) Addr() string { return p.addr }
+
+// Target returns the address the proxy forwards to.
+func (p *Proxy) Target() string { return p.target }
+
+// Seed returns the seed of the proxy's random decisions: the one given with
+// [WithSeed], or the one chosen at random. Log it to replay a failing run.
+func (p *Proxy) Seed() int64 { return p.seed }
+
+// Stats returns the proxy's live counters.
+func (p *Proxy) Stats() Stats { return p.stats.snapshot() }
+
+// Events returns the faults that fired, oldest first: the most recent ones,
+// up to the limit set by [WithEventLimit].
+func (p *Proxy) Events() []Event { return p.ledger.snapshot() }
+
+// Set replaces the installed behaviors with bs; with none it restores pure
+// pass-through. It returns once the change is in force: new connections
+// follow bs, and connections already open take up bs's stream behaviors and
+// timers (connection behaviors only act at accept). Each behavior starts
+// its counters and windows afresh.
+//
+// An invalid behavior makes Set return an [*InvalidError], and one the
+// protocol cannot carry out an [*UnsupportedError]; either way nothing
+// changes. After [Proxy.Close], Set returns [ErrClosed]. A failure to listen
+// again, when a [Refuse] or [Restart] ends, is returned too (and logged),
+// with the rest of the change in force.
+func (p *Proxy) Set(bs ...Behavior) error {
+	for _, b := range bs {
+		if err := b.validate(p.cfg.protocol); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	now := time.Now()
+	for _, t := range p.timers {
+		t.Stop()
+	}
+	p.timers = nil
+	p.rules = p.rules[:0:0]
+	for _, b := range bs {
+		if b.act == nil {
+			continue
+		}
+		r := &rule{b: b}
+		if b.window > 0 {
+			r.until = now.Add(b.window)
+			p.timers = append(p.timers, time.AfterFunc(b.window, p.refresh))
+		}
+		p.rules = append(p.rules, r)
+	}
+	for _, r := range p.rules {
+		switch a := r.b.act.(type) {
+		case restart:
+			r.downUntil = now.Add(a.down)
+			p.restartLocked(r, now)
+			if a.down > 0 {
+				p.timers = append(p.timers, time.AfterFunc(a.down, p.refresh))
+			}
+		case refuse:
+			p.fire(r, 0, now)
+		}
+	}
+	return p.refreshLocked(now)
+}
+
+// Reset removes every behavior: the proxy is transparent again, and a
+// listener taken down by [Refuse] or [Restart] listens again. It is
+// Set with no behaviors.
+func (p *Proxy) Reset() error { return p.Set() }
+
+// refresh re-applies the installed rules when a window opens or closes.
+func (p *Proxy) refresh() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	if err := p.refreshLocked(time.Now()); err != nil {
+		p.log.Error("faults: listening again failed", "addr", p.addr, "err", err)
+	}
+}
+
+// refreshLocked brings the listener and every open connection in line with
+// the installed rules as of now. The caller holds p.mu.
+func (p *Proxy) refreshLocked(now time.Time) error {
+	err := p.syncListenerLocked(now)
+	ids := make([]uint64, 0, len(p.conns))
+	for id := range p.conns {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // decide in accept order, so that a seed replays
+	for _, id := range ids {
+		p.conns[id].replan(p.planFor(p.conns[id], now, false))
+	}
+	return err
+}
+
+// restartLocked resets every open connection for r. The caller holds p.mu.
+func (p *Proxy) restartLocked(r *rule, now time.Time) {
+	p.fire(r, 0, now)
+	ids := make([]uint64, 0, len(p.conns))
+	for id := range p.conns {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		c := p.conns[id]
+		if c.end(endReset) {
+			p.fire(r, id, now)
+		}
+	}
+}
+
+// Close stops the proxy: it closes the listener and every connection,
+// wakes every behavior that is waiting, and returns once every goroutine the
+// proxy started has ended. The listening port is free when Close returns.
+// Close is idempotent; later calls wait the same way and return nil.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		p.cancel()
+		for _, t := range p.timers {
+			t.Stop()
+		}
+		p.timers = nil
+		if p.ln != nil {
+			p.ln.Close()
+			p.ln = nil
+		}
+		for _, c := range p.conns {
+			c.end(endKill)
+		}
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	return nil
+}
