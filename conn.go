@@ -110,7 +110,7 @@ func (c *conn) admit() bool {
 		case plan.hang:
 		case plan.delay > 0 && time.Since(start) < plan.delay:
 			t := time.NewTimer(plan.delay - time.Since(start))
-				defer t.Stop()
+			defer t.Stop()
 			wait = t.C
 		default:
 			c.admitted.Store(true)

@@ -174,6 +174,18 @@ func (p *Proxy) Set(bs ...Behavior) error {
 	return p.refreshLocked(now)
 }
 
+// Behaviors returns the installed behaviors, in the order given to
+// [Proxy.Set], including those whose For window has closed.
+func (p *Proxy) Behaviors() []Behavior {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	bs := make([]Behavior, len(p.rules))
+	for i, r := range p.rules {
+		bs[i] = r.b
+	}
+	return bs
+}
+
 // Reset removes every behavior: the proxy is transparent again, and a
 // listener taken down by [Refuse] or [Restart] listens again. It is
 // Set with no behaviors.

@@ -1,0 +1,69 @@
+// Package faults puts a misbehaving proxy between the code under test and
+// the services it depends on, so that a Go test can script exactly how those
+// services fail — refused and hung connections, latency, stalls, resets,
+// truncated streams — and check that the code fails gracefully and
+// recovers.
+//
+// A [Proxy] listens on a loopback port and forwards each connection to a
+// target. With no behavior installed it is transparent and nearly free: the
+// kernel splices the two sockets together. Behaviors are installed and
+// removed with [Proxy.Set] and [Proxy.Reset] from any goroutine, while
+// traffic flows:
+//
+//	p, err := faults.NewProxy("127.0.0.1:3306")
+//	if err != nil { ... }
+//	defer p.Close()
+//	db := openDB(p.Addr())                     // the code under test dials the proxy
+//	p.Set(faults.Latency(50 * time.Millisecond)) // every byte now waits 50ms each way
+//	p.Set(faults.Restart(2 * time.Second))       // connections reset, refused for 2s
+//	p.Reset()                                    // transparent again
+//
+// Package faulttest wraps this for tests: it closes proxies at cleanup and
+// scopes behaviors to a test, a function or a table of scenarios.
+//
+// # Behaviors
+//
+// Behaviors are values made by constructors and refined by modifiers:
+//
+//   - on the listener: [Refuse], [Restart];
+//   - on each new connection, before the upstream is dialed: [Hang],
+//     [Blackout], [ConnectDelay];
+//   - on the bytes of a direction ([Behavior.Upstream],
+//     [Behavior.Downstream], both by default): [Latency] (with
+//     [Behavior.Jitter]), [Bandwidth], [Slice], [Corrupt],
+//     [CloseAfterBytes], [ResetAfterBytes], [Stall], [HalfClose],
+//     [SlowClose];
+//   - on a whole connection, after a time: [Timeout], [IdleTimeout],
+//     [ResetAfter].
+//
+// [Behavior.Probability], [Behavior.Times], [Behavior.After] and
+// [Behavior.For] say when a behavior fires; they compose in any order. On
+// raw TCP every decision is made per connection. A behavior stays installed
+// until it is replaced, because client libraries retry: a fault that fires
+// once may never be seen by the test. [Proxy.Stats] and [Proxy.Events] tell
+// what actually fired.
+//
+// # Reproducibility
+//
+// Every random decision comes from one source seeded by [WithSeed] (or at
+// random, reported by [Proxy.Seed]). Connections are decided in accept
+// order, and each direction's random bytes (jitter, corruption) come from
+// its own source derived from the seed, so the same seed and the same
+// traffic give the same faults.
+//
+// # Connections and closes
+//
+// The proxy passes on half-closes (a client's CloseWrite reaches the server
+// as EOF, and the reply still comes back) and resets (an RST from either
+// peer reaches the other as an RST). When the upstream cannot be dialed
+// within the dial timeout, the client's connection is reset. Dials happen
+// off the accept loop: a dead upstream never stalls other clients.
+//
+// # Performance
+//
+// A direction with nothing to inspect is copied by splice(2), with no copy
+// through user space; installing a behavior that must see bytes switches
+// live connections to a buffered loop, and removing it switches them back,
+// without losing, duplicating or reordering a byte. A spliced connection
+// holds a pipe (two descriptors) per direction while it lives.
+package faults
