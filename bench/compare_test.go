@@ -1,0 +1,316 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Environment of TestCompare.
+const (
+	envBench       = "FAULTS_BENCH"        // "1" runs TestCompare
+	envBenchTime   = "FAULTS_BENCH_TIME"   // time per measurement and round, default 1s
+	envBenchRounds = "FAULTS_BENCH_ROUNDS" // rounds, default 3
+	envBenchIdle   = "FAULTS_BENCH_IDLE"   // idle connections per row, default 500
+	envBenchRows   = "FAULTS_BENCH_ROWS"   // comma-separated row names, default all
+	envBenchOut    = "FAULTS_BENCH_OUT"    // also write the report to this file
+)
+
+// result is one row of the report; NaN means not measured.
+type result struct {
+	name    string
+	skipped string // why the row was not measured
+	info    string
+
+	upMiBs, downMiBs float64 // throughput, 64 KiB writes / reads; median of rounds
+	rttP50us         float64 // 64-byte round trip, median of all rounds' samples
+	connsPerSec      float64 // sequential connect + 1-byte echo + close; median of rounds
+
+	idleRSSKiB   float64 // proxy process VmRSS growth per idle connection
+	idleHeapKiB  float64 // Go heap+stack in use growth per idle connection (Go child proxies)
+	idleGorPerCn float64 // goroutines per idle connection (Go child proxies)
+
+	cpuMsPerMiB  float64 // proxy CPU per MiB moved (upload and download, all rounds)
+	cpuUsPerRTT  float64 // proxy CPU per 64-byte round trip
+	cpuUsPerConn float64 // proxy CPU per connection (accept, dial, echo, teardown)
+
+	// per-round values, for the spread table
+	ups, downs, connRates []float64
+}
+
+func newResult(name string) result {
+	n := math.NaN()
+	return result{name: name, upMiBs: n, downMiBs: n, rttP50us: n, connsPerSec: n,
+		idleRSSKiB: n, idleHeapKiB: n, idleGorPerCn: n, cpuMsPerMiB: n, cpuUsPerRTT: n, cpuUsPerConn: n}
+}
+
+// compareConfig bounds a TestCompare run.
+type compareConfig struct {
+	d      time.Duration // per measurement and round
+	rounds int
+	idle   int // idle connections per row
+}
+
+// TestCompare measures every row side by side in one run and prints the
+// absolute numbers and their ratios as Markdown. All proxies are started
+// first; idle memory is measured on each fresh process; then each round
+// runs upload, download, round trips and connects through every row in
+// turn, so that slow drifts of a shared machine hit all rows alike. Each
+// measurement is bounded in time (FAULTS_BENCH_TIME) and count. It runs
+// only with FAULTS_BENCH=1 (about 90 s with the defaults).
+func TestCompare(t *testing.T) {
+	if os.Getenv(envBench) != "1" {
+		t.Skipf("set %s=1 to run the side-by-side comparison (about 90 s); see bench/README.md", envBench)
+	}
+	cfg := compareConfig{d: time.Second, rounds: 3, idle: 500}
+	if s := os.Getenv(envBenchTime); s != "" {
+		v, err := time.ParseDuration(s)
+		if err != nil || v <= 0 || v > 10*time.Second {
+			t.Fatalf("%s=%q: want a duration in (0, 10s]", envBenchTime, s)
+		}
+		cfg.d = v
+	}
+	cfg.rounds = envInt(t, envBenchRounds, cfg.rounds, 1, 10)
+	cfg.idle = envInt(t, envBenchIdle, cfg.idle, 1, 5000)
+	selected := rows
+	if s := os.Getenv(envBenchRows); s != "" {
+		names := strings.Split(s, ",")
+		selected = slices.DeleteFunc(slices.Clone(rows), func(r row) bool { return !slices.Contains(names, r.name) })
+	}
+
+	be, err := startBackend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+
+	results := make([]result, len(selected))
+	eps := make([]*endpoint, len(selected))
+	defer func() {
+		for i, ep := range eps {
+			if ep != nil {
+				if err := ep.Close(); err != nil {
+					t.Errorf("%s: %v", selected[i].name, err)
+				}
+			}
+		}
+	}()
+	for i, r := range selected {
+		results[i] = newResult(r.name)
+		t.Run(r.name, func(t *testing.T) {
+			eps[i] = startAndMeasureIdle(t, be, r, cfg.idle, &results[i])
+		})
+	}
+	time.Sleep(teardownWait)
+
+	accs := make([]accumulator, len(selected))
+	for round := range cfg.rounds {
+		for _, w := range workloads {
+			for i, ep := range eps {
+				if ep == nil {
+					continue
+				}
+				if err := w.run(ep, be, cfg.d, &accs[i]); err != nil {
+					t.Fatalf("%s, %s, round %d: %v", selected[i].name, w.name, round+1, err)
+				}
+			}
+		}
+	}
+	for i := range accs {
+		if eps[i] != nil {
+			accs[i].fill(&results[i])
+		}
+	}
+
+	var sb strings.Builder
+	writeReport(&sb, results, cfg)
+	fmt.Print("\n", sb.String())
+	if path := os.Getenv(envBenchOut); path != "" {
+		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func envInt(t *testing.T, name string, def, lo, hi int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < lo || v > hi {
+		t.Fatalf("%s=%q: want %d..%d", name, s, lo, hi)
+	}
+	return v
+}
+
+// startAndMeasureIdle starts one row and, for a proxy, measures its idle
+// memory while its process is fresh. It returns nil (and the subtest skips or
+// fails) when the row cannot run.
+func startAndMeasureIdle(t *testing.T, be *backend, r row, idle int, res *result) *endpoint {
+	ep, err := r.start(be.Addr())
+	if errors.Is(err, errNoToxiproxy) {
+		res.skipped = "Toxiproxy binary not found (see bench/README.md)"
+		t.Skip(err)
+	}
+	if err != nil {
+		res.skipped = "failed to start"
+		t.Fatal(err)
+	}
+	res.info = ep.info
+	if ep.pid != 0 {
+		if err := measureIdle(ep, idle, res); err != nil {
+			ep.Close()
+			res.skipped = "failed: idle connections"
+			t.Fatalf("idle connections: %v", err)
+		}
+	}
+	return ep
+}
+
+// measureIdle opens n idle connections through the proxy and records how
+// much the proxy process grew per connection: VmRSS for every proxy, and Go
+// heap+stack in use (after a GC) and goroutines for the Go child proxies.
+func measureIdle(ep *endpoint, n int, res *result) error {
+	rss0, err := procRSS(ep.pid)
+	if err != nil {
+		return err
+	}
+	var heap0 int64
+	var gor0 int
+	if ep.mem != nil {
+		if heap0, gor0, err = ep.mem(); err != nil {
+			return err
+		}
+	}
+	conns, err := openIdle(ep.addr, n)
+	if err != nil {
+		return err
+	}
+	defer closeAll(conns)
+	time.Sleep(idleSettle)
+	rss1, err := procRSS(ep.pid)
+	if err != nil {
+		return err
+	}
+	res.idleRSSKiB = float64(rss1-rss0) / 1024 / float64(n)
+	if ep.mem != nil {
+		heap1, gor1, err := ep.mem()
+		if err != nil {
+			return err
+		}
+		res.idleHeapKiB = float64(heap1-heap0) / 1024 / float64(n)
+		res.idleGorPerCn = float64(gor1-gor0) / float64(n)
+	}
+	return nil
+}
+
+// accumulator gathers one row's measurements over the rounds.
+type accumulator struct {
+	ups, downs, connRates []float64
+	rtts                  []time.Duration
+
+	bytes, rttCount, connCount  int64
+	cpuBytes, cpuRTTs, cpuConns time.Duration
+	noCPU                       bool // some CPU reading failed (direct row, no /proc)
+}
+
+// workload is one measurement TestCompare makes per row and round.
+type workload struct {
+	name string
+	run  func(ep *endpoint, be *backend, d time.Duration, a *accumulator) error
+}
+
+var workloads = []workload{
+	{"upload", func(ep *endpoint, be *backend, d time.Duration, a *accumulator) error {
+		var n int64
+		var el time.Duration
+		cpu, ok, err := ep.proxyCPU(func() (err error) {
+			n, el, err = runUpload(ep.addr, be, d)
+			return err
+		})
+		a.ups = append(a.ups, float64(n)/mib/el.Seconds())
+		a.bytes += n
+		a.cpuBytes += cpu
+		a.noCPU = a.noCPU || !ok
+		return err
+	}},
+	{"download", func(ep *endpoint, _ *backend, d time.Duration, a *accumulator) error {
+		var n int64
+		var el time.Duration
+		cpu, ok, err := ep.proxyCPU(func() (err error) {
+			n, el, err = runDownload(ep.addr, d)
+			return err
+		})
+		a.downs = append(a.downs, float64(n)/mib/el.Seconds())
+		a.bytes += n
+		a.cpuBytes += cpu
+		a.noCPU = a.noCPU || !ok
+		return err
+	}},
+	{"round trips", func(ep *endpoint, _ *backend, d time.Duration, a *accumulator) error {
+		var samples []time.Duration
+		cpu, ok, err := ep.proxyCPU(func() (err error) {
+			samples, err = runRTT(ep.addr, d)
+			return err
+		})
+		a.rtts = append(a.rtts, samples...)
+		a.rttCount += int64(len(samples))
+		a.cpuRTTs += cpu
+		a.noCPU = a.noCPU || !ok
+		return err
+	}},
+	{"connects", func(ep *endpoint, _ *backend, d time.Duration, a *accumulator) error {
+		var n int
+		var el time.Duration
+		cpu, ok, err := ep.proxyCPU(func() (err error) {
+			n, el, err = runConnects(ep.addr, d)
+			return err
+		})
+		a.connRates = append(a.connRates, float64(n)/el.Seconds())
+		a.connCount += int64(n)
+		a.cpuConns += cpu
+		a.noCPU = a.noCPU || !ok
+		return err
+	}},
+}
+
+// fill turns the accumulated rounds into the report's numbers: medians of
+// the per-round rates, the median of all round-trip samples, and CPU as the
+// total over all rounds divided by the total work.
+func (a *accumulator) fill(r *result) {
+	r.upMiBs, r.downMiBs, r.connsPerSec = median(a.ups), median(a.downs), median(a.connRates)
+	r.ups, r.downs, r.connRates = a.ups, a.downs, a.connRates
+	if len(a.rtts) > 0 {
+		r.rttP50us = us(percentile(a.rtts, 50))
+	}
+	if !a.noCPU && a.bytes > 0 {
+		r.cpuMsPerMiB = ms(a.cpuBytes) / (float64(a.bytes) / mib)
+	}
+	if !a.noCPU && a.rttCount > 0 {
+		r.cpuUsPerRTT = us(a.cpuRTTs) / float64(a.rttCount)
+	}
+	if !a.noCPU && a.connCount > 0 {
+		r.cpuUsPerConn = us(a.cpuConns) / float64(a.connCount)
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Sorted(slices.Values(v))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
