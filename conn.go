@@ -30,6 +30,7 @@ type conn struct {
 	plan     atomic.Pointer[connPlan]
 	admitted atomic.Bool  // past admission: dialing or forwarding
 	active   atomic.Int64 // unix nanoseconds of the last byte forwarded, for IdleTimeout
+	reading  [2]atomic.Bool // per direction (see dirIndex): a read of its source may be parked
 
 	// Guarded by p.mu.
 	decided map[*rule]bool
@@ -41,11 +42,19 @@ type conn struct {
 	done   chan struct{} // closed by end
 }
 
-func (p *Proxy) accept(nc net.Conn) {
+// accept takes on a connection that ln accepted.
+func (p *Proxy) accept(ln net.Listener, nc net.Conn) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		nc.Close()
+		return
+	}
+	if p.ln != ln {
+		// ln was taken down (Refuse, Restart) while nc waited for this
+		// lock: nc was still in its queue, and those are reset.
+		p.mu.Unlock()
+		reset(nc)
 		return
 	}
 	p.nextID++
@@ -172,23 +181,38 @@ func (c *conn) end(how endKind) bool {
 }
 
 // replan publishes a new plan and wakes the copying goroutines so that they
-// take it up. The caller holds p.mu.
-func (c *conn) replan(plan *connPlan) {
+// take it up. It returns the channels to wait on for the plan to be in
+// force, if any. The caller holds p.mu.
+//
+// A read deadline in the past wakes a parked read, and a read that has not
+// parked yet fails on it before reading; the copying goroutine clears it
+// before loading the plan. That alone is not enough: a read that the
+// deadline woke is told its socket is ready instead if bytes arrive before
+// it runs, and it takes them under the old plan. So a direction whose read
+// may be parked must acknowledge the plan (by loading it, which it does
+// only after that read has returned) before the plan counts as in force.
+func (c *conn) replan(plan *connPlan) []chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ending != endNone {
-		return
+		return nil
 	}
+	plan.awaitAcks()
 	old := c.plan.Swap(plan)
 	close(old.changed)
 	c.syncTimers(plan)
-	// A read deadline in the past wakes a blocked read with no byte in
-	// flight; the copying goroutine clears it before loading the plan.
 	past := time.Unix(1, 0)
 	c.client.SetReadDeadline(past)
 	if c.server != nil {
 		c.server.SetReadDeadline(past)
 	}
+	var wait []chan struct{}
+	for i := range c.reading {
+		if c.reading[i].Load() {
+			wait = append(wait, plan.acks[i])
+		}
+	}
+	return wait
 }
 
 // syncTimers arms the timers of the plan's timer rules that c has not armed

@@ -26,6 +26,7 @@ type delayLine struct {
 type delayed struct {
 	buf *[]byte
 	n   int
+	at  time.Time // when it was read
 	due time.Time
 }
 
@@ -40,7 +41,7 @@ func (h *half) startDelayLine(plan *connPlan, sp *streamPlan) *delayLine {
 // writer owns buf from then on.
 func (l *delayLine) push(buf *[]byte, n int, d time.Duration) {
 	select {
-	case l.chunks <- delayed{buf: buf, n: n, due: time.Now().Add(d)}:
+	case l.chunks <- delayed{buf: buf, n: n, at: time.Now(), due: time.Now().Add(d)}:
 	case <-l.h.c.done:
 		putBuffer(buf)
 	}
@@ -77,9 +78,19 @@ func (l *delayLine) write() {
 }
 
 func (l *delayLine) send(ch delayed) error {
-	if d := time.Until(ch.due); d > 0 {
-		if l.h.c.sleep(d, nil) == ended {
+	plan := l.plan
+	for d := time.Until(ch.due); d > 0; d = time.Until(ch.due) {
+		switch l.h.c.sleep(d, plan.changed) {
+		case ended:
 			return errEnded
+		case woken:
+			// The behaviors changed: a chunk waits no longer than the
+			// new latency would have held it, so that removing Latency
+			// releases the bytes it holds.
+			plan = l.h.c.plan.Load()
+			if due := ch.at.Add(plan.stream(l.h.dir).latency); due.Before(ch.due) {
+				ch.due = due
+			}
 		}
 	}
 	return l.h.emit((*ch.buf)[:ch.n], l.sp, l.plan)

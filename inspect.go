@@ -37,11 +37,12 @@ func (h *half) inspect(plan *connPlan, sp *streamPlan) (err error) {
 			}
 			return h.cutNow(sp)
 		}
-		if h.c.plan.Load() != plan {
-			return errReplan
-		}
 		if line != nil && line.failed() {
 			return line.stop()
+		}
+		if latest := h.c.plan.Load(); latest != plan {
+			latest.ack(h.dir) // no more reads under the old plan
+			return errReplan
 		}
 		size := len(*buf)
 		if sp.rate > 0 {
@@ -50,7 +51,7 @@ func (h *half) inspect(plan *connPlan, sp *streamPlan) (err error) {
 		if h.cut != nil {
 			size = int(min(int64(size), h.cutLeft))
 		}
-		n, rerr := h.src.Read((*buf)[:size])
+		n, rerr := h.read((*buf)[:size])
 		if n > 0 {
 			if sp.track {
 				h.c.touch()
@@ -61,7 +62,12 @@ func (h *half) inspect(plan *connPlan, sp *streamPlan) (err error) {
 			}
 			if sp.rate > 0 {
 				h.waitPace(plan)
-				h.pace = later(h.pace, time.Now()).Add(time.Duration(float64(n) / float64(sp.rate) * float64(time.Second)))
+				// Keep to the schedule when a wake-up was late by up to
+				// one chunk's time; start afresh after a longer gap.
+				if now := time.Now(); now.Sub(h.pace) > max(time.Second/50, time.Duration(float64(n)/float64(sp.rate)*float64(time.Second))) {
+					h.pace = now
+				}
+				h.pace = h.pace.Add(time.Duration(float64(n) / float64(sp.rate) * float64(time.Second)))
 			}
 			if line != nil {
 				line.push(buf, n, h.latencyFor(sp))
@@ -102,16 +108,21 @@ func (h *half) emit(chunk []byte, sp *streamPlan, plan *connPlan) error {
 		return err
 	}
 	for len(chunk) > 0 {
+		// The pause separates every two writes, those of one chunk and
+		// the last of a chunk from the first of the next.
+		if d := time.Until(h.sliced.Add(sp.sliceGap)); sp.sliceGap > 0 && d > 0 {
+			if h.c.sleep(d, plan.changed) == woken {
+				// The plan changed: the rest goes at once.
+				_, err := h.dst.Write(chunk)
+				return err
+			}
+		}
 		n := min(sp.sliceSize, len(chunk))
 		if _, err := h.dst.Write(chunk[:n]); err != nil {
 			return err
 		}
+		h.sliced = time.Now()
 		chunk = chunk[n:]
-		if len(chunk) > 0 && sp.sliceGap > 0 {
-			if h.c.sleep(sp.sliceGap, plan.changed) == woken {
-				sp = &streamPlan{} // the plan changed: the rest goes at once
-			}
-		}
 	}
 	return nil
 }
@@ -171,13 +182,6 @@ func (h *half) random() *rand.Rand {
 		h.rng = h.c.rngFor(h.dir)
 	}
 	return h.rng
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // wakeReason says why sleep returned.

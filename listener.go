@@ -67,6 +67,6 @@ func (p *Proxy) serve(ln net.Listener) {
 			}
 		}
 		backoff = 0
-		p.accept(nc)
+		p.accept(ln, nc)
 	}
 }

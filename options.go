@@ -122,7 +122,7 @@ func WithDialTimeout(d time.Duration) Option {
 // dialer returns [*net.TCPConn]; others are copied through a buffer.
 func WithDialer(d Dialer) Option {
 	return optionFunc(func(c *config) {
-		if d == nil {
+		if nd, ok := d.(*net.Dialer); d == nil || ok && nd == nil {
 			c.fail(invalid("WithDialer", d, "nil dialer"))
 			return
 		}

@@ -26,19 +26,34 @@ type half struct {
 	src, dst net.Conn
 	bytes    *atomic.Int64 // the proxy's counter for this direction
 	splices  bool          // both sockets are TCP: the kernel can splice
+	reading  *atomic.Bool  // set while a read of src may be parked
 
 	rng        *rand.Rand // made on first use
 	cut        *rule      // the byte limit being counted down
 	cutLeft    int64
 	halfClosed bool      // a FIN went to dst for HalfClose
 	pace       time.Time // Bandwidth: when the next byte may leave
+	sliced     time.Time // Slice: when the last slice was written
 	skip       int64     // Corrupt: clean bytes before the next corrupted one; -1 unknown
 }
 
 func (c *conn) newHalf(dir Direction, src, dst net.Conn, bytes *atomic.Int64) *half {
 	_, srcTCP := src.(*net.TCPConn)
 	_, dstTCP := dst.(*net.TCPConn)
-	return &half{c: c, dir: dir, src: src, dst: dst, bytes: bytes, splices: srcTCP && dstTCP, skip: -1}
+	return &half{
+		c: c, dir: dir, src: src, dst: dst, bytes: bytes,
+		splices: srcTCP && dstTCP,
+		reading: &c.reading[dirIndex(dir)],
+		skip:    -1,
+	}
+}
+
+// read reads src into b, flagged as reading for [Proxy.Set] (see
+// conn.replan).
+func (h *half) read(b []byte) (int, error) {
+	h.reading.Store(true)
+	defer h.reading.Store(false)
+	return h.src.Read(b)
 }
 
 // copyUpstream forwards the client's bytes to the server.
@@ -64,6 +79,8 @@ func (p *connPlan) stream(d Direction) *streamPlan {
 // run copies until src ends, the connection ends, or copying fails. A
 // change of plan switches between the copy paths without losing a byte.
 func (h *half) run() {
+	// A copy that ends reads no more: no Set need wait for it.
+	defer func() { h.c.plan.Load().ack(h.dir) }()
 	for {
 		// Clear any interrupting deadline before loading the plan: a
 		// replan after this point sets it again and wakes the read.
@@ -72,6 +89,7 @@ func (h *half) run() {
 			return
 		}
 		plan := h.c.plan.Load()
+		plan.ack(h.dir)
 		sp := plan.stream(h.dir)
 		var err error
 		switch {
@@ -82,7 +100,7 @@ func (h *half) run() {
 		case sp.inspects() || !h.splices:
 			err = h.inspect(plan, sp)
 		default:
-			err = h.splice()
+			err = h.splice(plan)
 		}
 		switch {
 		case err == nil: // EOF from src
@@ -101,11 +119,13 @@ func (h *half) run() {
 
 // splice joins the sockets so that the kernel moves the bytes (zero copy).
 // It returns nil at EOF.
-func (h *half) splice() error {
+func (h *half) splice(plan *connPlan) error {
 	dst := h.dst.(*net.TCPConn)
 	for {
 		lr := io.LimitedReader{R: h.src, N: spliceChunk}
+		h.reading.Store(true)
 		n, err := dst.ReadFrom(&lr)
+		h.reading.Store(false)
 		h.bytes.Add(n)
 		if err != nil {
 			return err
@@ -135,7 +155,7 @@ func (h *half) discard(plan *connPlan) error {
 	buf := getBuffer()
 	defer putBuffer(buf)
 	for {
-		if _, err := h.src.Read(*buf); err != nil {
+		if _, err := h.read(*buf); err != nil {
 			if err == io.EOF {
 				return nil
 			}

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,6 +45,12 @@ func (r *rule) decide(rng *rand.Rand) bool {
 type connPlan struct {
 	changed chan struct{}
 
+	// acks[i] is closed once direction i's copy has taken the plan up:
+	// it reads no more under an older plan. Nil for plans published at
+	// accept, which nobody waits for.
+	acks  *[2]chan struct{}
+	acked [2]atomic.Bool
+
 	// Admission, before the upstream dial.
 	hang     bool
 	blackout bool
@@ -51,6 +58,26 @@ type connPlan struct {
 
 	up, down streamPlan
 	timers   []*rule // timer-family rules holding this connection
+}
+
+// awaitAcks makes ack channels for a plan about to replace another.
+func (pl *connPlan) awaitAcks() {
+	pl.acks = &[2]chan struct{}{make(chan struct{}), make(chan struct{})}
+}
+
+// ack records that direction d's copy has taken the plan up.
+func (pl *connPlan) ack(d Direction) {
+	i := dirIndex(d)
+	if pl.acks != nil && pl.acked[i].CompareAndSwap(false, true) {
+		close(pl.acks[i])
+	}
+}
+
+func dirIndex(d Direction) int {
+	if d == Upstream {
+		return 0
+	}
+	return 1
 }
 
 // streamPlan is what one direction must do to its bytes.

@@ -137,10 +137,40 @@ func (p *Proxy) Set(bs ...Behavior) error {
 			return err
 		}
 	}
+	acks, err := p.install(bs)
+	awaitAcks(acks)
+	return err
+}
+
+// maxAckWait bounds how long Set waits for copies to take up a new plan. A
+// copy only fails to do so at once when it is busy writing to a peer that
+// does not read, and such a copy checks the plan before its next read
+// anyway.
+const maxAckWait = time.Second
+
+// awaitAcks waits until every channel in acks is closed, up to maxAckWait.
+func awaitAcks(acks []chan struct{}) {
+	if len(acks) == 0 {
+		return
+	}
+	t := time.NewTimer(maxAckWait)
+	defer t.Stop()
+	for _, ack := range acks {
+		select {
+		case <-ack:
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// install replaces the rules with bs and applies them, returning the
+// acknowledgements to wait for.
+func (p *Proxy) install(bs []Behavior) ([]chan struct{}, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	now := time.Now()
 	for _, t := range p.timers {
@@ -198,24 +228,31 @@ func (p *Proxy) refresh() {
 	if p.closed {
 		return
 	}
-	if err := p.refreshLocked(time.Now()); err != nil {
+	if _, err := p.refreshLocked(time.Now()); err != nil {
 		p.log.Error("faults: listening again failed", "addr", p.addr, "err", err)
 	}
 }
 
 // refreshLocked brings the listener and every open connection in line with
-// the installed rules as of now. The caller holds p.mu.
-func (p *Proxy) refreshLocked(now time.Time) error {
+// the installed rules as of now, and returns the acknowledgements that
+// tell when the connections have taken up their new plans. The caller
+// holds p.mu.
+func (p *Proxy) refreshLocked(now time.Time) ([]chan struct{}, error) {
 	err := p.syncListenerLocked(now)
+	var acks []chan struct{}
 	ids := make([]uint64, 0, len(p.conns))
 	for id := range p.conns {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids) // decide in accept order, so that a seed replays
 	for _, id := range ids {
-		p.conns[id].replan(p.planFor(p.conns[id], now, false))
+		c := p.conns[id]
+		if c.isEnding() {
+			continue // closing: no rule may spend a chance on it
+		}
+		acks = append(acks, c.replan(p.planFor(c, now, false))...)
 	}
-	return err
+	return acks, err
 }
 
 // restartLocked resets every open connection for r. The caller holds p.mu.
