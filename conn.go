@@ -28,8 +28,8 @@ type conn struct {
 	client net.Conn
 
 	plan     atomic.Pointer[connPlan]
-	admitted atomic.Bool  // past admission: dialing or forwarding
-	active   atomic.Int64 // unix nanoseconds of the last byte forwarded, for IdleTimeout
+	admitted atomic.Bool    // past admission: dialing or forwarding
+	active   atomic.Int64   // unix nanoseconds of the last byte forwarded, for IdleTimeout
 	reading  [2]atomic.Bool // per direction (see dirIndex): a read of its source may be parked
 
 	// Guarded by p.mu.
