@@ -55,7 +55,7 @@ func (halfClose) defaultDirection() Direction { return Downstream }
 // long network path: a request and its reply each wait d, so a round trip
 // through Latency(d) takes 2d longer, and through Latency(d).Downstream() d
 // longer. Bytes stay in order, and a stream keeps its throughput: up to
-// 2 MiB per direction wait in flight before the proxy stops reading. d must
+// 4 MiB per direction wait in flight before the proxy stops reading. d must
 // not be negative.
 func Latency(d time.Duration) Behavior {
 	b := newBehavior(latency{d: d})

@@ -6,9 +6,9 @@ import (
 )
 
 // delayLineDepth bounds the chunks a Latency holds in flight per direction
-// (each up to bufferSize): with 32 KiB buffers, 2 MiB. When it is full the
-// reader waits, and TCP flow control slows the sender.
-const delayLineDepth = 64
+// (each up to largeBuffer): at most 4 MiB. When it is full the reader
+// waits, and TCP flow control slows the sender.
+const delayLineDepth = 32
 
 // delayLine carries chunks from a direction's reader to a writer goroutine
 // that sends each one when its delay has passed, so that a delayed stream

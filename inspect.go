@@ -26,8 +26,13 @@ func (h *half) inspect(plan *connPlan, sp *streamPlan) (err error) {
 			}
 		}()
 	}
-	buf := getBuffer()
-	defer func() { putBuffer(buf) }()
+	var buf *[]byte
+	defer func() {
+		if buf != nil {
+			putBuffer(buf)
+		}
+	}()
+	large := false // the last read filled its buffer
 	for {
 		if h.cut != nil && h.cutLeft == 0 {
 			if line != nil {
@@ -44,6 +49,12 @@ func (h *half) inspect(plan *connPlan, sp *streamPlan) (err error) {
 			latest.ack(h.dir) // no more reads under the old plan
 			return errReplan
 		}
+		if buf == nil || large != (len(*buf) == largeBuffer) {
+			if buf != nil {
+				putBuffer(buf)
+			}
+			buf = getBuffer(large)
+		}
 		size := len(*buf)
 		if sp.rate > 0 {
 			size = int(min(max(sp.rate/50, 1), int64(size)))
@@ -52,6 +63,7 @@ func (h *half) inspect(plan *connPlan, sp *streamPlan) (err error) {
 			size = int(min(int64(size), h.cutLeft))
 		}
 		n, rerr := h.read((*buf)[:size])
+		large = n == size
 		if n > 0 {
 			if sp.track {
 				h.c.touch()
@@ -71,7 +83,7 @@ func (h *half) inspect(plan *connPlan, sp *streamPlan) (err error) {
 			}
 			if line != nil {
 				line.push(buf, n, h.latencyFor(sp))
-				buf = getBuffer()
+				buf = nil
 			} else if err := h.emit(chunk, sp, plan); err != nil {
 				return err
 			}

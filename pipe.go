@@ -152,7 +152,7 @@ func (h *half) discard(plan *connPlan) error {
 		h.halfClosed = true
 		closeWrite(h.dst)
 	}
-	buf := getBuffer()
+	buf := getBuffer(false)
 	defer putBuffer(buf)
 	for {
 		if _, err := h.read(*buf); err != nil {
