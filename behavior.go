@@ -44,6 +44,7 @@ type Behavior struct {
 	timeSet bool
 	after   int64
 	window  time.Duration
+	when    []Matcher
 	err     error // the first invalid argument, reported by Proxy.Set
 }
 
@@ -77,6 +78,7 @@ const (
 	familyConnection                   // at accept, before the upstream dial
 	familyStream                       // on the bytes of one or both directions
 	familyTimer                        // on a whole connection, after a time
+	familyRequest                      // on one request and its reply, on a protocol-aware proxy
 )
 
 // action is what a behavior does; each constructor has its own type.
@@ -117,7 +119,8 @@ func (b Behavior) Downstream() Behavior { b.dir = Downstream; return b }
 func (b Behavior) BothWays() Behavior { b.dir = Both; return b }
 
 // Probability makes b fire with probability p each time it could fire: per
-// connection for connection and stream behaviors. p must be in [0, 1].
+// connection for connection and stream behaviors, per request for request
+// behaviors. p must be in [0, 1].
 // Together with [WithSeed] the outcome is reproducible.
 func (b Behavior) Probability(p float64) Behavior {
 	if math.IsNaN(p) || p < 0 || p > 1 {
@@ -161,6 +164,20 @@ func (b Behavior) For(d time.Duration) Behavior {
 	return b
 }
 
+// When makes b fire only on requests that every matcher in ms matches. It
+// applies to request behaviors only, on protocol-aware proxies. Chances
+// counted by [Behavior.After] and [Behavior.Times] are matching requests
+// only.
+func (b Behavior) When(ms ...Matcher) Behavior {
+	for _, m := range ms {
+		if m == nil {
+			return b.invalid("nil Matcher", "nil")
+		}
+	}
+	b.when = append(b.when[:len(b.when):len(b.when)], ms...)
+	return b
+}
+
 // direction reports which directions a stream behavior acts on.
 func (b Behavior) direction() Direction {
 	if b.dir != 0 {
@@ -188,6 +205,16 @@ func (b Behavior) String() string {
 	case Both:
 		s.WriteString(".BothWays()")
 	}
+	if len(b.when) > 0 {
+		s.WriteString(".When(")
+		for i, m := range b.when {
+			if i > 0 {
+				s.WriteString(", ")
+			}
+			s.WriteString(m.String())
+		}
+		s.WriteString(")")
+	}
 	if b.probSet {
 		fmt.Fprintf(&s, ".Probability(%g)", b.prob)
 	}
@@ -214,6 +241,9 @@ func (b Behavior) validate(proto Protocol) error {
 	fam := b.act.family()
 	if b.dir != 0 && fam != familyStream {
 		return &InvalidError{What: b.String(), Value: b.dir, Reason: "a direction applies to stream behaviors only; this one acts on the whole connection"}
+	}
+	if len(b.when) > 0 && fam != familyRequest {
+		return &InvalidError{What: b.String(), Value: "When", Reason: "matchers apply to request behaviors only"}
 	}
 	if fam == familyListener && (b.probSet || b.timeSet || b.after > 0) {
 		return &InvalidError{What: b.String(), Value: b.act.describe(), Reason: "acts on the listener, once: Probability, Times and After do not apply"}

@@ -84,11 +84,7 @@ func (c *conn) run() {
 	defer c.p.wg.Done()
 	defer c.forget()
 	if c.admit() && c.dial() {
-		c.p.wg.Add(1)
-		downDone := make(chan struct{})
-		go c.copyDownstream(downDone)
-		c.copyUpstream()
-		<-downDone
+		c.p.cfg.protocol.relay(c)
 	}
 	c.finish()
 }
@@ -195,6 +191,12 @@ func (c *conn) replan(plan *connPlan) []chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ending != endNone {
+		return nil
+	}
+	if c.p.cfg.protocol.framed() {
+		// Framed relays load the plan for each message.
+		close(c.plan.Swap(plan).changed)
+		c.syncTimers(plan)
 		return nil
 	}
 	plan.awaitAcks()

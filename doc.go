@@ -43,6 +43,19 @@
 // once may never be seen by the test. [Proxy.Stats] and [Proxy.Events] tell
 // what actually fired.
 //
+// # Protocols
+//
+// By default a proxy speaks raw [TCP]: it knows no message boundaries, and
+// every decision is made per connection. With [WithProtocol]([HTTP]()) it
+// frames HTTP/1.1 requests and responses, and request behaviors act on
+// single requests, chosen by matchers and decided per request:
+//
+//	p, _ := faults.NewProxy(apiAddr, faults.WithProtocol(faults.HTTP()))
+//	p.Set(faults.Error(faults.HTTPStatus(503)).When(faults.Method("POST"), faults.Path("/orders/*")).Times(2))
+//
+// An injected error never reaches the server, and the client reads it in
+// order with the answers to its other requests, pipelined or not.
+//
 // # Reproducibility
 //
 // Every random decision comes from one source seeded by [WithSeed] (or at

@@ -3,6 +3,7 @@ package faults
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrInvalid is matched (with [errors.Is]) by every error that reports a bad
@@ -27,6 +28,9 @@ type InvalidError struct {
 }
 
 func (e *InvalidError) Error() string {
+	if strings.HasSuffix(e.What, ")") { // a behavior, rendered with its arguments
+		return fmt.Sprintf("faults: %s: %s", e.What, e.Reason)
+	}
 	return fmt.Sprintf("faults: %s(%v): %s", e.What, e.Value, e.Reason)
 }
 

@@ -36,6 +36,7 @@ type config struct {
 	protocol    Protocol
 	onFault     func(Event)
 	eventLimit  int
+	faultHeader string
 	errs        []error
 }
 

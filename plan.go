@@ -58,6 +58,7 @@ type connPlan struct {
 
 	up, down streamPlan
 	timers   []*rule // timer-family rules holding this connection
+	requests []*rule // request-family rules, decided per request
 }
 
 // awaitAcks makes ack channels for a plan about to replace another.
@@ -152,6 +153,9 @@ func (p *Proxy) planFor(c *conn, now time.Time, accept bool) *connPlan {
 		switch r.b.act.family() {
 		case familyListener:
 			continue
+		case familyRequest:
+			plan.requests = append(plan.requests, r)
+			continue
 		case familyConnection:
 			if accept {
 				fires := r.decide(p.rng)
@@ -207,6 +211,11 @@ func (p *Proxy) planFor(c *conn, now time.Time, accept bool) *connPlan {
 
 // fire counts and records one firing of r. The caller holds p.mu.
 func (p *Proxy) fire(r *rule, connID uint64, now time.Time) {
+	p.fireOn(r, connID, "", now)
+}
+
+// fireOn counts and records one firing of r on a request.
+func (p *Proxy) fireOn(r *rule, connID uint64, request string, now time.Time) {
 	p.stats.injected.Add(1)
-	p.ledger.record(Event{Time: now, Conn: connID, Behavior: r.b.String()})
+	p.ledger.record(Event{Time: now, Conn: connID, Request: request, Behavior: r.b.String()})
 }

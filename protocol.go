@@ -18,6 +18,16 @@ type Protocol interface {
 	// supports reports, as an [*UnsupportedError], whether b can act on
 	// connections of this protocol.
 	supports(b Behavior) error
+
+	// relay forwards a connection's bytes both ways once the upstream is
+	// dialed, until both directions have ended or the connection is
+	// ended.
+	relay(c *conn)
+
+	// framed reports whether relay reads the plan per message rather
+	// than per copy path: its reads must not be interrupted by a change of
+	// plan.
+	framed() bool
 }
 
 // TCP is the protocol of raw byte streams, the default: the proxy knows no
@@ -30,10 +40,21 @@ type tcpProtocol struct{}
 
 func (tcpProtocol) Name() string { return "tcp" }
 
+func (tcpProtocol) framed() bool { return false }
+
+// relay runs one copy per direction, downstream on a goroutine of its own.
+func (tcpProtocol) relay(c *conn) {
+	c.p.wg.Add(1)
+	downDone := make(chan struct{})
+	go c.copyDownstream(downDone)
+	c.copyUpstream()
+	<-downDone
+}
+
 func (tcpProtocol) supports(b Behavior) error {
 	switch b.act.family() {
 	case familyListener, familyConnection, familyStream, familyTimer:
 		return nil
 	}
-	return &UnsupportedError{Behavior: b.String(), Protocol: "tcp", Reason: "raw TCP has no requests; use a protocol-aware proxy"}
+	return &UnsupportedError{Behavior: b.String(), Protocol: "tcp", Reason: "raw TCP has no requests; use a protocol-aware proxy such as WithProtocol(HTTP())"}
 }

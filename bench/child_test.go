@@ -23,7 +23,7 @@ import (
 //
 //	mem   →  "mem HEAP_AND_STACK_BYTES GOROUTINES" after a runtime.GC
 const (
-	envChildKind   = "FAULTS_BENCH_CHILD"  // "plain", "faults" or "faults-inspect"
+	envChildKind   = "FAULTS_BENCH_CHILD"  // one of the kinds below
 	envChildTarget = "FAULTS_BENCH_TARGET" // the upstream host:port
 )
 
@@ -32,6 +32,8 @@ const (
 	kindPlain         = "plain"          // plainProxy: io.Copy, spliced
 	kindFaults        = "faults"         // faults.NewProxy, nothing set
 	kindFaultsInspect = "faults-inspect" // faults.NewProxy + Bandwidth(1<<50)
+	kindFaultsHTTP    = "faults-http"    // faults.NewProxy + WithProtocol(HTTP()), nothing set
+	kindHTTPHello     = "http-hello"     // not a proxy: the HTTP server of TestCompareHTTP (target unused)
 )
 
 // TestHelperProxyProcess is not a test: it is the body of a child proxy
@@ -52,9 +54,15 @@ func TestHelperProxyProcess(t *testing.T) {
 	switch kind {
 	case kindPlain:
 		p, err = startPlainProxy(target)
-	case kindFaults, kindFaultsInspect:
+	case kindHTTPHello:
+		p, err = startHelloServer()
+	case kindFaults, kindFaultsInspect, kindFaultsHTTP:
+		var opts []faults.Option
+		if kind == kindFaultsHTTP {
+			opts = append(opts, faults.WithProtocol(faults.HTTP()))
+		}
 		var fp *faults.Proxy
-		fp, err = faults.NewProxy(target)
+		fp, err = faults.NewProxy(target, opts...)
 		if err == nil && kind == kindFaultsInspect {
 			// A limit no test reaches, but one that must see every byte:
 			// it forces the proxy's byte-inspecting copy loop.

@@ -1,0 +1,1489 @@
+package faults
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+// hfReaders are the ways a test feeds bytes to the framer: all at once, one
+// byte per read, half of what is asked, and with io.EOF on the last data.
+var hfReaders = []struct {
+	name string
+	wrap func(io.Reader) io.Reader
+}{
+	{"whole", func(r io.Reader) io.Reader { return r }},
+	{"onebyte", iotest.OneByteReader},
+	{"half", iotest.HalfReader},
+	{"dataerr", iotest.DataErrReader},
+}
+
+func hfReader(wrap func(io.Reader) io.Reader, in string) *bufio.Reader {
+	return bufio.NewReaderSize(wrap(strings.NewReader(in)), maxHTTPHead)
+}
+
+// hfRest returns what is left to read in br.
+func hfRest(t testing.TB, br *bufio.Reader) string {
+	t.Helper()
+	rest, err := io.ReadAll(br)
+	if err != nil {
+		t.Fatalf("reading the rest: %v", err)
+	}
+	return string(rest)
+}
+
+type hfRequestCase struct {
+	name   string
+	head   string // the head readRequestHead must return as raw
+	rest   string // what follows it, left unread
+	method string
+	target string
+	path   string
+	proto  string
+	header []headerField // nil: not checked
+	body   httpBody
+	expect bool // expectContinue
+	upg    bool
+	close  bool
+}
+
+var hfRequestCases = []hfRequestCase{
+	{
+		name:   "get",
+		head:   "GET /api/x?y=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n\r\n",
+		method: "GET", target: "/api/x?y=1", path: "/api/x", proto: "HTTP/1.1",
+		header: []headerField{{"Host", "example.com"}, {"User-Agent", "t"}},
+	},
+	{
+		name:   "no headers",
+		head:   "GET / HTTP/1.1\r\n\r\n",
+		method: "GET", target: "/", path: "/", proto: "HTTP/1.1",
+		header: []headerField{},
+	},
+	{
+		name:   "content-length",
+		head:   "POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n",
+		rest:   "hello",
+		method: "POST", target: "/upload", path: "/upload", proto: "HTTP/1.1",
+		body: httpBody{kind: bodyLength, length: 5},
+	},
+	{
+		name:   "content-length zero",
+		head:   "POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+		rest:   "GET / HTTP/1.1\r\n\r\n",
+		method: "POST", target: "/x", path: "/x", proto: "HTTP/1.1",
+		body: httpBody{kind: bodyLength, length: 0},
+	},
+	{
+		name:   "repeated identical content-length",
+		head:   "PUT /x HTTP/1.1\r\nContent-Length: 3, 3\r\ncontent-length:3\r\n\r\n",
+		rest:   "abc",
+		method: "PUT", target: "/x", path: "/x", proto: "HTTP/1.1",
+		body: httpBody{kind: bodyLength, length: 3},
+	},
+	{
+		name:   "chunked",
+		head:   "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+		rest:   "5;ext=1\r\nhello\r\n0\r\nX-T: v\r\n\r\n",
+		method: "POST", target: "/c", path: "/c", proto: "HTTP/1.1",
+		body: httpBody{kind: bodyChunked},
+	},
+	{
+		name:   "chunked after gzip, case-insensitive",
+		head:   "POST /c HTTP/1.1\r\nTransfer-Encoding: gzip\r\ntransfer-encoding: CHUNKED\r\n\r\n",
+		method: "POST", target: "/c", path: "/c", proto: "HTTP/1.1",
+		body: httpBody{kind: bodyChunked},
+	},
+	{
+		name:   "leading empty lines",
+		head:   "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+		method: "GET", target: "/", path: "/", proto: "HTTP/1.1",
+		header: []headerField{{"Host", "h"}},
+	},
+	{
+		name:   "leading bare LF",
+		head:   "\nGET / HTTP/1.1\r\n\r\n",
+		method: "GET", target: "/", path: "/", proto: "HTTP/1.1",
+	},
+	{
+		name:   "LF line endings",
+		head:   "POST /a HTTP/1.1\nHost: h\nContent-Length: 2\n\n",
+		rest:   "ok",
+		method: "POST", target: "/a", path: "/a", proto: "HTTP/1.1",
+		header: []headerField{{"Host", "h"}, {"Content-Length", "2"}},
+		body:   httpBody{kind: bodyLength, length: 2},
+	},
+	{
+		name:   "mixed line endings",
+		head:   "GET / HTTP/1.1\r\nA: 1\nB: 2\r\n\n",
+		method: "GET", target: "/", path: "/", proto: "HTTP/1.1",
+		header: []headerField{{"A", "1"}, {"B", "2"}},
+	},
+	{
+		name:   "OWS trimmed, empty value, obs-text kept",
+		head:   "GET / HTTP/1.1\r\nA:  x y \t\r\nB:\r\nC: caf\xc3\xa9\r\nD:\t\r\n\r\n",
+		method: "GET", target: "/", path: "/", proto: "HTTP/1.1",
+		header: []headerField{{"A", "x y"}, {"B", ""}, {"C", "caf\xc3\xa9"}, {"D", ""}},
+	},
+	{
+		name:   "http/1.0 closes",
+		head:   "GET / HTTP/1.0\r\n\r\n",
+		method: "GET", target: "/", path: "/", proto: "HTTP/1.0",
+		close: true,
+	},
+	{
+		name:   "http/1.0 keep-alive",
+		head:   "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+		method: "GET", target: "/", path: "/", proto: "HTTP/1.0",
+	},
+	{
+		name:   "http/1.1 close",
+		head:   "GET / HTTP/1.1\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
+		method: "GET", target: "/", path: "/", proto: "HTTP/1.1",
+		close: true,
+	},
+	{
+		name:   "expect 100-continue",
+		head:   "PUT /f HTTP/1.1\r\nContent-Length: 10\r\nExpect: 100-Continue\r\n\r\n",
+		method: "PUT", target: "/f", path: "/f", proto: "HTTP/1.1",
+		body:   httpBody{kind: bodyLength, length: 10},
+		expect: true,
+	},
+	{
+		name:   "expect ignored in http/1.0",
+		head:   "PUT /f HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n",
+		method: "PUT", target: "/f", path: "/f", proto: "HTTP/1.0",
+		body:  httpBody{kind: bodyLength, length: 1},
+		close: true,
+	},
+	{
+		name:   "websocket upgrade",
+		head:   "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+		rest:   "\x81\x85binary frames",
+		method: "GET", target: "/ws", path: "/ws", proto: "HTTP/1.1",
+		upg: true,
+	},
+	{
+		name:   "connection upgrade without an upgrade field",
+		head:   "GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n",
+		method: "GET", target: "/", path: "/", proto: "HTTP/1.1",
+	},
+	{
+		name:   "upgrade ignored in http/1.0",
+		head:   "GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+		method: "GET", target: "/", path: "/", proto: "HTTP/1.0",
+		close: true,
+	},
+	{
+		name:   "connect",
+		head:   "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+		rest:   "\x16\x03\x01",
+		method: "CONNECT", target: "example.com:443", path: "example.com:443", proto: "HTTP/1.1",
+		upg: true,
+	},
+	{
+		name:   "options asterisk",
+		head:   "OPTIONS * HTTP/1.1\r\n\r\n",
+		method: "OPTIONS", target: "*", path: "*", proto: "HTTP/1.1",
+	},
+	{
+		name:   "absolute-form",
+		head:   "GET http://example.com:8080/a/b?c=d HTTP/1.1\r\n\r\n",
+		method: "GET", target: "http://example.com:8080/a/b?c=d", path: "/a/b", proto: "HTTP/1.1",
+	},
+	{
+		name:   "absolute-form without a path",
+		head:   "GET http://example.com?q HTTP/1.1\r\n\r\n",
+		method: "GET", target: "http://example.com?q", path: "/", proto: "HTTP/1.1",
+	},
+	{
+		name:   "extension method, raw bytes after",
+		head:   "M-SEARCH /x HTTP/1.1\r\n\r\n",
+		rest:   "\x00\x01\x02\r\n\r\n",
+		method: "M-SEARCH", target: "/x", path: "/x", proto: "HTTP/1.1",
+	},
+	{
+		name:   "pipelined: only the first head",
+		head:   "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n",
+		rest:   "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n",
+		method: "GET", target: "/1", path: "/1", proto: "HTTP/1.1",
+	},
+}
+
+func TestHTTPFrameRequestHeads(t *testing.T) {
+	for _, r := range hfReaders {
+		for _, c := range hfRequestCases {
+			t.Run(r.name+"/"+c.name, func(t *testing.T) {
+				br := hfReader(r.wrap, c.head+c.rest)
+				h, err := readRequestHead(br)
+				if err != nil {
+					t.Fatalf("readRequestHead: %v", err)
+				}
+				if string(h.raw) != c.head {
+					t.Errorf("raw = %q, want %q", h.raw, c.head)
+				}
+				got := [...]string{h.method, h.target, h.path, h.proto}
+				if want := [...]string{c.method, c.target, c.path, c.proto}; got != want {
+					t.Errorf("method, target, path, proto = %q, want %q", got, want)
+				}
+				if c.header != nil && !reflect.DeepEqual(h.header, c.header) {
+					t.Errorf("header = %q, want %q", h.header, c.header)
+				}
+				if h.body != c.body {
+					t.Errorf("body = %+v, want %+v", h.body, c.body)
+				}
+				if h.expectContinue != c.expect || h.upgrade != c.upg || h.close != c.close {
+					t.Errorf("expectContinue, upgrade, close = %v %v %v, want %v %v %v",
+						h.expectContinue, h.upgrade, h.close, c.expect, c.upg, c.close)
+				}
+				if rest := hfRest(t, br); rest != c.rest {
+					t.Errorf("left %q, want %q", rest, c.rest)
+				}
+			})
+		}
+	}
+}
+
+type hfResponseCase struct {
+	name      string
+	reqMethod string
+	head      string
+	rest      string
+	status    int
+	proto     string
+	header    []headerField // nil: not checked
+	body      httpBody
+	close     bool
+}
+
+var hfResponseCases = []hfResponseCase{
+	{
+		name: "200 with length", reqMethod: "GET",
+		head:   "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n",
+		rest:   "hello",
+		status: 200, proto: "HTTP/1.1",
+		header: []headerField{{"Content-Type", "text/plain"}, {"Content-Length", "5"}},
+		body:   httpBody{kind: bodyLength, length: 5},
+	},
+	{
+		name: "chunked", reqMethod: "GET",
+		head:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n",
+		rest:   "3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n",
+		status: 200, proto: "HTTP/1.1",
+		body: httpBody{kind: bodyChunked},
+	},
+	{
+		name: "transfer-encoding wins over content-length", reqMethod: "GET",
+		head:   "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n",
+		status: 200, proto: "HTTP/1.1",
+		body: httpBody{kind: bodyChunked}, close: true,
+	},
+	{
+		name: "transfer-encoding not chunked", reqMethod: "GET",
+		head:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+		rest:   "\x1f\x8b...",
+		status: 200, proto: "HTTP/1.1",
+		body: httpBody{kind: bodyUntilClose}, close: true,
+	},
+	{
+		name: "chunked in http/1.0", reqMethod: "GET",
+		head:   "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n",
+		status: 200, proto: "HTTP/1.0",
+		body: httpBody{kind: bodyUntilClose}, close: true,
+	},
+	{
+		name: "until close", reqMethod: "GET",
+		head:   "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n",
+		rest:   "everything until the end",
+		status: 200, proto: "HTTP/1.1",
+		body: httpBody{kind: bodyUntilClose}, close: true,
+	},
+	{
+		name: "head response", reqMethod: "HEAD",
+		head:   "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n",
+		rest:   "HTTP/1.1 204 No Content\r\n\r\n",
+		status: 200, proto: "HTTP/1.1",
+	},
+	{
+		name: "head response chunked", reqMethod: "HEAD",
+		head:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		status: 200, proto: "HTTP/1.1",
+	},
+	{
+		name: "204", reqMethod: "DELETE",
+		head:   "HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n",
+		rest:   "HTTP/1.1 200 OK\r\n",
+		status: 204, proto: "HTTP/1.1",
+	},
+	{
+		name: "304", reqMethod: "GET",
+		head:   "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 100\r\n\r\n",
+		status: 304, proto: "HTTP/1.1",
+		header: []headerField{{"ETag", `"x"`}, {"Content-Length", "100"}},
+	},
+	{
+		name: "100 continue", reqMethod: "PUT",
+		head:   "HTTP/1.1 100 Continue\r\n\r\n",
+		rest:   "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+		status: 100, proto: "HTTP/1.1",
+		header: []headerField{},
+	},
+	{
+		name: "103 early hints", reqMethod: "GET",
+		head:   "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n",
+		status: 103, proto: "HTTP/1.1",
+	},
+	{
+		name: "101 switching protocols", reqMethod: "GET",
+		head:   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+		rest:   "\x81\x02hi",
+		status: 101, proto: "HTTP/1.1",
+	},
+	{
+		name: "200 to connect", reqMethod: "CONNECT",
+		head:   "HTTP/1.1 200 Connection established\r\n\r\n",
+		rest:   "\x16\x03\x03tunnel",
+		status: 200, proto: "HTTP/1.1",
+		body: httpBody{kind: bodyUntilClose}, close: true,
+	},
+	{
+		name: "407 to connect", reqMethod: "CONNECT",
+		head:   "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 2\r\n\r\n",
+		rest:   "no",
+		status: 407, proto: "HTTP/1.1",
+		body: httpBody{kind: bodyLength, length: 2},
+	},
+	{
+		name: "http/1.0 closes", reqMethod: "GET",
+		head:   "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n",
+		rest:   "ok",
+		status: 200, proto: "HTTP/1.0",
+		body: httpBody{kind: bodyLength, length: 2}, close: true,
+	},
+	{
+		name: "http/1.0 keep-alive", reqMethod: "GET",
+		head:   "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n",
+		status: 200, proto: "HTTP/1.0",
+		body: httpBody{kind: bodyLength, length: 2},
+	},
+	{
+		name: "connection close", reqMethod: "GET",
+		head:   "HTTP/1.1 500 Internal Server Error\r\nConnection: Close\r\nContent-Length: 0\r\n\r\n",
+		status: 500, proto: "HTTP/1.1",
+		body: httpBody{kind: bodyLength}, close: true,
+	},
+	{
+		name: "no reason phrase", reqMethod: "GET",
+		head:   "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
+		status: 200, proto: "HTTP/1.1",
+		body: httpBody{kind: bodyLength},
+	},
+	{
+		name: "empty reason phrase", reqMethod: "GET",
+		head:   "HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n",
+		status: 404, proto: "HTTP/1.1",
+		body: httpBody{kind: bodyLength},
+	},
+	{
+		name: "LF line endings", reqMethod: "POST",
+		head:   "HTTP/1.1 201 Created\nLocation: /x\nContent-Length: 3\n\n",
+		rest:   "abc",
+		status: 201, proto: "HTTP/1.1",
+		header: []headerField{{"Location", "/x"}, {"Content-Length", "3"}},
+		body:   httpBody{kind: bodyLength, length: 3},
+	},
+}
+
+func TestHTTPFrameResponseHeads(t *testing.T) {
+	for _, r := range hfReaders {
+		for _, c := range hfResponseCases {
+			t.Run(r.name+"/"+c.name, func(t *testing.T) {
+				br := hfReader(r.wrap, c.head+c.rest)
+				h, err := readResponseHead(br, c.reqMethod)
+				if err != nil {
+					t.Fatalf("readResponseHead: %v", err)
+				}
+				if string(h.raw) != c.head {
+					t.Errorf("raw = %q, want %q", h.raw, c.head)
+				}
+				if h.status != c.status || h.proto != c.proto {
+					t.Errorf("status, proto = %d %q, want %d %q", h.status, h.proto, c.status, c.proto)
+				}
+				if c.header != nil && !reflect.DeepEqual(h.header, c.header) {
+					t.Errorf("header = %q, want %q", h.header, c.header)
+				}
+				if h.body != c.body {
+					t.Errorf("body = %+v, want %+v", h.body, c.body)
+				}
+				if h.close != c.close {
+					t.Errorf("close = %v, want %v", h.close, c.close)
+				}
+				if rest := hfRest(t, br); rest != c.rest {
+					t.Errorf("left %q, want %q", rest, c.rest)
+				}
+			})
+		}
+	}
+}
+
+// hfMalformedRequests are request streams readRequestHead must refuse.
+var hfMalformedRequests = []struct{ name, in string }{
+	{"binary", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"},
+	{"http/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"},
+	{"http/0.9", "GET /\r\n\r\n"},
+	{"no version", "GET / \r\n\r\n"},
+	{"bad version", "GET / HTTP/1.2\r\n\r\n"},
+	{"lowercase version", "GET / http/1.1\r\n\r\n"},
+	{"version with space", "GET / HTTP/1.1 \r\n\r\n"},
+	{"two spaces", "GET  / HTTP/1.1\r\n\r\n"},
+	{"tab separator", "GET\t/ HTTP/1.1\r\n\r\n"},
+	{"leading space", " GET / HTTP/1.1\r\n\r\n"},
+	{"method not a token", "G(T / HTTP/1.1\r\n\r\n"},
+	{"empty target", "GET  HTTP/1.1\r\n\r\n"},
+	{"control in target", "GET /a\x01b HTTP/1.1\r\n\r\n"},
+	{"NUL in header", "GET / HTTP/1.1\r\nA: b\x00c\r\n\r\n"},
+	{"DEL in header", "GET / HTTP/1.1\r\nA: b\x7fc\r\n\r\n"},
+	{"bare CR in header", "GET / HTTP/1.1\r\nA: b\rc\r\n\r\n"},
+	{"bare CR line ending", "GET / HTTP/1.1\rHost: h\r\n\r\n"},
+	{"CR CR LF", "GET / HTTP/1.1\r\r\n\r\n"},
+	{"obs-fold", "GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n"},
+	{"obs-fold tab", "GET / HTTP/1.1\r\nA: b\r\n\tc\r\n\r\n"},
+	{"space before first header", "GET / HTTP/1.1\r\n Host: h\r\n\r\n"},
+	{"space before colon", "GET / HTTP/1.1\r\nHost : h\r\n\r\n"},
+	{"tab before colon", "GET / HTTP/1.1\r\nHost\t: h\r\n\r\n"},
+	{"no colon", "GET / HTTP/1.1\r\nHost h\r\n\r\n"},
+	{"empty name", "GET / HTTP/1.1\r\n: h\r\n\r\n"},
+	{"name not a token", "GET / HTTP/1.1\r\nH(st: h\r\n\r\n"},
+	{"bad content-length", "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n"},
+	{"negative content-length", "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"},
+	{"plus content-length", "POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\n"},
+	{"empty content-length", "POST / HTTP/1.1\r\nContent-Length: \r\n\r\n"},
+	{"hex content-length", "POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n"},
+	{"overflowing content-length", "POST / HTTP/1.1\r\nContent-Length: 9223372036854775808\r\n\r\n"},
+	{"differing content-lengths", "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n12345"},
+	{"differing content-length list", "POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n12345"},
+	{"te and cl", "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+	{"te not chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"},
+	{"te chunked then gzip", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"},
+	{"te empty", "POST / HTTP/1.1\r\nTransfer-Encoding: \r\n\r\n"},
+	{"te not a token", "POST / HTTP/1.1\r\nTransfer-Encoding: \"chunked\"\r\n\r\n"},
+	{"te in http/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"},
+	{"response as request", "HTTP/1.1 200 OK\r\n\r\n"},
+}
+
+// hfTruncatedRequests end inside a head.
+var hfTruncatedRequests = []struct{ name, in string }{
+	{"request line", "GET / HT"},
+	{"header", "GET / HTTP/1.1\r\nHost: h"},
+	{"final CRLF", "GET / HTTP/1.1\r\nHost: h\r\n"},
+	{"final CR", "GET / HTTP/1.1\r\nHost: h\r\n\r"},
+	{"after empty lines", "\r\n\r\nG"},
+}
+
+func TestHTTPFrameMalformedRequestHeads(t *testing.T) {
+	for _, r := range hfReaders {
+		for _, c := range hfMalformedRequests {
+			t.Run(r.name+"/"+c.name, func(t *testing.T) {
+				br := hfReader(r.wrap, c.in)
+				h, err := readRequestHead(br)
+				if !errors.Is(err, errMalformed) || h != nil {
+					t.Fatalf("readRequestHead = %v, %v; want errMalformed", h, err)
+				}
+				if rest := hfRest(t, br); rest != c.in {
+					t.Errorf("consumed bytes: left %q", rest)
+				}
+			})
+		}
+		for _, c := range hfTruncatedRequests {
+			t.Run(r.name+"/truncated "+c.name, func(t *testing.T) {
+				br := hfReader(r.wrap, c.in)
+				_, err := readRequestHead(br)
+				if !errors.Is(err, errMalformed) || !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("readRequestHead: %v; want errMalformed and io.ErrUnexpectedEOF", err)
+				}
+				if br.Buffered() != len(c.in) {
+					t.Errorf("Buffered = %d, want %d", br.Buffered(), len(c.in))
+				}
+				if rest := hfRest(t, br); rest != c.in {
+					t.Errorf("consumed bytes: left %q", rest)
+				}
+			})
+		}
+	}
+}
+
+var hfMalformedResponses = []struct{ name, in string }{
+	{"binary", "\x00\x00\x00\x0a\x0b"},
+	{"request as response", "GET / HTTP/1.1\r\n\r\n"},
+	{"leading empty line", "\r\nHTTP/1.1 200 OK\r\n\r\n"},
+	{"http/2", "HTTP/2 200\r\n\r\n"},
+	{"bad version", "HTTP/1.2 200 OK\r\n\r\n"},
+	{"two-digit status", "HTTP/1.1 20 OK\r\n\r\n"},
+	{"four-digit status", "HTTP/1.1 2000 OK\r\n\r\n"},
+	{"status below 100", "HTTP/1.1 099 Odd\r\n\r\n"},
+	{"status not digits", "HTTP/1.1 2x0 OK\r\n\r\n"},
+	{"no status", "HTTP/1.1\r\n\r\n"},
+	{"two spaces", "HTTP/1.1  200 OK\r\n\r\n"},
+	{"control in reason", "HTTP/1.1 200 O\x01K\r\n\r\n"},
+	{"obs-fold", "HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n"},
+	{"space before colon", "HTTP/1.1 200 OK\r\nContent-Length : 1\r\n\r\nx"},
+	{"bad content-length", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n"},
+	{"negative content-length", "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n"},
+	{"differing content-lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"},
+	{"bad content-length in a 304", "HTTP/1.1 304 Not Modified\r\nContent-Length: x\r\n\r\n"},
+	{"te empty", "HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n\r\n"},
+}
+
+func TestHTTPFrameMalformedResponseHeads(t *testing.T) {
+	for _, r := range hfReaders {
+		for _, c := range hfMalformedResponses {
+			t.Run(r.name+"/"+c.name, func(t *testing.T) {
+				br := hfReader(r.wrap, c.in)
+				h, err := readResponseHead(br, "GET")
+				if !errors.Is(err, errMalformed) || h != nil {
+					t.Fatalf("readResponseHead = %v, %v; want errMalformed", h, err)
+				}
+				if rest := hfRest(t, br); rest != c.in {
+					t.Errorf("consumed bytes: left %q", rest)
+				}
+			})
+		}
+		t.Run(r.name+"/truncated", func(t *testing.T) {
+			in := "HTTP/1.1 200 OK\r\nContent-Le"
+			br := hfReader(r.wrap, in)
+			_, err := readResponseHead(br, "GET")
+			if !errors.Is(err, errMalformed) || !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("readResponseHead: %v; want errMalformed and io.ErrUnexpectedEOF", err)
+			}
+			if rest := hfRest(t, br); rest != in {
+				t.Errorf("consumed bytes: left %q", rest)
+			}
+		})
+	}
+}
+
+func TestHTTPFrameHeadEOF(t *testing.T) {
+	for _, in := range []string{"", "\r\n", "\r\n\r\n", "\n\n"} {
+		br := hfReader(iotest.OneByteReader, in)
+		if _, err := readRequestHead(br); err != io.EOF {
+			t.Errorf("readRequestHead(%q): %v, want io.EOF", in, err)
+		}
+		if rest := hfRest(t, br); rest != in {
+			t.Errorf("readRequestHead(%q) consumed bytes: left %q", in, rest)
+		}
+	}
+	if _, err := readResponseHead(hfReader(iotest.OneByteReader, ""), "GET"); err != io.EOF {
+		t.Errorf("readResponseHead: %v, want io.EOF", err)
+	}
+}
+
+// hfHeadOfSize returns a request head of exactly n bytes.
+func hfHeadOfSize(n int) string {
+	const start, end = "GET / HTTP/1.1\r\nX: ", "\r\n\r\n"
+	return start + strings.Repeat("a", n-len(start)-len(end)) + end
+}
+
+func TestHTTPFrameOversizedHead(t *testing.T) {
+	head := hfHeadOfSize(maxHTTPHead)
+	br := hfReader(iotest.HalfReader, head+"rest")
+	h, err := readRequestHead(br)
+	if err != nil {
+		t.Fatalf("head of maxHTTPHead bytes: %v", err)
+	}
+	if string(h.raw) != head || hfRest(t, br) != "rest" {
+		t.Errorf("head of maxHTTPHead bytes misread")
+	}
+
+	for _, in := range []string{
+		hfHeadOfSize(maxHTTPHead + 1),
+		"GET /" + strings.Repeat("a", 2*maxHTTPHead), // no line ending at all
+		"GET / HTTP/1.1\r\n" + strings.Repeat("X: y\r\n", maxHTTPHead/6+1),
+		strings.Repeat("\r\n", maxHTTPHead/2+1) + "GET / HTTP/1.1\r\n\r\n",
+	} {
+		for _, r := range hfReaders {
+			br := hfReader(r.wrap, in)
+			_, err := readRequestHead(br)
+			if !errors.Is(err, errMalformed) {
+				t.Errorf("%s: oversized head: %v, want errMalformed", r.name, err)
+			}
+			if rest := hfRest(t, br); rest != in {
+				t.Errorf("%s: oversized head: consumed bytes", r.name)
+			}
+		}
+	}
+
+	// A smaller reader bounds heads to its size.
+	br = bufio.NewReaderSize(strings.NewReader(hfHeadOfSize(5000)), 4096)
+	if _, err := readRequestHead(br); !errors.Is(err, errMalformed) {
+		t.Errorf("head larger than the reader's buffer: %v, want errMalformed", err)
+	}
+	if br.Buffered() != 4096 {
+		t.Errorf("Buffered = %d, want 4096", br.Buffered())
+	}
+}
+
+// hfStingyReader serves its bytes, then fails the test if read again.
+type hfStingyReader struct {
+	t    *testing.T
+	data []byte
+}
+
+func (r *hfStingyReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		r.t.Errorf("read past the data given")
+		return 0, errors.New("no more")
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// TestHTTPFrameEarlyRefusal checks that bytes that cannot start an HTTP
+// message are refused without waiting for more.
+func TestHTTPFrameEarlyRefusal(t *testing.T) {
+	for _, in := range []string{
+		"\x16\x03\x01\x02\x00",         // TLS ClientHello
+		"*3\r\n$3\r\nSET",              // RESP, ends a line: refused on the whole line
+		"\x00\x00\x00\x08\x04\xd2\x16", // PostgreSQL SSLRequest
+		"GET /\x00",
+		"GET / HTTP/1.1\r\nHost: a\x01",
+		"GET / HTTP/1.1\r\nA: b\rc",
+		"GET(",
+	} {
+		br := bufio.NewReaderSize(&hfStingyReader{t: t, data: []byte(in)}, maxHTTPHead)
+		if _, err := readRequestHead(br); !errors.Is(err, errMalformed) {
+			t.Errorf("readRequestHead(%q): %v, want errMalformed", in, err)
+		}
+	}
+	for _, in := range []string{"HTTP/2", "SSH-2.0-OpenSSH", "\x0a\x00\x00\x00\x0a5.5"} {
+		br := bufio.NewReaderSize(&hfStingyReader{t: t, data: []byte(in)}, maxHTTPHead)
+		if _, err := readResponseHead(br, "GET"); !errors.Is(err, errMalformed) {
+			t.Errorf("readResponseHead(%q): %v, want errMalformed", in, err)
+		}
+	}
+}
+
+// hfFlakyReader fails once, with err, after serving first.
+type hfFlakyReader struct {
+	first, then []byte
+	err         error
+	failed      bool
+}
+
+func (r *hfFlakyReader) Read(p []byte) (int, error) {
+	if len(r.first) > 0 {
+		n := copy(p, r.first)
+		r.first = r.first[n:]
+		return n, nil
+	}
+	if !r.failed {
+		r.failed = true
+		return 0, r.err
+	}
+	if len(r.then) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.then)
+	r.then = r.then[n:]
+	return n, nil
+}
+
+// TestHTTPFrameReadErrorResumes checks that a read error inside a head (a
+// deadline, say) consumes nothing, and that the next call reads the head.
+func TestHTTPFrameReadErrorResumes(t *testing.T) {
+	errTimeout := errors.New("timeout")
+	head := "GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+	for cut := 0; cut < len(head); cut++ {
+		br := bufio.NewReaderSize(&hfFlakyReader{first: []byte(head[:cut]), then: []byte(head[cut:] + "x"), err: errTimeout}, maxHTTPHead)
+		if _, err := readRequestHead(br); err != errTimeout {
+			t.Fatalf("cut %d: first read: %v, want the reader's error", cut, err)
+		}
+		if br.Buffered() != cut {
+			t.Fatalf("cut %d: Buffered = %d after error", cut, br.Buffered())
+		}
+		h, err := readRequestHead(br)
+		if err != nil || string(h.raw) != head {
+			t.Fatalf("cut %d: second read: %v", cut, err)
+		}
+		if rest := hfRest(t, br); rest != "x" {
+			t.Fatalf("cut %d: left %q", cut, rest)
+		}
+	}
+}
+
+func TestHTTPFrameGet(t *testing.T) {
+	br := hfReader(iotest.OneByteReader, "GET / HTTP/1.1\r\nhost: a\r\nX-Fault: one\r\nx-fault: two\r\nEmpty:\r\n\r\n")
+	h, err := readRequestHead(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, value string
+		ok          bool
+	}{
+		{"Host", "a", true},
+		{"HOST", "a", true},
+		{"x-fault", "one", true},
+		{"Empty", "", true},
+		{"Missing", "", false},
+		{"X-Faul", "", false},
+	} {
+		if v, ok := h.get(c.name); v != c.value || ok != c.ok {
+			t.Errorf("get(%q) = %q, %v; want %q, %v", c.name, v, ok, c.value, c.ok)
+		}
+	}
+	rh, err := readResponseHead(hfReader(iotest.OneByteReader, "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\n\r\n"), "GET")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := rh.get("content-type"); v != "a/b" || !ok {
+		t.Errorf("response get = %q, %v", v, ok)
+	}
+}
+
+type hfBodyCase struct {
+	name string
+	body httpBody
+	in   string
+	out  string // what copyBody writes
+	err  error  // nil, io.ErrUnexpectedEOF or errMalformed
+}
+
+var hfBodyCases = []hfBodyCase{
+	{name: "none", body: httpBody{kind: bodyNone}, in: "GET / HTTP/1.1\r\n\r\n", out: ""},
+	{name: "length", body: httpBody{kind: bodyLength, length: 5}, in: "hello" + "GET /", out: "hello"},
+	{name: "length zero", body: httpBody{kind: bodyLength}, in: "next", out: ""},
+	{name: "length binary", body: httpBody{kind: bodyLength, length: 6}, in: "\x00\r\n\xff\n\rrest", out: "\x00\r\n\xff\n\r"},
+	{name: "length truncated", body: httpBody{kind: bodyLength, length: 10}, in: "hello", out: "hello", err: io.ErrUnexpectedEOF},
+	{name: "length empty input", body: httpBody{kind: bodyLength, length: 1}, in: "", out: "", err: io.ErrUnexpectedEOF},
+	{name: "until close", body: httpBody{kind: bodyUntilClose}, in: "all\r\n\r\nof it\x00", out: "all\r\n\r\nof it\x00"},
+	{name: "until close empty", body: httpBody{kind: bodyUntilClose}, in: "", out: ""},
+	{
+		name: "chunked",
+		body: httpBody{kind: bodyChunked},
+		in:   "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n" + "GET / HTTP/1.1\r\n\r\n",
+		out:  "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n",
+	},
+	{
+		name: "chunked with extensions and trailers",
+		body: httpBody{kind: bodyChunked},
+		in:   "5;name=value;flag\r\nhello\r\n1a ; q=\"quoted; \\\"x\"\r\nabcdefghijklmnopqrstuvwxyz\r\n000;end\r\nX-Checksum: abc\r\nX-Other:  y \r\n\r\nNEXT",
+		out:  "5;name=value;flag\r\nhello\r\n1a ; q=\"quoted; \\\"x\"\r\nabcdefghijklmnopqrstuvwxyz\r\n000;end\r\nX-Checksum: abc\r\nX-Other:  y \r\n\r\n",
+	},
+	{
+		name: "chunked data holding CRLFs and a fake last chunk",
+		body: httpBody{kind: bodyChunked},
+		in:   "A\r\n0\r\n\r\n\r\n\r\n\r\n0\r\n\r\nX",
+		out:  "A\r\n0\r\n\r\n\r\n\r\n\r\n0\r\n\r\n",
+	},
+	{
+		name: "chunked uppercase hex, leading zeros, whitespace after size",
+		body: httpBody{kind: bodyChunked},
+		in:   "00B \r\nhello world\r\n0\t\r\n\r\n",
+		out:  "00B \r\nhello world\r\n0\t\r\n\r\n",
+	},
+	{
+		name: "chunked LF line endings",
+		body: httpBody{kind: bodyChunked},
+		in:   "3\nabc\n0\nT: v\n\nrest",
+		out:  "3\nabc\n0\nT: v\n\n",
+	},
+	{
+		name: "chunked empty",
+		body: httpBody{kind: bodyChunked},
+		in:   "0\r\n\r\n",
+		out:  "0\r\n\r\n",
+	},
+	{
+		name: "chunked bad size",
+		body: httpBody{kind: bodyChunked},
+		in:   "5\r\nhello\r\nzz\r\nmore",
+		out:  "5\r\nhello\r\n",
+		err:  errMalformed,
+	},
+	{name: "chunked empty size", body: httpBody{kind: bodyChunked}, in: "\r\n", out: "", err: errMalformed},
+	{name: "chunked negative size", body: httpBody{kind: bodyChunked}, in: "-1\r\n", out: "", err: errMalformed},
+	{name: "chunked 0x prefix", body: httpBody{kind: bodyChunked}, in: "0x5\r\nhello\r\n", out: "", err: errMalformed},
+	{name: "chunked space before size", body: httpBody{kind: bodyChunked}, in: " 5\r\nhello\r\n", out: "", err: errMalformed},
+	{name: "chunked size overflow", body: httpBody{kind: bodyChunked}, in: "10000000000000000\r\n", out: "", err: errMalformed},
+	{name: "chunked bare CR in size line", body: httpBody{kind: bodyChunked}, in: "5\r;x\r\nhello\r\n", out: "", err: errMalformed},
+	{name: "chunked control in extension", body: httpBody{kind: bodyChunked}, in: "5;a\x00\r\nhello\r\n", out: "", err: errMalformed},
+	{
+		name: "chunked data too long",
+		body: httpBody{kind: bodyChunked},
+		in:   "3\r\nabcd\r\n0\r\n\r\n",
+		out:  "3\r\nabc",
+		err:  errMalformed,
+	},
+	{
+		name: "chunked data followed by CR then junk",
+		body: httpBody{kind: bodyChunked},
+		in:   "3\r\nabc\rX",
+		out:  "3\r\nabc",
+		err:  errMalformed,
+	},
+	{
+		name: "chunked obs-fold in trailer",
+		body: httpBody{kind: bodyChunked},
+		in:   "0\r\nA: b\r\n c\r\n\r\n",
+		out:  "0\r\nA: b\r\n",
+		err:  errMalformed,
+	},
+	{
+		name: "chunked bad trailer",
+		body: httpBody{kind: bodyChunked},
+		in:   "0\r\nnot a field\r\n\r\n",
+		out:  "0\r\n",
+		err:  errMalformed,
+	},
+	{name: "chunked truncated in size", body: httpBody{kind: bodyChunked}, in: "5\r\nhello\r\n1", out: "5\r\nhello\r\n1", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated in data", body: httpBody{kind: bodyChunked}, in: "5\r\nhel", out: "5\r\nhel", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated before CRLF", body: httpBody{kind: bodyChunked}, in: "5\r\nhello", out: "5\r\nhello", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated in CRLF", body: httpBody{kind: bodyChunked}, in: "5\r\nhello\r", out: "5\r\nhello\r", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated before trailers", body: httpBody{kind: bodyChunked}, in: "0\r\n", out: "0\r\n", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated in trailer", body: httpBody{kind: bodyChunked}, in: "0\r\nX: y\r\n", out: "0\r\nX: y\r\n", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated in final CRLF", body: httpBody{kind: bodyChunked}, in: "0\r\n\r", out: "0\r\n\r", err: io.ErrUnexpectedEOF},
+}
+
+func TestHTTPFrameCopyBody(t *testing.T) {
+	for _, r := range hfReaders {
+		for _, c := range hfBodyCases {
+			t.Run(r.name+"/"+c.name, func(t *testing.T) {
+				br := hfReader(r.wrap, c.in)
+				var out bytes.Buffer
+				n, err := copyBody(&out, br, c.body)
+				if c.err == nil && err != nil || c.err != nil && !errors.Is(err, c.err) {
+					t.Fatalf("copyBody: %v, want %v", err, c.err)
+				}
+				if out.String() != c.out || n != int64(out.Len()) {
+					t.Errorf("copyBody wrote %q (n=%d), want %q", out.String(), n, c.out)
+				}
+				if rest := hfRest(t, br); c.out+rest != c.in {
+					t.Errorf("bytes lost or duplicated: wrote %q, left %q, input %q", out.String(), rest, c.in)
+				}
+			})
+		}
+	}
+}
+
+// TestHTTPFrameChunkLineTooLong checks the bound on a chunk-size line.
+func TestHTTPFrameChunkLineTooLong(t *testing.T) {
+	in := "5;" + strings.Repeat("x", maxHTTPHead) + "\r\nhello\r\n0\r\n\r\n"
+	br := hfReader(iotest.HalfReader, in)
+	n, err := copyBody(io.Discard, br, httpBody{kind: bodyChunked})
+	if !errors.Is(err, errMalformed) || n != 0 {
+		t.Fatalf("copyBody = %d, %v; want 0, errMalformed", n, err)
+	}
+	if rest := hfRest(t, br); rest != in {
+		t.Errorf("consumed bytes")
+	}
+}
+
+// hfErrWriter takes limit bytes, then fails.
+type hfErrWriter struct {
+	limit int
+	buf   bytes.Buffer
+}
+
+var errHFWrite = errors.New("write failed")
+
+func (w *hfErrWriter) Write(p []byte) (int, error) {
+	if len(p) > w.limit {
+		w.buf.Write(p[:w.limit])
+		n := w.limit
+		w.limit = 0
+		return n, errHFWrite
+	}
+	w.limit -= len(p)
+	return w.buf.Write(p)
+}
+
+func TestHTTPFrameCopyBodyWriteError(t *testing.T) {
+	for _, c := range []struct {
+		body httpBody
+		in   string
+	}{
+		{httpBody{kind: bodyLength, length: 20}, strings.Repeat("a", 20)},
+		{httpBody{kind: bodyChunked}, "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n"},
+		{httpBody{kind: bodyUntilClose}, strings.Repeat("b", 20)},
+	} {
+		for limit := 0; limit < len(c.in); limit++ {
+			w := &hfErrWriter{limit: limit}
+			br := hfReader(iotest.OneByteReader, c.in)
+			n, err := copyBody(w, br, c.body)
+			if !errors.Is(err, errHFWrite) {
+				t.Fatalf("%v limit %d: copyBody: %v, want the write error", c.body.kind, limit, err)
+			}
+			if n != int64(limit) || w.buf.String() != c.in[:limit] {
+				t.Fatalf("%v limit %d: n = %d, wrote %q", c.body.kind, limit, n, w.buf.String())
+			}
+			if c.body.kind != bodyUntilClose { // WriteTo may have read ahead
+				if rest := hfRest(t, br); w.buf.String()+rest != c.in {
+					t.Fatalf("%v limit %d: bytes lost: left %q", c.body.kind, limit, rest)
+				}
+			}
+		}
+	}
+}
+
+// hfChunkSource generates head, size bytes of data, then tail, without
+// holding the data.
+type hfChunkSource struct {
+	head, tail string
+	size, off  int64
+}
+
+var hfPattern = bytes.Repeat([]byte("0123456789abcdef"), 4096)
+
+func (s *hfChunkSource) Read(p []byte) (int, error) {
+	head, data := int64(len(s.head)), s.size
+	var n int
+	switch {
+	case s.off < head:
+		n = copy(p, s.head[s.off:])
+	case s.off < head+data:
+		n = copy(p[:min(int64(len(p)), head+data-s.off)], hfPattern[(s.off-head)%int64(len(hfPattern)):])
+	case s.off < head+data+int64(len(s.tail)):
+		n = copy(p, s.tail[s.off-head-data:])
+	default:
+		return 0, io.EOF
+	}
+	s.off += int64(n)
+	return n, nil
+}
+
+// TestHTTPFrameCopyBodyStreams checks that a huge chunk and a huge
+// length-delimited body go through in bounded memory.
+func TestHTTPFrameCopyBodyStreams(t *testing.T) {
+	const size = 256 << 20
+	for _, c := range []struct {
+		body httpBody
+		src  *hfChunkSource
+	}{
+		{httpBody{kind: bodyChunked}, &hfChunkSource{head: fmt.Sprintf("%x\r\n", size), tail: "\r\n0\r\n\r\n", size: size}},
+		{httpBody{kind: bodyLength, length: size}, &hfChunkSource{size: size}},
+	} {
+		want := int64(len(c.src.head)) + size + int64(len(c.src.tail))
+		br := bufio.NewReaderSize(c.src, maxHTTPHead)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		n, err := copyBody(io.Discard, br, c.body)
+		runtime.ReadMemStats(&after)
+		if err != nil || n != want {
+			t.Fatalf("%v: copyBody = %d, %v; want %d", c.body.kind, n, err, want)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+			t.Errorf("%v: copyBody of %d bytes allocated %d bytes", c.body.kind, size, alloc)
+		}
+	}
+}
+
+// hfReassemble frames a request stream, then the response stream, with the
+// framer, checks that the frames put back together give both streams, and
+// returns the heads.
+func hfReassemble(t *testing.T, wrap func(io.Reader) io.Reader, requests, responses string) ([]*httpRequestHead, []*httpResponseHead) {
+	t.Helper()
+	var reqs []*httpRequestHead
+	var got bytes.Buffer
+	br := hfReader(wrap, requests)
+	for {
+		h, err := readRequestHead(br)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("request %d: %v", len(reqs)+1, err)
+		}
+		got.Write(h.raw)
+		if _, err := copyBody(&got, br, h.body); err != nil {
+			t.Fatalf("request %d body: %v", len(reqs)+1, err)
+		}
+		reqs = append(reqs, h)
+	}
+	if got.String() != requests {
+		t.Fatalf("requests reassemble to\n%q\nwant\n%q", got.String(), requests)
+	}
+
+	var resps []*httpResponseHead
+	got.Reset()
+	br = hfReader(wrap, responses)
+	for i, req := range reqs {
+		for {
+			h, err := readResponseHead(br, req.method)
+			if err != nil {
+				t.Fatalf("response %d: %v", i+1, err)
+			}
+			got.Write(h.raw)
+			if _, err := copyBody(&got, br, h.body); err != nil {
+				t.Fatalf("response %d body: %v", i+1, err)
+			}
+			resps = append(resps, h)
+			if h.status >= 200 || h.status == 101 {
+				break
+			}
+		}
+	}
+	if _, err := readResponseHead(br, "GET"); err != io.EOF {
+		t.Fatalf("after the last response: %v, want io.EOF", err)
+	}
+	if got.String() != responses {
+		t.Fatalf("responses reassemble to\n%q\nwant\n%q", got.String(), responses)
+	}
+	return reqs, resps
+}
+
+func TestHTTPFramePipelined(t *testing.T) {
+	requests := "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n" +
+		"POST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello world" +
+		"\r\n" + // a stray empty line between requests (RFC 9112 2.2)
+		"POST /3 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nPOST\r\n0\r\nT: 1\r\n\r\n" +
+		"HEAD /4 HTTP/1.1\r\nHost: h\r\n\r\n" +
+		"PUT /5 HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc" +
+		"GET /6 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+	responses := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" +
+		"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n" +
+		"HTTP/1.1 204 No Content\r\n\r\n" +
+		"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n" +
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" +
+		"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nthe rest\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"
+	for _, r := range hfReaders {
+		t.Run(r.name, func(t *testing.T) {
+			reqs, resps := hfReassemble(t, r.wrap, requests, responses)
+			var paths []string
+			for _, h := range reqs {
+				paths = append(paths, h.path)
+			}
+			if got := strings.Join(paths, " "); got != "/1 /2 /3 /4 /5 /6" {
+				t.Errorf("paths %s", got)
+			}
+			var statuses []string
+			for _, h := range resps {
+				statuses = append(statuses, fmt.Sprint(h.status, h.body.kind))
+			}
+			want := "200 length 201 chunked 204 none 200 none 100 none 103 none 200 length 200 until-close"
+			if got := strings.Join(statuses, " "); got != want {
+				t.Errorf("responses %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+func TestHTTPFrameWithoutHeader(t *testing.T) {
+	for _, c := range []struct {
+		name, raw, header, want string
+		values                  []string
+	}{
+		{
+			name:   "one",
+			raw:    "GET / HTTP/1.1\r\nHost: h\r\nX-Fault: latency\r\nAccept: */*\r\n\r\n",
+			header: "x-fault",
+			want:   "GET / HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n",
+			values: []string{"latency"},
+		},
+		{
+			name:   "all instances, any case, first and last",
+			raw:    "GET / HTTP/1.1\r\nx-fault: a\r\nHost: h\r\nX-FAULT:  b \r\nX-Faults: keep\r\nX-Fault:\r\n\r\n",
+			header: "X-Fault",
+			want:   "GET / HTTP/1.1\r\nHost: h\r\nX-Faults: keep\r\n\r\n",
+			values: []string{"a", "b", ""},
+		},
+		{
+			name:   "LF endings and leading empty lines kept",
+			raw:    "\r\n\nGET / HTTP/1.1\nX-Fault: a\nB:  odd\tspacing \r\n\n",
+			header: "X-Fault",
+			want:   "\r\n\nGET / HTTP/1.1\nB:  odd\tspacing \r\n\n",
+			values: []string{"a"},
+		},
+		{
+			name:   "absent",
+			raw:    "GET /X-Fault:1 HTTP/1.1\r\nHost: X-Fault: 1\r\n\r\n",
+			header: "X-Fault",
+			want:   "GET /X-Fault:1 HTTP/1.1\r\nHost: X-Fault: 1\r\n\r\n",
+		},
+		{
+			name:   "the start line is not a field",
+			raw:    "X-Fault: 1\r\nX-Fault: 2\r\n\r\n",
+			header: "X-Fault",
+			want:   "X-Fault: 1\r\n\r\n",
+			values: []string{"2"},
+		},
+		{
+			name:   "nothing after the end of the head",
+			raw:    "GET / HTTP/1.1\r\n\r\nX-Fault: body\r\n",
+			header: "X-Fault",
+			want:   "GET / HTTP/1.1\r\n\r\nX-Fault: body\r\n",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			raw := []byte(c.raw)
+			got, values := withoutHeader(raw, c.header)
+			if string(got) != c.want {
+				t.Errorf("withoutHeader = %q, want %q", got, c.want)
+			}
+			if !reflect.DeepEqual(values, c.values) {
+				t.Errorf("values = %q, want %q", values, c.values)
+			}
+			if string(raw) != c.raw {
+				t.Errorf("raw modified: %q", raw)
+			}
+		})
+	}
+
+	// The result of stripping a parsed head parses to the same head
+	// without the field.
+	br := hfReader(iotest.OneByteReader, "POST /x HTTP/1.1\r\nHost: h\r\nX-Fault: a\r\nContent-Length: 2\r\nx-fault: b\r\n\r\nok")
+	h, err := readRequestHead(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripped, _ := withoutHeader(h.raw, "X-Fault")
+	h2, err := readRequestHead(hfReader(iotest.OneByteReader, string(stripped)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []headerField{{"Host", "h"}, {"Content-Length", "2"}}
+	if !reflect.DeepEqual(h2.header, want) || h2.body != h.body || h2.target != h.target {
+		t.Errorf("stripped head parses to %+v", h2)
+	}
+}
+
+// hfRecording is what one connection carried each way.
+type hfRecording struct {
+	requests, responses bytes.Buffer
+}
+
+// hfRecordingRelay accepts connections, relays each to target and records
+// the bytes both ways.
+type hfRecordingRelay struct {
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  []*hfRecording
+}
+
+func hfStartRelay(t *testing.T, target string) *hfRecordingRelay {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &hfRecordingRelay{ln: ln, target: target}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				t.Errorf("relay dial: %v", err)
+				c.Close()
+				continue
+			}
+			rec := &hfRecording{}
+			r.mu.Lock()
+			r.conns = append(r.conns, rec)
+			r.mu.Unlock()
+			var pair sync.WaitGroup
+			pair.Add(2)
+			copyRecording := func(dst, src net.Conn, rec *bytes.Buffer) {
+				defer pair.Done()
+				io.Copy(dst, io.TeeReader(src, rec))
+				dst.(*net.TCPConn).CloseWrite()
+			}
+			go copyRecording(up, c, &rec.requests)
+			go copyRecording(c, up, &rec.responses)
+			r.wg.Add(1)
+			go func() {
+				defer r.wg.Done()
+				pair.Wait()
+				c.Close()
+				up.Close()
+			}()
+		}
+	}()
+	return r
+}
+
+// TestHTTPFrameRealExchanges records what net/http's client and server send
+// each other, through a recording relay, and checks that the framer splits
+// both streams into messages that put back together give the same bytes.
+func TestHTTPFrameRealExchanges(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	})
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Sum")
+		for i := range 3 {
+			fmt.Fprintf(w, "part %d\n", i)
+			w.(http.Flusher).Flush()
+		}
+		w.Header().Set("X-Sum", "3 parts")
+	})
+	mux.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%d bytes, trailer %q", n, r.Trailer.Get("X-Client-Sum"))
+	})
+	mux.HandleFunc("/head", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		if r.Method != http.MethodHead {
+			w.Write(make([]byte, 1000))
+		}
+	})
+	mux.HandleFunc("/204", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("/304", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		w.WriteHeader(http.StatusNotModified)
+	})
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	relay := hfStartRelay(t, ln.Addr().String())
+	tr := &http.Transport{ExpectContinueTimeout: 10 * time.Second, DisableCompression: true}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	defer func() {
+		tr.CloseIdleConnections()
+		relay.ln.Close()
+		srv.Close()
+		<-served
+		relay.wg.Wait()
+	}()
+	base := "http://" + relay.ln.Addr().String()
+
+	do := func(req *http.Request) string {
+		t.Helper()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+		}
+		return fmt.Sprint(resp.StatusCode, " ", string(b))
+	}
+	newRequest := func(method, path string, body io.Reader) *http.Request {
+		req, err := http.NewRequest(method, base+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+
+	if got := do(newRequest("GET", "/get", nil)); got != "200 hello" {
+		t.Errorf("GET: %s", got)
+	}
+	if got := do(newRequest("GET", "/stream", nil)); got != "200 part 0\npart 1\npart 2\n" {
+		t.Errorf("GET stream: %s", got)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		for _, s := range []string{"first part,", " second part"} {
+			if _, err := pw.Write([]byte(s)); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	req := newRequest("POST", "/upload", pr)
+	req.ContentLength = -1
+	req.Trailer = http.Header{"X-Client-Sum": {"23"}}
+	if got := do(req); got != `200 23 bytes, trailer "23"` {
+		t.Errorf("POST chunked: %s", got)
+	}
+	req = newRequest("PUT", "/upload", strings.NewReader("after the 100"))
+	req.Header.Set("Expect", "100-continue")
+	if got := do(req); got != `200 13 bytes, trailer ""` {
+		t.Errorf("PUT 100-continue: %s", got)
+	}
+	if got := do(newRequest("HEAD", "/head", nil)); got != "200 " {
+		t.Errorf("HEAD: %s", got)
+	}
+	if got := do(newRequest("DELETE", "/204", nil)); got != "204 " {
+		t.Errorf("DELETE: %s", got)
+	}
+	req = newRequest("GET", "/304", nil)
+	req.Header.Set("If-None-Match", `"v1"`)
+	req.Close = true // the server closes the connection after this one
+	if got := do(req); got != "304 " {
+		t.Errorf("GET 304: %s", got)
+	}
+
+	tr.CloseIdleConnections()
+	relay.ln.Close()
+	relay.wg.Wait()
+	if len(relay.conns) != 1 {
+		t.Errorf("%d connections, want 1 (keep-alive)", len(relay.conns))
+	}
+	seen := map[string]bool{}
+	for i, rec := range relay.conns {
+		for _, r := range hfReaders {
+			t.Run(fmt.Sprint("conn", i, "/", r.name), func(t *testing.T) {
+				reqs, resps := hfReassemble(t, r.wrap, rec.requests.String(), rec.responses.String())
+				for _, h := range reqs {
+					if h.body.kind == bodyChunked && strings.Contains(string(h.raw), "Trailer: X-Client-Sum") {
+						seen["chunked request"] = true
+					}
+					if h.expectContinue {
+						seen["expect"] = true
+					}
+					if h.close {
+						seen["request close"] = true
+					}
+				}
+				for _, h := range resps {
+					switch {
+					case h.status == 100:
+						seen["100"] = true
+					case h.body.kind == bodyChunked:
+						seen["chunked response"] = true
+					case h.status == 200 && h.body.kind == bodyNone:
+						v, _ := h.get("Content-Length")
+						seen["HEAD "+v] = true
+					case h.status == 204 || h.status == 304:
+						seen[fmt.Sprint(h.status, h.body.kind)] = true
+					}
+					if h.close {
+						seen["response close"] = true
+					}
+				}
+			})
+		}
+	}
+	for _, want := range []string{"chunked request", "expect", "request close", "100", "chunked response", "HEAD 1000", "204 none", "304 none", "response close"} {
+		if !seen[want] {
+			t.Errorf("the recordings hold no %s", want)
+		}
+	}
+	if t.Failed() {
+		for _, rec := range relay.conns {
+			t.Logf("requests:\n%q\nresponses:\n%q", rec.requests.String(), rec.responses.String())
+		}
+	}
+}
+
+// Benchmarks: heads as net/http's client and server send them, and a
+// browser-like request with a dozen and a half header lines. Each iteration
+// reads one message delivered by one Read, as over a socket.
+
+var hfBenchRequests = []struct{ name, in string }{
+	{"go-client", "GET /hello HTTP/1.1\r\nHost: 127.0.0.1:1234\r\nUser-Agent: Go-http-client/1.1\r\nAccept-Encoding: gzip\r\n\r\n"},
+	{"go-client-post", "POST /api/items HTTP/1.1\r\nHost: 127.0.0.1:1234\r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: 13\r\nContent-Type: application/json\r\nAccept-Encoding: gzip\r\n\r\n{\"a\":\"hello\"}"},
+	{"browser", "GET /static/app.js?v=3 HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive\r\n" +
+		"sec-ch-ua: \"Chromium\";v=\"124\", \"Google Chrome\";v=\"124\", \"Not-A.Brand\";v=\"99\"\r\n" +
+		"sec-ch-ua-mobile: ?0\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36\r\n" +
+		"sec-ch-ua-platform: \"Linux\"\r\nAccept: */*\r\nSec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: no-cors\r\nSec-Fetch-Dest: script\r\n" +
+		"Referer: https://example.com/\r\nAccept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n" +
+		"Cookie: session=0123456789abcdef0123456789abcdef; theme=dark\r\nIf-None-Match: \"5d8c72a5edda8d6a\"\r\n\r\n"},
+}
+
+var hfBenchResponses = []struct{ name, in string }{
+	{"go-server", "HTTP/1.1 200 OK\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\nContent-Length: 13\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello, world\n"},
+	{"go-server-chunked", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"d\r\n{\"a\":\"hello\"}\r\n0\r\n\r\n"},
+	{"nginx", "HTTP/1.1 200 OK\r\nServer: nginx/1.25.3\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\nContent-Type: application/javascript\r\n" +
+		"Content-Length: 13\r\nLast-Modified: Sun, 01 Jan 2006 10:00:00 GMT\r\nConnection: keep-alive\r\nETag: \"5d8c72a5edda8d6a\"\r\n" +
+		"Cache-Control: public, max-age=31536000\r\nVary: Accept-Encoding\r\nX-Content-Type-Options: nosniff\r\nAccept-Ranges: bytes\r\n\r\n" +
+		"console.log()"},
+}
+
+// hfBenchStream delivers the same bytes, whole, to br on every reset, as if
+// they had just arrived.
+type hfBenchStream struct {
+	in []byte
+	r  bytes.Reader
+	br *bufio.Reader
+}
+
+func newHFBenchStream(in string) *hfBenchStream {
+	s := &hfBenchStream{in: []byte(in)}
+	s.br = bufio.NewReaderSize(&s.r, maxHTTPHead)
+	return s
+}
+
+func (s *hfBenchStream) reset() *bufio.Reader {
+	s.r.Reset(s.in)
+	s.br.Reset(&s.r)
+	return s.br
+}
+
+func BenchmarkReadRequestHead(b *testing.B) {
+	for _, c := range hfBenchRequests {
+		b.Run(c.name, func(b *testing.B) {
+			s := newHFBenchStream(c.in)
+			b.SetBytes(int64(len(c.in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := readRequestHead(s.reset()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkReadResponseHead(b *testing.B) {
+	for _, c := range hfBenchResponses {
+		b.Run(c.name, func(b *testing.B) {
+			s := newHFBenchStream(c.in)
+			b.SetBytes(int64(len(c.in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := readResponseHead(s.reset(), "GET"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRequestResponsePair frames one exchange as the relay does: the
+// request head and body, then the response head and body.
+func BenchmarkRequestResponsePair(b *testing.B) {
+	for i, name := range []string{"go", "browser"} {
+		req, resp := hfBenchRequests[2*i], hfBenchResponses[2*i]
+		b.Run(name, func(b *testing.B) {
+			rs, ws := newHFBenchStream(req.in), newHFBenchStream(resp.in)
+			b.SetBytes(int64(len(req.in) + len(resp.in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				br := rs.reset()
+				h, err := readRequestHead(br)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := copyBody(io.Discard, br, h.body); err != nil {
+					b.Fatal(err)
+				}
+				br = ws.reset()
+				rh, err := readResponseHead(br, h.method)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := copyBody(io.Discard, br, rh.body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

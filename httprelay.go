@@ -1,0 +1,583 @@
+package faults
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// httpRelay forwards one HTTP connection, framing requests and responses so
+// that request behaviors can act on single exchanges.
+//
+// Each request the client sends becomes an exchange in a FIFO. An exchange
+// passed to the server is owed the server's next response; one the proxy
+// answers itself carries its reply. The downstream side frames the server's
+// responses and takes the exchanges in order; a reply of the proxy's is
+// written as soon as every exchange before it has been answered, so that the
+// client reads answers in the order of its requests.
+type httpRelay struct {
+	c          *conn
+	client     net.Conn
+	server     net.Conn
+	fromClient *bufio.Reader
+	fromServer *bufio.Reader
+	toClient   meter
+	toServer   meter
+
+	mu       sync.Mutex // guards queue and the proxy's own writes to the client
+	queue    []*exchange
+	answered bool        // the proxy wrote a reply of its own: falling back is unsafe
+	raw      atomic.Bool // framing stopped: bytes pass through raw
+
+	popped   chan struct{} // if not nil, closed when the queue moves on; guarded by mu
+	respDone chan struct{} // closed when responses ends
+}
+
+// exchange is one request and what it is owed.
+type exchange struct {
+	method string
+	fx     effects
+	reply  []byte // the proxy's answer, instead of the server's
+}
+
+// meter writes to a socket, counting the bytes and noting activity.
+type meter struct {
+	conn  net.Conn
+	bytes *atomic.Int64
+	c     *conn
+}
+
+func (m meter) Write(b []byte) (int, error) {
+	n, err := m.conn.Write(b)
+	m.bytes.Add(int64(n))
+	m.c.touch()
+	return n, err
+}
+
+// writev writes bufs with one system call where it can.
+func (m meter) writev(bufs ...[]byte) error {
+	nb := net.Buffers(bufs)
+	n, err := nb.WriteTo(m.conn)
+	m.bytes.Add(n)
+	m.c.touch()
+	return err
+}
+
+func newHTTPRelay(c *conn) *httpRelay {
+	c.mu.Lock()
+	server := c.server
+	c.mu.Unlock()
+	return &httpRelay{
+		c:          c,
+		client:     c.client,
+		server:     server,
+		fromClient: bufio.NewReaderSize(c.client, maxHTTPHead),
+		fromServer: bufio.NewReaderSize(server, maxHTTPHead),
+		toClient:   meter{c.client, &c.p.stats.bytesDown, c},
+		toServer:   meter{server, &c.p.stats.bytesUp, c},
+	}
+}
+
+func (r *httpRelay) run() {
+	r.c.p.wg.Add(1)
+	done := make(chan struct{})
+	r.respDone = done
+	go r.responses(done)
+	r.requests()
+	<-done
+}
+
+// requests frames the client's requests and passes them on, or answers
+// them, as the request behaviors decide.
+func (r *httpRelay) requests() {
+	for {
+		if r.raw.Load() {
+			r.passRaw(r.fromClient, r.toServer, r.server)
+			return
+		}
+		head, err := readRequestHead(r.fromClient)
+		switch {
+		case err == io.EOF:
+			closeWrite(r.server)
+			return
+		case errors.Is(err, errMalformed):
+			r.fallBack("request", err)
+			continue
+		case err != nil:
+			if r.raw.Load() {
+				continue // woken by the other side falling back
+			}
+			r.fail(err)
+			return
+		}
+		raw, fx := r.decideRequest(head)
+		if fx.delayRequest > 0 && r.c.sleep(fx.delayRequest, nil) == ended {
+			return
+		}
+		x := &exchange{method: head.method, fx: fx}
+		if fx.reply != nil {
+			reply := fx.reply.(HTTPReply)
+			// The request never reaches the server. A client waiting for
+			// 100 Continue will not send its body: close after answering.
+			last := reply.close || head.expectContinue || head.close
+			if last {
+				reply.close = true // say so (RFC 9112 9.6)
+			}
+			x.reply = reply.encode(head.method)
+			if err := r.answer(x); err != nil {
+				r.fail(err)
+				return
+			}
+			if last {
+				// The answers owed to earlier requests, then this one, go
+				// out before the connection closes.
+				r.awaitTurn(x)
+				r.c.end(endClose)
+				return
+			}
+			if _, err := copyBody(io.Discard, r.fromClient, head.body); err != nil {
+				r.fail(err)
+				return
+			}
+			continue
+		}
+		r.enqueue(x)
+		if err := r.forward(r.toServer, r.fromClient, raw, head.body); err != nil {
+			if r.interrupted(err) {
+				continue // the rest of the body, and all after it, raw
+			}
+			r.fail(err)
+			return
+		}
+		if fx.abort {
+			// The answers owed to earlier requests go out first.
+			r.awaitTurn(x)
+			r.c.end(endClose)
+			return
+		}
+		if head.upgrade {
+			// What follows is another protocol, or nothing until the
+			// server answers: no more framing on this side.
+			r.passRaw(r.fromClient, r.toServer, r.server)
+			return
+		}
+	}
+}
+
+// decideRequest decides what becomes of a request, and returns its head
+// as it must go upstream (without the fault header).
+func (r *httpRelay) decideRequest(head *httpRequestHead) ([]byte, effects) {
+	plan := r.c.plan.Load()
+	name := r.c.p.cfg.faultHeader
+	if len(plan.requests) == 0 && name == "" {
+		// Nothing to match: skip building the request.
+		r.c.p.stats.requests.Add(1)
+		return head.raw, noEffects()
+	}
+	req := &request{method: head.method, target: head.target, path: head.path, header: head.get}
+	fx := r.c.decide(plan, req)
+	raw := head.raw
+	if name != "" {
+		var values []string
+		raw, values = withoutHeader(raw, name)
+		if len(values) > 0 {
+			r.inBand(strings.Join(values, ","), req, &fx)
+		}
+	}
+	return raw, fx
+}
+
+// inBand adds the faults named by the fault header to fx, or answers 400
+// if the header cannot be read.
+func (r *httpRelay) inBand(value string, req *request, fx *effects) {
+	bs, err := parseFaultHeader(value)
+	if err != nil {
+		fx.reply = HTTPStatus(400).Body("faults: " + r.c.p.cfg.faultHeader + ": " + err.Error() + "\n")
+		return
+	}
+	r.c.addInBand(fx, bs, req)
+}
+
+// forward writes a message's head and body to w, in one write when the
+// whole message is already buffered.
+func (r *httpRelay) forward(w meter, from *bufio.Reader, head []byte, body httpBody) error {
+	if body.kind == bodyNone {
+		return w.writev(head)
+	}
+	if body.kind == bodyLength && body.length <= int64(from.Buffered()) {
+		b, _ := from.Peek(int(body.length))
+		err := w.writev(head, b)
+		from.Discard(len(b))
+		return err
+	}
+	if body.kind == bodyLength || body.kind == bodyUntilClose {
+		// Pass on the buffered start with the head; splice the rest.
+		b, _ := from.Peek(from.Buffered())
+		rest := int64(-1)
+		if body.kind == bodyLength {
+			b = b[:min(int64(len(b)), body.length)]
+			rest = body.length - int64(len(b))
+		}
+		err := w.writev(head, b)
+		from.Discard(len(b))
+		if err != nil || rest == 0 {
+			return err
+		}
+		return r.spliceBody(w, from, rest)
+	}
+	if err := w.writev(head); err != nil {
+		return err
+	}
+	_, err := copyBody(w, from, body)
+	return err
+}
+
+// spliceBody moves n more body bytes (n < 0: until EOF) to w, by splice(2)
+// from the socket under from, whose buffer is empty. It counts the bytes as
+// it goes and reports a body cut short as io.ErrUnexpectedEOF.
+func (r *httpRelay) spliceBody(w meter, from *bufio.Reader, n int64) error {
+	src := r.client
+	if from == r.fromServer {
+		src = r.server
+	}
+	dst, dstTCP := w.conn.(*net.TCPConn)
+	_, srcTCP := src.(*net.TCPConn)
+	if !dstTCP || !srcTCP {
+		if n < 0 {
+			_, err := io.Copy(w, from)
+			return err
+		}
+		_, err := io.CopyN(w, from, n)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	for n != 0 {
+		lr := io.LimitedReader{R: src, N: spliceChunk}
+		if n > 0 {
+			lr.N = min(lr.N, n)
+		}
+		want := lr.N
+		m, err := dst.ReadFrom(&lr)
+		w.bytes.Add(m)
+		w.c.touch()
+		if n > 0 {
+			n -= m
+		}
+		switch {
+		case err != nil:
+			return err
+		case m < want && n < 0:
+			return nil // EOF ends a body delimited by the close
+		case m < want:
+			return io.ErrUnexpectedEOF
+		}
+	}
+	return nil
+}
+
+// enqueue adds an exchange owed a response from the server.
+func (r *httpRelay) enqueue(x *exchange) {
+	r.mu.Lock()
+	r.queue = append(r.queue, x)
+	r.mu.Unlock()
+}
+
+// answer queues the proxy's own reply, writing it at once if every earlier
+// exchange has been answered.
+func (r *httpRelay) answer(x *exchange) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.answered = true
+	r.queue = append(r.queue, x)
+	return r.flushLocked()
+}
+
+// flushLocked writes the proxy's replies at the front of the queue. The
+// caller holds r.mu.
+func (r *httpRelay) flushLocked() error {
+	for len(r.queue) > 0 && r.queue[0].reply != nil {
+		if err := r.toClient.writev(r.queue[0].reply); err != nil {
+			return err
+		}
+		r.queue = r.queue[1:]
+	}
+	return nil
+}
+
+// front returns the oldest exchange owed a response by the server, or nil.
+func (r *httpRelay) front() *exchange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.queue) == 0 {
+		return nil
+	}
+	return r.queue[0]
+}
+
+// popAnswered removes the front exchange, answered by the server, and
+// writes the proxy's replies that were waiting behind it.
+func (r *httpRelay) popAnswered() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queue = r.queue[1:]
+	err := r.flushLocked()
+	if r.popped != nil {
+		close(r.popped)
+		r.popped = nil
+	}
+	return err
+}
+
+// awaitTurn waits until every exchange before x has been answered (a reply
+// of the proxy's own at the front is written at once, so x itself may be
+// gone), or none will be (a dropped response is in the way), or until the
+// responses side or the connection ends.
+func (r *httpRelay) awaitTurn(x *exchange) {
+	for {
+		r.mu.Lock()
+		if len(r.queue) == 0 || r.queue[0] == x || r.queue[0].fx.drop {
+			r.mu.Unlock()
+			return
+		}
+		if r.popped == nil {
+			r.popped = make(chan struct{})
+		}
+		popped := r.popped
+		r.mu.Unlock()
+		select {
+		case <-popped:
+		case <-r.respDone:
+			return
+		case <-r.c.done:
+			return
+		}
+	}
+}
+
+// responses frames the server's responses and passes each to the client as
+// its exchange says; it closes done when it ends.
+func (r *httpRelay) responses(done chan<- struct{}) {
+	defer r.c.p.wg.Done()
+	defer close(done)
+	for {
+		if r.raw.Load() {
+			r.passRaw(r.fromServer, r.toClient, r.client)
+			return
+		}
+		if _, err := r.fromServer.Peek(1); err != nil {
+			switch {
+			case r.raw.Load():
+				continue // woken by the other side falling back
+			case err == io.EOF:
+				closeWrite(r.client)
+			default:
+				r.fail(err)
+			}
+			return
+		}
+		x := r.front()
+		if x == nil {
+			r.fallBack("unrequested response", nil)
+			continue
+		}
+		head, err := readResponseHead(r.fromServer, x.method)
+		switch {
+		case errors.Is(err, errMalformed):
+			r.fallBack("response", err)
+			continue
+		case err != nil:
+			if r.raw.Load() {
+				continue
+			}
+			r.fail(err)
+			return
+		}
+		if !r.respond(x, head) {
+			return
+		}
+		if head.status >= 100 && head.status < 200 && head.status != 101 {
+			continue // interim: the final response is still owed
+		}
+		if err := r.popAnswered(); err != nil {
+			r.fail(err)
+			return
+		}
+		if head.status == 101 || x.method == "CONNECT" && head.status/100 == 2 {
+			r.passRaw(r.fromServer, r.toClient, r.client)
+			return
+		}
+		if head.body.kind == bodyUntilClose {
+			closeWrite(r.client)
+			return
+		}
+	}
+}
+
+// respond passes one response to the client as x's effects say. It
+// reports whether the relay goes on.
+func (r *httpRelay) respond(x *exchange, head *httpResponseHead) bool {
+	fx := x.fx
+	interim := head.status >= 100 && head.status < 200 && head.status != 101
+	if fx.abort && !interim {
+		// No byte of the answer reaches the client: the request side
+		// closes the connection once the whole request is passed on,
+		// which may be after the server has started answering. (A 100
+		// Continue goes through: the client sends the rest of the
+		// request on it.)
+		return false
+	}
+	// The final response is held, once; interim ones (100 Continue, 103
+	// Early Hints) go through at once.
+	if fx.delayResponse > 0 && !interim && r.c.sleep(fx.delayResponse, nil) == ended {
+		return false
+	}
+	if fx.drop {
+		// The client never gets this answer, nor any after it.
+		io.Copy(io.Discard, r.fromServer)
+		return false
+	}
+	if fx.truncate < 0 && fx.slow == 0 {
+		if err := r.forward(r.toClient, r.fromServer, head.raw, head.body); err != nil {
+			if r.interrupted(err) {
+				r.passRaw(r.fromServer, r.toClient, r.client)
+				return false
+			}
+			r.fail(err)
+			return false
+		}
+		return true
+	}
+	w := &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
+	_, err := w.Write(head.raw)
+	if err == nil {
+		_, err = copyBody(w, r.fromServer, head.body)
+	}
+	if w.cut {
+		r.c.end(endClose)
+		return false
+	}
+	if err != nil && r.interrupted(err) {
+		r.passRaw(r.fromServer, r.toClient, r.client)
+		return false
+	}
+	return !r.c.isEnding()
+}
+
+// shapedWriter passes on at most left bytes (if left >= 0), paced to rate
+// bytes per second (if rate > 0). Once left runs out it sets cut and fails.
+type shapedWriter struct {
+	w     meter
+	c     *conn
+	left  int64
+	rate  int64
+	start time.Time
+	sent  int64
+	cut   bool
+}
+
+var errTruncated = errors.New("faults: response truncated")
+
+func (s *shapedWriter) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		if s.left == 0 {
+			s.cut = true
+			return n, errTruncated
+		}
+		chunk := b
+		if s.left > 0 && int64(len(chunk)) > s.left {
+			chunk = chunk[:s.left]
+		}
+		if s.rate > 0 {
+			if s.start.IsZero() {
+				s.start = time.Now()
+			}
+			chunk = chunk[:min(int64(len(chunk)), max(s.rate/50, 1))]
+			due := s.start.Add(time.Duration(float64(s.sent) / float64(s.rate) * float64(time.Second)))
+			if d := time.Until(due); d > 0 && s.c.sleep(d, nil) == ended {
+				return n, errEnded
+			}
+		}
+		m, err := s.w.Write(chunk)
+		n += m
+		s.sent += int64(m)
+		if s.left > 0 {
+			s.left -= int64(m)
+		}
+		if err != nil {
+			return n, err
+		}
+		b = b[m:]
+	}
+	return n, nil
+}
+
+// fallBack stops framing because a message could not be read: the rest of
+// the connection passes through raw, starting with the bytes that could not
+// be framed. If the proxy had answered a request itself, the peers'
+// views of the connection differ, and it is closed instead.
+func (r *httpRelay) fallBack(what string, err error) {
+	r.mu.Lock()
+	answered := r.answered
+	r.mu.Unlock()
+	r.c.p.log.Warn("faults: HTTP framing stopped; passing bytes through", "conn", r.c.id, "what", what, "err", err)
+	if answered {
+		r.c.end(endClose)
+	}
+	if r.raw.CompareAndSwap(false, true) {
+		// Wake the other side, blocked reading a message; it sees raw
+		// set and passes the rest through (passRaw clears the deadline).
+		r.client.SetReadDeadline(time.Unix(1, 0))
+		r.server.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// interrupted reports whether err is the wake-up of a read by the other
+// side falling back, in the middle of a message: copyBody has passed on
+// every byte it consumed, and the rest goes through raw.
+func (r *httpRelay) interrupted(err error) bool {
+	return r.raw.Load() && errors.Is(err, os.ErrDeadlineExceeded) && !r.c.isEnding()
+}
+
+// passRaw copies from, with its buffered bytes, to w until EOF, then
+// half-closes w's socket.
+func (r *httpRelay) passRaw(from *bufio.Reader, w meter, dst net.Conn) {
+	if r.c.isEnding() {
+		return
+	}
+	src := r.client
+	if dst == r.client {
+		src = r.server
+	}
+	for {
+		src.SetReadDeadline(time.Time{})
+		_, err := io.Copy(w, from)
+		switch {
+		case err == nil:
+			closeWrite(dst)
+			return
+		case errors.Is(err, os.ErrDeadlineExceeded) && !r.c.isEnding():
+			continue // the fall-back's wake-up came late
+		default:
+			r.fail(err)
+			return
+		}
+	}
+}
+
+// fail ends the connection after a read or write error: a reset, unless the
+// proxy is ending it already.
+func (r *httpRelay) fail(err error) {
+	if errors.Is(err, errEnded) || errors.Is(err, errTruncated) || r.c.isEnding() {
+		return
+	}
+	r.c.end(endReset)
+}

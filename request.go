@@ -1,0 +1,125 @@
+package faults
+
+import "time"
+
+// effects is what the request behaviors that fired on one request do to it.
+type effects struct {
+	reply         Reply         // answer with this instead of passing the request on
+	delayRequest  time.Duration // hold the request this long first
+	delayResponse time.Duration // hold the answer this long
+	drop          bool          // never pass the answer on
+	abort         bool          // close the connection once the request is passed on
+	truncate      int64         // pass on this many bytes of the answer, then close; -1: all
+	slow          int64         // pace the answer to this many bytes per second; 0: no pacing
+}
+
+func noEffects() effects { return effects{truncate: -1} }
+
+// phase says when a request behavior acts. The proxy decides the phases in
+// order and skips those that can no longer act: once a request is answered
+// by the proxy or aborted, its answer's behaviors have nothing to act on and
+// are neither counted nor recorded.
+type phase uint8
+
+const (
+	phaseAnswer   phase = iota // Error, Abort: what becomes of the request
+	phaseRequest               // DelayRequest
+	phaseResponse              // DelayResponse, DropResponse, TruncateResponse, SlowResponse
+)
+
+func phaseOf(a action) phase {
+	switch a.(type) {
+	case errorReply, abort:
+		return phaseAnswer
+	case delayRequest:
+		return phaseRequest
+	}
+	return phaseResponse
+}
+
+// settled reports whether the request's fate is decided: later answer
+// behaviors and all response behaviors have nothing left to act on.
+func (e *effects) settled() bool { return e.reply != nil || e.abort }
+
+// add merges what one behavior does: delays add up, the smallest
+// truncation and the slowest pace win.
+func (e *effects) add(a action) {
+	switch a := a.(type) {
+	case errorReply:
+		e.reply = a.reply
+	case delayRequest:
+		e.delayRequest += a.d
+	case delayResponse:
+		e.delayResponse += a.d
+	case dropResponse:
+		e.drop = true
+	case abort:
+		e.abort = true
+	case truncateResponse:
+		if e.truncate < 0 || a.n < e.truncate {
+			e.truncate = a.n
+		}
+	case slowResponse:
+		if e.slow == 0 || a.rate < e.slow {
+			e.slow = a.rate
+		}
+	}
+}
+
+// applies reports whether a behavior of phase ph can still act on a
+// request with effects e.
+func (e *effects) applies(ph phase) bool {
+	switch ph {
+	case phaseAnswer, phaseResponse:
+		return !e.settled()
+	}
+	return true
+}
+
+// decide counts one request against the plan's request rules and returns
+// what those that fire do to it; each firing is counted and recorded.
+// Rules are decided phase by phase (see phase), each phase in the order
+// the rules were installed.
+func (c *conn) decide(plan *connPlan, req *request) effects {
+	p := c.p
+	p.stats.requests.Add(1)
+	e := noEffects()
+	if len(plan.requests) == 0 {
+		return e
+	}
+	var summary string
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	for ph := phaseAnswer; ph <= phaseResponse; ph++ {
+		for _, r := range plan.requests {
+			if phaseOf(r.b.act) != ph || !e.applies(ph) {
+				continue
+			}
+			if !r.active(now) || !r.b.matches(req) || !r.decide(p.rng) {
+				continue
+			}
+			if summary == "" {
+				summary = req.summary()
+			}
+			p.fireOn(r, c.id, summary, now)
+			e.add(r.b.act)
+		}
+	}
+	return e
+}
+
+// addInBand adds behaviors chosen for this one request (see
+// [WithFaultHeader]) to e, phase by phase, recording each that acts.
+func (c *conn) addInBand(e *effects, bs []Behavior, req *request) {
+	now := time.Now()
+	for ph := phaseAnswer; ph <= phaseResponse; ph++ {
+		for _, b := range bs {
+			if phaseOf(b.act) != ph || !e.applies(ph) {
+				continue
+			}
+			c.p.fireOn(&rule{b: b}, c.id, req.summary(), now)
+			e.add(b.act)
+		}
+	}
+}
