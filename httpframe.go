@@ -20,6 +20,7 @@ package faults
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -73,14 +74,23 @@ type httpBody struct {
 // surrounding whitespace trimmed.
 type headerField struct{ name, value string }
 
+// hfField is one header line as offsets into its head's raw bytes: the name
+// as sent and the value with surrounding whitespace trimmed.
+type hfField struct{ name, value hfSpan }
+
 // httpRequestHead is a request's head.
+//
+// A head returned by an [httpFramer] is the framer's own: it and everything
+// it holds (raw, header) are valid only until the framer's next call; see
+// httpFramer for when raw lasts even less. Its strings (method, target,
+// path, proto) are ordinary strings and may be kept.
 type httpRequestHead struct {
 	raw            []byte // the head exactly as received, leading empty lines and final empty line included
 	method         string
-	target         string        // request-target as sent, such as "/api/x?y=1"
-	path           string        // target's path, without the query; "*" and authority-form kept as is
-	proto          string        // "HTTP/1.1" or "HTTP/1.0"
-	header         []headerField // in order, names as sent
+	target         string    // request-target as sent, such as "/api/x?y=1"
+	path           string    // target's path, without the query; "*" and authority-form kept as is
+	proto          string    // "HTTP/1.1" or "HTTP/1.0"
+	header         []hfField // in order, offsets into raw; nil if none
 	body           httpBody
 	expectContinue bool // Expect: 100-continue (ignored in HTTP/1.0, RFC 9110 10.1.1)
 	upgrade        bool // Connection includes "upgrade" and an Upgrade header is present (HTTP/1.1 only); or method CONNECT
@@ -88,15 +98,19 @@ type httpRequestHead struct {
 }
 
 // get returns the first value of header name (case-insensitive), and whether
-// it is present.
-func (h *httpRequestHead) get(name string) (string, bool) { return hfGet(h.header, name) }
+// it is present. It reads raw, so it is valid only as long as raw is.
+func (h *httpRequestHead) get(name string) (string, bool) { return hfGet(h.raw, h.header, name) }
 
-// httpResponseHead is a response's head.
+// fields returns the header fields as strings, in order (never nil).
+func (h *httpRequestHead) fields() []headerField { return hfFields(h.raw, h.header) }
+
+// httpResponseHead is a response's head. The validity rules of
+// httpRequestHead apply.
 type httpResponseHead struct {
 	raw    []byte // the head exactly as received
 	status int
-	proto  string // "HTTP/1.1" or "HTTP/1.0"
-	header []headerField
+	proto  string    // "HTTP/1.1" or "HTTP/1.0"
+	header []hfField // in order, offsets into raw; nil if none
 	body   httpBody
 	// close: Connection: close, HTTP/1.0 without keep-alive, a body that
 	// ends at close, or both Transfer-Encoding and Content-Length
@@ -106,17 +120,108 @@ type httpResponseHead struct {
 }
 
 // get returns the first value of header name (case-insensitive), and whether
-// it is present.
-func (h *httpResponseHead) get(name string) (string, bool) { return hfGet(h.header, name) }
+// it is present. It reads raw, so it is valid only as long as raw is.
+func (h *httpResponseHead) get(name string) (string, bool) { return hfGet(h.raw, h.header, name) }
 
-func hfGet(header []headerField, name string) (string, bool) {
+// fields returns the header fields as strings, in order (never nil).
+func (h *httpResponseHead) fields() []headerField { return hfFields(h.raw, h.header) }
+
+func hfGet(raw []byte, header []hfField, name string) (string, bool) {
+	if !hfIsASCII(name) {
+		// Field names are tokens, hence ASCII, but name may fold to
+		// one under Unicode rules (the Kelvin sign to "k").
+		for _, f := range header {
+			if strings.EqualFold(string(raw[f.name.lo:f.name.hi]), name) {
+				return string(raw[f.value.lo:f.value.hi]), true
+			}
+		}
+		return "", false
+	}
 	for _, f := range header {
-		if strings.EqualFold(f.name, name) {
-			return f.value, true
+		if f.name.hi-f.name.lo == len(name) && hfEqualFold(raw[f.name.lo:f.name.hi], name) {
+			return string(raw[f.value.lo:f.value.hi]), true
 		}
 	}
 	return "", false
 }
+
+func hfFields(raw []byte, header []hfField) []headerField {
+	out := make([]headerField, len(header))
+	for i, f := range header {
+		out[i] = headerField{string(raw[f.name.lo:f.name.hi]), string(raw[f.value.lo:f.value.hi])}
+	}
+	return out
+}
+
+func hfIsASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// hfEqualFold reports whether b equals s under ASCII case folding.
+func hfEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c, d := b[i], s[i]
+		if c == d {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
+}
+
+// httpFramer reads the successive heads of one direction of a connection
+// (requests from a client, or responses from a server), reusing its memory
+// from one head to the next. Reading a head allocates nothing but the
+// request-target's string, and that only when it differs from the previous
+// request's (methods are constants for the common ones, protos always):
+// header lines are offsets into raw, up to hfInlineFields of them held in
+// the framer itself, and a larger head grows the framer's buffers once.
+//
+// The head a framer returns is the framer's own and is valid only until the
+// framer's next call (on any error too); its strings may be kept. Its raw
+// bytes are:
+//
+//   - if noCopy is false, a buffer of the framer's, valid as long as the head;
+//   - if noCopy is true, a slice of br's buffer, valid only until the next
+//     call on br that may read from br's source: Read, ReadByte and the like,
+//     WriteTo, copyBody (unless the whole body is buffered), Peek(n) or
+//     Discard(n) with n > br.Buffered(), Reset. Until then Peek(n) with
+//     n <= br.Buffered() and Discard of buffered bytes leave raw intact.
+//     The head's get reads raw, and has the same limit.
+//
+// The zero httpFramer is ready to use; it must not be copied once used.
+// A framer serves one goroutine at a time.
+type httpFramer struct {
+	// noCopy makes raw a slice of br's buffer instead of a copy.
+	noCopy bool
+
+	sc       hfScan
+	inline   [hfInlineFields]hfField // sc.fields' first backing array
+	req      httpRequestHead
+	resp     httpResponseHead
+	rawBuf   []byte // the copy of raw, if !noCopy
+	lastTarg string // the last request-target, reused while it repeats
+}
+
+// hfInlineFields is how many header lines a framer holds without
+// allocating.
+const hfInlineFields = 16
 
 // readRequestHead reads the next request head from br.
 //
@@ -137,8 +242,11 @@ func hfGet(header []headerField, name string) (string, bool) {
 //
 // Empty lines before the request line are tolerated (RFC 9112 2.2) and are
 // part of raw.
+//
+// The head is a new one, with its own copy of raw; see
+// httpFramer.readRequestHead for reading heads without allocating.
 func readRequestHead(br *bufio.Reader) (*httpRequestHead, error) {
-	return hfReadHead(br, true, hfParseRequest)
+	return new(httpFramer).readRequestHead(br)
 }
 
 // readResponseHead reads the next response head from br, for a request made
@@ -153,10 +261,53 @@ func readRequestHead(br *bufio.Reader) (*httpRequestHead, error) {
 // Content-Length gives bodyLength; otherwise bodyUntilClose. Transfer-Encoding
 // wins over Content-Length. An invalid Content-Length is malformed even where
 // it would be ignored.
+//
+// The head is a new one, with its own copy of raw; see
+// httpFramer.readResponseHead for reading heads without allocating.
 func readResponseHead(br *bufio.Reader, reqMethod string) (*httpResponseHead, error) {
-	return hfReadHead(br, false, func(sc *hfScan, raw []byte) (*httpResponseHead, error) {
-		return hfParseResponse(sc, raw, reqMethod)
-	})
+	return new(httpFramer).readResponseHead(br, reqMethod)
+}
+
+// readRequestHead is the package-level readRequestHead, returning the
+// framer's own head (see httpFramer for how long it is valid).
+func (f *httpFramer) readRequestHead(br *bufio.Reader) (*httpRequestHead, error) {
+	buf, err := f.scanHead(br, true)
+	if err != nil {
+		return nil, err
+	}
+	h, err := f.parseRequest(buf)
+	if err != nil {
+		return nil, err
+	}
+	h.raw = f.own(buf)
+	br.Discard(len(buf)) // cannot fail: the bytes are buffered
+	return h, nil
+}
+
+// readResponseHead is the package-level readResponseHead, returning the
+// framer's own head (see httpFramer for how long it is valid).
+func (f *httpFramer) readResponseHead(br *bufio.Reader, reqMethod string) (*httpResponseHead, error) {
+	buf, err := f.scanHead(br, false)
+	if err != nil {
+		return nil, err
+	}
+	h, err := f.parseResponse(buf, reqMethod)
+	if err != nil {
+		return nil, err
+	}
+	h.raw = f.own(buf)
+	br.Discard(len(buf)) // cannot fail: the bytes are buffered
+	return h, nil
+}
+
+// own returns the head buf as the returned head's raw: buf itself, or the
+// framer's copy of it.
+func (f *httpFramer) own(buf []byte) []byte {
+	if f.noCopy {
+		return buf[:len(buf):len(buf)]
+	}
+	f.rawBuf = append(f.rawBuf[:0], buf...)
+	return f.rawBuf[:len(buf):len(buf)]
 }
 
 // hfSpan is a byte range of a head.
@@ -170,18 +321,26 @@ type hfScan struct {
 	pos       int // bytes examined so far
 	line      int // offset of the current, incomplete line
 	started   bool
-	start     hfSpan   // the start line, without its line ending
-	fields    []hfSpan // header lines, without line endings
-	nameEnds  []int    // offset of each header line's colon
-	checkedTo int      // the incomplete start line is checked up to here
+	start     hfSpan    // the start line, without its line ending
+	method    hfSpan    // request: the method; the target follows it after one space
+	target    hfSpan    // request: the request-target
+	status    int       // response: the status code
+	fields    []hfField // header lines
+	checkedTo int       // the incomplete start line is checked up to here
 }
 
-// hfReadHead peeks at br until it holds a complete head whose syntax is
-// valid, parses a copy of it with parse, and only then consumes it.
-func hfReadHead[H any](br *bufio.Reader, request bool, parse func(*hfScan, []byte) (*H, error)) (*H, error) {
+// scanHead peeks at br until it holds a complete head whose syntax is
+// valid, and returns it, unconsumed, as a slice of br's buffer; f.sc
+// describes it.
+func (f *httpFramer) scanHead(br *bufio.Reader, request bool) ([]byte, error) {
 	limit := min(br.Size(), maxHTTPHead)
-	sc := &hfScan{request: request}
-	buf, err := br.Peek(br.Buffered())
+	sc := &f.sc
+	fields := sc.fields[:0]
+	if fields == nil {
+		fields = f.inline[:0]
+	}
+	*sc = hfScan{request: request, fields: fields}
+	buf, err := br.Peek(min(br.Buffered(), limit))
 	if err != nil { // cannot happen: never more than is buffered
 		return nil, err
 	}
@@ -194,14 +353,7 @@ func hfReadHead[H any](br *bufio.Reader, request bool, parse func(*hfScan, []byt
 			if end > limit {
 				return nil, hfMalformed("head longer than %d bytes", limit)
 			}
-			h, err := parse(sc, bytes.Clone(buf[:end]))
-			if err != nil {
-				return nil, err
-			}
-			if _, err := br.Discard(end); err != nil {
-				return nil, err // cannot happen: the bytes are buffered
-			}
-			return h, nil
+			return buf[:end], nil
 		}
 		if len(buf) >= limit {
 			return nil, hfMalformed("head longer than %d bytes", limit)
@@ -219,6 +371,8 @@ func hfReadHead[H any](br *bufio.Reader, request bool, parse func(*hfScan, []byt
 			}
 			return nil, err
 		}
+		// Everything that arrived with that byte.
+		buf, _ = br.Peek(min(br.Buffered(), limit))
 	}
 }
 
@@ -237,6 +391,10 @@ func (sc *hfScan) onlyEmptyLines(buf []byte) bool {
 // scan examines buf from where the last call stopped (buf holds at least
 // what it held then, at the same offsets) and returns the length of the head
 // if it is complete, or 0.
+//
+// A complete line is checked by its parser, which refuses every control
+// byte but HT; only the incomplete last line is checked for control bytes
+// on its own, to refuse binary data without waiting for a line ending.
 func (sc *hfScan) scan(buf []byte) (int, error) {
 	for {
 		j := bytes.IndexByte(buf[sc.pos:], '\n')
@@ -254,47 +412,55 @@ func (sc *hfScan) scan(buf []byte) (int, error) {
 			return 0, nil
 		}
 		lf := sc.pos + j
-		if err := hfCheckControl(buf, sc.pos, lf); err != nil {
-			return 0, err
-		}
 		sc.pos = lf + 1
-		lineEnd := lf
-		if lineEnd > sc.line && buf[lineEnd-1] == '\r' {
-			lineEnd--
+		lo, hi := sc.line, lf
+		if hi > lo && buf[hi-1] == '\r' {
+			hi--
 		}
-		line := hfSpan{sc.line, lineEnd}
 		sc.line = sc.pos
 		if !sc.started {
-			if line.lo == line.hi {
+			if lo == hi {
 				if sc.request {
 					sc.checkedTo = sc.pos
 					continue // empty line before the request line
 				}
 				return 0, hfMalformed("empty line before the status line")
 			}
-			var err error
-			if sc.request {
-				_, _, _, err = hfRequestLine(buf[line.lo:line.hi])
-			} else {
-				_, _, err = hfStatusLine(buf[line.lo:line.hi])
-			}
-			if err != nil {
+			if err := sc.startLine(buf, lo, hi); err != nil {
 				return 0, err
 			}
-			sc.started = true
-			sc.start = line
 			continue
 		}
-		if line.lo == line.hi {
+		if lo == hi {
 			return sc.pos, nil
 		}
-		colon, err := hfFieldLine(buf[line.lo:line.hi])
+		colon, vlo, vhi, err := hfFieldLine(buf[lo:hi])
 		if err != nil {
 			return 0, fmt.Errorf("%w (header line %d)", err, len(sc.fields)+1)
 		}
-		sc.fields = append(sc.fields, line)
-		sc.nameEnds = append(sc.nameEnds, line.lo+colon)
+		sc.fields = append(sc.fields, hfField{hfSpan{lo, lo + colon}, hfSpan{lo + vlo, lo + vhi}})
 	}
+}
+
+// startLine checks the start line buf[lo:hi] and records its parts.
+func (sc *hfScan) startLine(buf []byte, lo, hi int) error {
+	if sc.request {
+		method, target, _, err := hfRequestLine(buf[lo:hi])
+		if err != nil {
+			return err
+		}
+		sc.method = hfSpan{lo, lo + len(method)}
+		sc.target = hfSpan{sc.method.hi + 1, sc.method.hi + 1 + len(target)}
+	} else {
+		_, status, err := hfStatusLine(buf[lo:hi])
+		if err != nil {
+			return err
+		}
+		sc.status = status
+	}
+	sc.started = true
+	sc.start = hfSpan{lo, hi}
+	return nil
 }
 
 // hfCheckControl refuses control bytes in buf[from:to], a piece of a line
@@ -412,37 +578,97 @@ func hfStatusLine(line []byte) (proto []byte, status int, err error) {
 }
 
 // hfFieldLine checks a header or trailer line, name ":" OWS value OWS, and
-// returns the offset of its colon.
-func hfFieldLine(line []byte) (int, error) {
-	if line[0] == ' ' || line[0] == '\t' {
-		return 0, hfMalformed("line folding (obs-fold) or whitespace before a field name")
+// returns the offset of its colon and the bounds of its value, trimmed of
+// OWS.
+func hfFieldLine(line []byte) (colon, vlo, vhi int, err error) {
+	i := 0
+	for i < len(line) && hfTchar[line[i]] {
+		i++
+	}
+	if i == 0 || i == len(line) || line[i] != ':' {
+		return 0, 0, 0, hfFieldNameError(line)
+	}
+	v := i + 1
+	for v < len(line) && (line[v] == ' ' || line[v] == '\t') {
+		v++
+	}
+	if j := hfBadFieldByte(line[v:]); j >= 0 {
+		return 0, 0, 0, hfMalformed("field %q holds byte %#02x", line[:i], line[v+j])
+	}
+	end := len(line)
+	for end > v && (line[end-1] == ' ' || line[end-1] == '\t') {
+		end--
+	}
+	return i, v, end, nil
+}
+
+// hfFieldNameError says why line, a field line, has no valid name and
+// colon.
+func hfFieldNameError(line []byte) error {
+	if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+		return hfMalformed("line folding (obs-fold) or whitespace before a field name")
 	}
 	i := bytes.IndexByte(line, ':')
 	if i < 0 {
-		return 0, hfMalformed("field line %q has no colon", hfClip(line))
+		return hfMalformed("field line %q has no colon", hfClip(line))
 	}
 	if i == 0 {
-		return 0, hfMalformed("empty field name")
+		return hfMalformed("empty field name")
 	}
-	if !hfIsToken(line[:i]) {
-		if c := line[i-1]; c == ' ' || c == '\t' {
-			return 0, hfMalformed("whitespace before the colon in %q", hfClip(line))
-		}
-		return 0, hfMalformed("field name %q is not a token", hfClip(line[:i]))
+	if c := line[i-1]; c == ' ' || c == '\t' {
+		return hfMalformed("whitespace before the colon in %q", hfClip(line))
 	}
-	for _, c := range line[i+1:] {
-		if !hfIsFieldByte(c) {
-			return 0, hfMalformed("field %q holds byte %#02x", line[:i], c)
-		}
-	}
-	return i, nil
+	return hfMalformed("field name %q is not a token", hfClip(line[:i]))
 }
 
 func hfIsVersion(p []byte) bool { return string(p) == "HTTP/1.1" || string(p) == "HTTP/1.0" }
 
+// hfProto returns the version p, checked by hfIsVersion, as a constant.
+func hfProto(p []byte) string {
+	if p[len(p)-1] == '1' {
+		return "HTTP/1.1"
+	}
+	return "HTTP/1.0"
+}
+
 // hfIsFieldByte reports whether c may appear in a field value or reason
 // phrase: HT, SP, VCHAR, obs-text.
 func hfIsFieldByte(c byte) bool { return c == '\t' || c >= ' ' && c != 0x7f }
+
+// hfFieldByte marks the bytes for which hfIsFieldByte holds.
+var hfFieldByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = hfIsFieldByte(byte(c))
+	}
+	return t
+}()
+
+// hfBadFieldByte returns the index of the first byte of p that may not
+// appear in a field value (see hfIsFieldByte), or -1. It looks at eight
+// bytes at a time for one below SP or DEL, and at each byte of a word that
+// has one (HT is allowed).
+func hfBadFieldByte(p []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		x := binary.LittleEndian.Uint64(p[i:])
+		d := x ^ (ones * 0x7f) // a zero byte where x holds DEL
+		if (x-ones*' ')&^x&highs == 0 && (d-ones)&^d&highs == 0 {
+			continue
+		}
+		for j := i; j < i+8; j++ {
+			if !hfFieldByte[p[j]] {
+				return j
+			}
+		}
+	}
+	for ; i < len(p); i++ {
+		if !hfFieldByte[p[i]] {
+			return i
+		}
+	}
+	return -1
+}
 
 // hfTchar marks the characters of a token (RFC 9110 5.6.2).
 var hfTchar = func() (t [256]bool) {
@@ -479,19 +705,6 @@ func hfClip(p []byte) []byte {
 	return p
 }
 
-// hfFields converts the scanned header lines to fields, as substrings of s
-// (the head as a string).
-func hfFields(sc *hfScan, s string) []headerField {
-	header := make([]headerField, len(sc.fields))
-	for i, f := range sc.fields {
-		header[i] = headerField{
-			name:  s[f.lo:sc.nameEnds[i]],
-			value: strings.Trim(s[sc.nameEnds[i]+1:f.hi], " \t"),
-		}
-	}
-	return header
-}
-
 // hfSemantics is what the framer needs from a head's fields.
 type hfSemantics struct {
 	hasLength  bool
@@ -505,87 +718,117 @@ type hfSemantics struct {
 	expect100  bool // Expect lists 100-continue
 }
 
-// hfList calls fn with each non-empty element of a comma-separated list
-// value, trimmed of OWS.
-func hfList(v string, fn func(string)) {
-	for e := range strings.SplitSeq(v, ",") {
-		if e = strings.Trim(e, " \t"); e != "" {
-			fn(e)
+// hfNext returns the first non-empty element of the comma-separated list
+// v, trimmed of OWS, and what follows it; nil if there is none.
+func hfNext(v []byte) (elem, rest []byte) {
+	for len(v) > 0 {
+		e := v
+		v = nil
+		if i := bytes.IndexByte(e, ','); i >= 0 {
+			e, v = e[:i], e[i+1:]
+		}
+		if e = hfTrimOWS(e); len(e) > 0 {
+			return e, v
 		}
 	}
+	return nil, nil
 }
 
-func hfSemanticsOf(header []headerField) (hfSemantics, error) {
+func hfTrimOWS(p []byte) []byte {
+	for len(p) > 0 && (p[0] == ' ' || p[0] == '\t') {
+		p = p[1:]
+	}
+	for len(p) > 0 && (p[len(p)-1] == ' ' || p[len(p)-1] == '\t') {
+		p = p[:len(p)-1]
+	}
+	return p
+}
+
+// hfSemanticsOf reads the framing fields of a head: Content-Length,
+// Transfer-Encoding, Connection, Upgrade, Expect. Names and list elements
+// are compared under ASCII case folding, as field names and tokens are
+// ASCII.
+func hfSemanticsOf(raw []byte, header []hfField) (hfSemantics, error) {
 	var m hfSemantics
-	var err error
 	for _, f := range header {
-		switch {
-		case strings.EqualFold(f.name, "Content-Length"):
+		name, value := raw[f.name.lo:f.name.hi], raw[f.value.lo:f.value.hi]
+		switch len(name) {
+		case len("Content-Length"):
+			if !hfEqualFold(name, "content-length") {
+				continue
+			}
 			// Repeated identical values, in one line or several, are
 			// accepted as one (RFC 9110 8.6); anything else is refused.
 			n := 0
-			hfList(f.value, func(e string) {
+			for e, rest := hfNext(value); e != nil; e, rest = hfNext(rest) {
 				n++
 				v, ok := hfParseLength(e)
 				switch {
 				case !ok:
-					err = hfMalformed("Content-Length %q", f.value)
+					return m, hfMalformed("Content-Length %q", value)
 				case m.hasLength && v != m.length:
-					err = hfMalformed("conflicting Content-Length values %d and %d", m.length, v)
-				default:
-					m.hasLength, m.length = true, v
+					return m, hfMalformed("conflicting Content-Length values %d and %d", m.length, v)
 				}
-			})
-			if n == 0 {
-				err = hfMalformed("empty Content-Length")
+				m.hasLength, m.length = true, v
 			}
-		case strings.EqualFold(f.name, "Transfer-Encoding"):
-			n := 0
-			hfList(f.value, func(e string) {
-				n++
-				coding, _, _ := strings.Cut(e, ";")
-				coding = strings.Trim(coding, " \t")
-				if !hfIsToken(coding) {
-					err = hfMalformed("transfer coding %q", e)
-				}
-				m.chunked = strings.EqualFold(coding, "chunked")
-			})
 			if n == 0 {
-				err = hfMalformed("empty Transfer-Encoding")
+				return m, hfMalformed("empty Content-Length")
+			}
+		case len("Transfer-Encoding"):
+			if !hfEqualFold(name, "transfer-encoding") {
+				continue
+			}
+			n := 0
+			for e, rest := hfNext(value); e != nil; e, rest = hfNext(rest) {
+				n++
+				coding := e
+				if i := bytes.IndexByte(coding, ';'); i >= 0 {
+					coding = hfTrimOWS(coding[:i])
+				}
+				if !hfIsToken(coding) {
+					return m, hfMalformed("transfer coding %q", e)
+				}
+				m.chunked = hfEqualFold(coding, "chunked")
+			}
+			if n == 0 {
+				return m, hfMalformed("empty Transfer-Encoding")
 			}
 			m.hasTE = true
-		case strings.EqualFold(f.name, "Connection"):
-			hfList(f.value, func(e string) {
+		case len("Connection"):
+			if !hfEqualFold(name, "connection") {
+				continue
+			}
+			for e, rest := hfNext(value); e != nil; e, rest = hfNext(rest) {
 				switch {
-				case strings.EqualFold(e, "close"):
+				case hfEqualFold(e, "close"):
 					m.connClose = true
-				case strings.EqualFold(e, "keep-alive"):
+				case hfEqualFold(e, "keep-alive"):
 					m.keepAlive = true
-				case strings.EqualFold(e, "upgrade"):
+				case hfEqualFold(e, "upgrade"):
 					m.connUpg = true
 				}
-			})
-		case strings.EqualFold(f.name, "Upgrade"):
-			if f.value != "" {
+			}
+		case len("Upgrade"):
+			if hfEqualFold(name, "upgrade") && len(value) > 0 {
 				m.upgradeHdr = true
 			}
-		case strings.EqualFold(f.name, "Expect"):
-			hfList(f.value, func(e string) {
-				if strings.EqualFold(e, "100-continue") {
+		case len("Expect"):
+			if !hfEqualFold(name, "expect") {
+				continue
+			}
+			for e, rest := hfNext(value); e != nil; e, rest = hfNext(rest) {
+				if hfEqualFold(e, "100-continue") {
 					m.expect100 = true
 				}
-			})
-		}
-		if err != nil {
-			return m, err
+			}
 		}
 	}
 	return m, nil
 }
 
 // hfParseLength parses 1*DIGIT into a non-negative int64.
-func hfParseLength(s string) (int64, bool) {
-	if s == "" {
+func hfParseLength[T string | []byte](s T) (int64, bool) {
+	if len(s) == 0 {
 		return 0, false
 	}
 	var n int64
@@ -602,26 +845,50 @@ func hfParseLength(s string) (int64, bool) {
 	return n, true
 }
 
-func hfParseRequest(sc *hfScan, raw []byte) (*httpRequestHead, error) {
-	s := string(raw)
-	method, target, proto, err := hfRequestLine(raw[sc.start.lo:sc.start.hi])
-	if err != nil {
-		return nil, err // cannot happen: checked by scan
+// hfMethod returns method as a string, a constant for the common ones.
+func hfMethod(method []byte) string {
+	switch string(method) {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	case "HEAD":
+		return "HEAD"
+	case "OPTIONS":
+		return "OPTIONS"
+	case "PATCH":
+		return "PATCH"
+	case "CONNECT":
+		return "CONNECT"
+	case "TRACE":
+		return "TRACE"
 	}
-	lo := sc.start.lo
-	h := &httpRequestHead{
-		raw:    raw,
-		method: s[lo : lo+len(method)],
-		target: s[lo+len(method)+1 : lo+len(method)+1+len(target)],
-		proto:  s[sc.start.hi-len(proto) : sc.start.hi],
-		header: hfFields(sc, s),
+	return string(method)
+}
+
+// targetString returns target as a string: the previous request's if it
+// is the same (a client polling one URL), a new one otherwise.
+func (f *httpFramer) targetString(target []byte) string {
+	if string(target) != f.lastTarg {
+		f.lastTarg = string(target)
 	}
-	h.path = hfPath(h.method, h.target)
-	m, err := hfSemanticsOf(h.header)
+	return f.lastTarg
+}
+
+// parseRequest interprets the request head buf, just scanned. Its raw is
+// left for the caller to set.
+func (f *httpFramer) parseRequest(buf []byte) (*httpRequestHead, error) {
+	sc := &f.sc
+	m, err := hfSemanticsOf(buf, sc.fields)
 	if err != nil {
 		return nil, err
 	}
-	http10 := h.proto == "HTTP/1.0"
+	proto := hfProto(buf[sc.start.hi-len("HTTP/1.1") : sc.start.hi])
+	http10 := proto == "HTTP/1.0"
 	switch {
 	case m.hasTE && http10:
 		return nil, hfMalformed("Transfer-Encoding in an HTTP/1.0 request")
@@ -629,6 +896,18 @@ func hfParseRequest(sc *hfScan, raw []byte) (*httpRequestHead, error) {
 		return nil, hfMalformed("request with both Transfer-Encoding and Content-Length")
 	case m.hasTE && !m.chunked:
 		return nil, hfMalformed("request Transfer-Encoding does not end in chunked")
+	}
+	h := &f.req
+	*h = httpRequestHead{
+		method: hfMethod(buf[sc.method.lo:sc.method.hi]),
+		target: f.targetString(buf[sc.target.lo:sc.target.hi]),
+		proto:  proto,
+	}
+	if len(sc.fields) > 0 {
+		h.header = sc.fields
+	}
+	h.path = hfPath(h.method, h.target)
+	switch {
 	case m.hasTE:
 		h.body = httpBody{kind: bodyChunked}
 	case m.hasLength:
@@ -642,7 +921,8 @@ func hfParseRequest(sc *hfScan, raw []byte) (*httpRequestHead, error) {
 
 // hfPath returns the path of a request-target, without its query: the
 // origin-form's path, the absolute-form's path ("/" if empty), and the
-// asterisk-form and authority-form unchanged.
+// asterisk-form and authority-form unchanged. It is target or a substring
+// of it, or "/".
 func hfPath(method, target string) string {
 	switch {
 	case method == "CONNECT" || target == "*":
@@ -666,21 +946,22 @@ func hfPath(method, target string) string {
 	return target
 }
 
-func hfParseResponse(sc *hfScan, raw []byte, reqMethod string) (*httpResponseHead, error) {
-	s := string(raw)
-	_, status, err := hfStatusLine(raw[sc.start.lo:sc.start.hi])
-	if err != nil {
-		return nil, err // cannot happen: checked by scan
-	}
-	h := &httpResponseHead{
-		raw:    raw,
-		status: status,
-		proto:  s[sc.start.lo : sc.start.lo+8],
-		header: hfFields(sc, s),
-	}
-	m, err := hfSemanticsOf(h.header)
+// parseResponse interprets the response head buf, just scanned. Its raw
+// is left for the caller to set.
+func (f *httpFramer) parseResponse(buf []byte, reqMethod string) (*httpResponseHead, error) {
+	sc := &f.sc
+	m, err := hfSemanticsOf(buf, sc.fields)
 	if err != nil {
 		return nil, err
+	}
+	status := sc.status
+	h := &f.resp
+	*h = httpResponseHead{
+		status: status,
+		proto:  hfProto(buf[sc.start.lo : sc.start.lo+len("HTTP/1.1")]),
+	}
+	if len(sc.fields) > 0 {
+		h.header = sc.fields
 	}
 	http10 := h.proto == "HTTP/1.0"
 	switch {
@@ -880,7 +1161,7 @@ func hfCopyChunked(w io.Writer, br *bufio.Reader) (int64, error) {
 		}
 		field := hfTrimEOL(line)
 		if len(field) > 0 {
-			if _, err := hfFieldLine(field); err != nil {
+			if _, _, _, err := hfFieldLine(field); err != nil {
 				return written, fmt.Errorf("%w (trailer)", err)
 			}
 		}

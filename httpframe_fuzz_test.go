@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -71,6 +72,80 @@ func hfFuzzHead[H any](t *testing.T, in []byte, read func(*bufio.Reader) (*H, er
 	return h
 }
 
+// hfFuzzFramers are reused across inputs, so that each input starts with
+// whatever earlier ones left in them: [0] returns raw as a slice of the
+// reader's buffer, [1] as its own copy.
+var hfFuzzFramers = [2]*httpFramer{{noCopy: true}, {}}
+
+// hfCountingReader counts the bytes read through it.
+type hfCountingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *hfCountingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// hfFuzzSequence reads the heads in holds one after another, each body
+// skipped, with each reused framer (the copying one fed one byte at a
+// time), and checks that every result equals what a fresh call reads at
+// the same offset, and that raw is the bytes there.
+func hfFuzzSequence[H any](t *testing.T, in []byte, read func(*httpFramer, *bufio.Reader) (*H, error), fresh func(*bufio.Reader) (*H, error), raw func(*H) []byte, body func(*H) httpBody) {
+	for i, f := range hfFuzzFramers {
+		src := &hfCountingReader{r: bytes.NewReader(in)}
+		var r io.Reader = src
+		if i == 1 {
+			r = iotest.OneByteReader(src)
+		}
+		br := hfFuzzReader(0, r)
+		for n := 0; n < 16; n++ {
+			pos := src.n - br.Buffered()
+			want, werr := fresh(hfFuzzReader(2, bytes.NewReader(in[pos:])))
+			got, err := read(f, br)
+			if (err == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
+				t.Fatalf("framer %d, head %d at byte %d:\n%+v, %v\nfresh:\n%+v, %v", i, n, pos, got, err, want, werr)
+			}
+			if err != nil {
+				if br.Buffered() != src.n-pos {
+					t.Fatalf("framer %d, head %d: error %v, but consumed bytes", i, n, err)
+				}
+				break
+			}
+			if r := raw(got); !bytes.Equal(r, in[pos:pos+len(r)]) || src.n-br.Buffered() != pos+len(r) {
+				t.Fatalf("framer %d, head %d: raw %q is not the bytes consumed at %d", i, n, r, pos)
+			}
+			if _, err := copyBody(io.Discard, br, body(got)); err != nil {
+				break
+			}
+		}
+	}
+}
+
+// hfFuzzGet checks get against the fields: each name gives the first
+// value under that name, compared without regard to case.
+func hfFuzzGet(t *testing.T, get func(string) (string, bool), fields []headerField) {
+	for _, f := range fields {
+		want := ""
+		for _, g := range fields {
+			if strings.EqualFold(g.name, f.name) {
+				want = g.value
+				break
+			}
+		}
+		for _, name := range []string{f.name, strings.ToUpper(f.name), strings.ToLower(f.name)} {
+			if v, ok := get(name); !ok || v != want {
+				t.Fatalf("get(%q) = %q, %v; want %q", name, v, ok, want)
+			}
+		}
+	}
+	if v, ok := get("X-Not-There-At-All"); ok || v != "" {
+		t.Fatalf("get of an absent field: %q, %v", v, ok)
+	}
+}
+
 func FuzzReadRequestHead(f *testing.F) {
 	for _, c := range hfRequestCases {
 		f.Add([]byte(c.head + c.rest))
@@ -82,11 +157,18 @@ func FuzzReadRequestHead(f *testing.F) {
 		f.Add([]byte(c.in))
 	}
 	f.Add([]byte("GET / HTTP/1.1\r\nX-Fault: a\r\nx-fault:b\r\n\r\n"))
+	f.Add([]byte("GET /1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello\r\n" +
+		"POST /3 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nPOST\r\n0\r\nT: 1\r\n\r\nGET /1 HTTP/1.1\r\nHost: h\r\n\r\n" +
+		"PUT /5 HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabcGET /6 HTTP/1.0\r\n\r\n"))
+	raw := func(h *httpRequestHead) []byte { return h.raw }
+	body := func(h *httpRequestHead) httpBody { return h.body }
 	f.Fuzz(func(t *testing.T, in []byte) {
-		h := hfFuzzHead(t, in, readRequestHead, func(h *httpRequestHead) []byte { return h.raw })
+		hfFuzzSequence(t, in, (*httpFramer).readRequestHead, readRequestHead, raw, body)
+		h := hfFuzzHead(t, in, readRequestHead, raw)
 		if h == nil {
 			return
 		}
+		hfFuzzGet(t, h.get, h.fields())
 		if !hfIsToken(h.method) || h.target == "" || h.path == "" || h.proto != "HTTP/1.1" && h.proto != "HTTP/1.0" {
 			t.Fatalf("implausible head %+v", h)
 		}
@@ -98,7 +180,7 @@ func FuzzReadRequestHead(f *testing.F) {
 		stripped, values := withoutHeader(h.raw, "X-Fault")
 		var want []string
 		var kept []headerField
-		for _, f := range h.header {
+		for _, f := range h.fields() {
 			if bytes.EqualFold([]byte(f.name), []byte("X-Fault")) {
 				want = append(want, f.value)
 			} else {
@@ -112,12 +194,13 @@ func FuzzReadRequestHead(f *testing.F) {
 		if err != nil {
 			t.Fatalf("stripped head %q: %v", stripped, err)
 		}
-		if string(h2.raw) != string(stripped) || len(h2.header) != len(kept) || h2.body != h.body || h2.target != h.target {
+		fields2 := h2.fields()
+		if string(h2.raw) != string(stripped) || len(fields2) != len(kept) || h2.body != h.body || h2.target != h.target {
 			t.Fatalf("stripped head %+v from %+v", h2, h)
 		}
 		for i := range kept {
-			if h2.header[i] != kept[i] {
-				t.Fatalf("stripped head fields %q, want %q", h2.header, kept)
+			if fields2[i] != kept[i] {
+				t.Fatalf("stripped head fields %q, want %q", fields2, kept)
 			}
 		}
 	})
@@ -137,13 +220,23 @@ func FuzzReadResponseHead(f *testing.F) {
 	for _, c := range hfMalformedResponses {
 		f.Add([]byte(c.in), uint8(0))
 	}
+	f.Add([]byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"+
+		"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"+
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.0 200 OK\r\n\r\nthe rest"), uint8(0))
+	raw := func(h *httpResponseHead) []byte { return h.raw }
+	body := func(h *httpResponseHead) httpBody { return h.body }
 	f.Fuzz(func(t *testing.T, in []byte, m uint8) {
 		method := methods[int(m)%len(methods)]
 		read := func(br *bufio.Reader) (*httpResponseHead, error) { return readResponseHead(br, method) }
-		h := hfFuzzHead(t, in, read, func(h *httpResponseHead) []byte { return h.raw })
+		readF := func(f *httpFramer, br *bufio.Reader) (*httpResponseHead, error) {
+			return f.readResponseHead(br, method)
+		}
+		hfFuzzSequence(t, in, readF, read, raw, body)
+		h := hfFuzzHead(t, in, read, raw)
 		if h == nil {
 			return
 		}
+		hfFuzzGet(t, h.get, h.fields())
 		if h.status < 100 || h.status > 999 || h.proto != "HTTP/1.1" && h.proto != "HTTP/1.0" || h.body.length < 0 {
 			t.Fatalf("implausible head %+v", h)
 		}

@@ -237,8 +237,8 @@ func TestHTTPFrameRequestHeads(t *testing.T) {
 				if want := [...]string{c.method, c.target, c.path, c.proto}; got != want {
 					t.Errorf("method, target, path, proto = %q, want %q", got, want)
 				}
-				if c.header != nil && !reflect.DeepEqual(h.header, c.header) {
-					t.Errorf("header = %q, want %q", h.header, c.header)
+				if c.header != nil && !reflect.DeepEqual(h.fields(), c.header) {
+					t.Errorf("header = %q, want %q", h.fields(), c.header)
 				}
 				if h.body != c.body {
 					t.Errorf("body = %+v, want %+v", h.body, c.body)
@@ -420,8 +420,8 @@ func TestHTTPFrameResponseHeads(t *testing.T) {
 				if h.status != c.status || h.proto != c.proto {
 					t.Errorf("status, proto = %d %q, want %d %q", h.status, h.proto, c.status, c.proto)
 				}
-				if c.header != nil && !reflect.DeepEqual(h.header, c.header) {
-					t.Errorf("header = %q, want %q", h.header, c.header)
+				if c.header != nil && !reflect.DeepEqual(h.fields(), c.header) {
+					t.Errorf("header = %q, want %q", h.fields(), c.header)
 				}
 				if h.body != c.body {
 					t.Errorf("body = %+v, want %+v", h.body, c.body)
@@ -1153,7 +1153,7 @@ func TestHTTPFrameWithoutHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []headerField{{"Host", "h"}, {"Content-Length", "2"}}
-	if !reflect.DeepEqual(h2.header, want) || h2.body != h.body || h2.target != h.target {
+	if !reflect.DeepEqual(h2.fields(), want) || h2.body != h.body || h2.target != h.target {
 		t.Errorf("stripped head parses to %+v", h2)
 	}
 }
@@ -1382,6 +1382,41 @@ func TestHTTPFrameRealExchanges(t *testing.T) {
 	}
 }
 
+// TestHTTPFrameBadFieldByte checks the eight-at-a-time check of field
+// bytes against the table, for every byte value at every offset of slices
+// of every length up to 24, in a field of good bytes of either kind.
+func TestHTTPFrameBadFieldByte(t *testing.T) {
+	for _, fill := range []byte{'a', 0xff, '\t', ' '} {
+		for n := 0; n <= 24; n++ {
+			p := bytes.Repeat([]byte{fill}, n)
+			if got := hfBadFieldByte(p); got != -1 {
+				t.Fatalf("%q: %d, want -1", p, got)
+			}
+			for at := 0; at < n; at++ {
+				for c := 0; c < 256; c++ {
+					p[at] = byte(c)
+					want := -1
+					if !hfIsFieldByte(byte(c)) {
+						want = at
+					}
+					if got := hfBadFieldByte(p); got != want {
+						t.Fatalf("%q: %d, want %d", p, got, want)
+					}
+					// A bad byte later on does not hide this one.
+					if want >= 0 && at+1 < n {
+						p[n-1] = 0
+						if got := hfBadFieldByte(p); got != at {
+							t.Fatalf("%q: %d, want %d", p, got, at)
+						}
+						p[n-1] = fill
+					}
+				}
+				p[at] = fill
+			}
+		}
+	}
+}
+
 // Benchmarks: heads as net/http's client and server send them, and a
 // browser-like request with a dozen and a half header lines. Each iteration
 // reads one message delivered by one Read, as over a socket.
@@ -1427,7 +1462,37 @@ func (s *hfBenchStream) reset() *bufio.Reader {
 	return s.br
 }
 
+// BenchmarkReadRequestHead reads with a reused framer, raw left in the
+// reader's buffer, as the relay does. "fresh-target" makes every target
+// new to the framer (a string to allocate), as when a client walks a site.
 func BenchmarkReadRequestHead(b *testing.B) {
+	for _, c := range hfBenchRequests {
+		for _, fresh := range []bool{false, true} {
+			name := c.name
+			if fresh {
+				name += "/fresh-target"
+			}
+			b.Run(name, func(b *testing.B) {
+				s := newHFBenchStream(c.in)
+				f := &httpFramer{noCopy: true}
+				b.SetBytes(int64(len(c.in)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if fresh {
+						f.lastTarg = ""
+					}
+					if _, err := f.readRequestHead(s.reset()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkReadRequestHeadFunc reads with readRequestHead: a new head
+// every time, with its own copy of raw.
+func BenchmarkReadRequestHeadFunc(b *testing.B) {
 	for _, c := range hfBenchRequests {
 		b.Run(c.name, func(b *testing.B) {
 			s := newHFBenchStream(c.in)
@@ -1442,7 +1507,26 @@ func BenchmarkReadRequestHead(b *testing.B) {
 	}
 }
 
+// BenchmarkReadResponseHead reads with a reused framer, raw left in the
+// reader's buffer, as the relay does.
 func BenchmarkReadResponseHead(b *testing.B) {
+	for _, c := range hfBenchResponses {
+		b.Run(c.name, func(b *testing.B) {
+			s := newHFBenchStream(c.in)
+			f := &httpFramer{noCopy: true}
+			b.SetBytes(int64(len(c.in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.readResponseHead(s.reset(), "GET"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReadResponseHeadFunc reads with readResponseHead.
+func BenchmarkReadResponseHeadFunc(b *testing.B) {
 	for _, c := range hfBenchResponses {
 		b.Run(c.name, func(b *testing.B) {
 			s := newHFBenchStream(c.in)
@@ -1457,33 +1541,42 @@ func BenchmarkReadResponseHead(b *testing.B) {
 	}
 }
 
-// BenchmarkRequestResponsePair frames one exchange as the relay does: the
-// request head and body, then the response head and body.
+// BenchmarkRequestResponsePair frames one exchange as the relay does, with
+// one framer per direction: the request head and body, then the response
+// head and body. "copy" has the framers copy raw; "func" uses the
+// package-level functions.
 func BenchmarkRequestResponsePair(b *testing.B) {
 	for i, name := range []string{"go", "browser"} {
 		req, resp := hfBenchRequests[2*i], hfBenchResponses[2*i]
-		b.Run(name, func(b *testing.B) {
-			rs, ws := newHFBenchStream(req.in), newHFBenchStream(resp.in)
-			b.SetBytes(int64(len(req.in) + len(resp.in)))
-			b.ReportAllocs()
-			for b.Loop() {
-				br := rs.reset()
-				h, err := readRequestHead(br)
-				if err != nil {
-					b.Fatal(err)
+		for _, mode := range []string{"", "/copy", "/func"} {
+			b.Run(name+mode, func(b *testing.B) {
+				rs, ws := newHFBenchStream(req.in), newHFBenchStream(resp.in)
+				up, down := &httpFramer{noCopy: mode == ""}, &httpFramer{noCopy: mode == ""}
+				readReq, readResp := up.readRequestHead, down.readResponseHead
+				if mode == "/func" {
+					readReq, readResp = readRequestHead, readResponseHead
 				}
-				if _, err := copyBody(io.Discard, br, h.body); err != nil {
-					b.Fatal(err)
+				b.SetBytes(int64(len(req.in) + len(resp.in)))
+				b.ReportAllocs()
+				for b.Loop() {
+					br := rs.reset()
+					h, err := readReq(br)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := copyBody(io.Discard, br, h.body); err != nil {
+						b.Fatal(err)
+					}
+					br = ws.reset()
+					rh, err := readResp(br, h.method)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := copyBody(io.Discard, br, rh.body); err != nil {
+						b.Fatal(err)
+					}
 				}
-				br = ws.reset()
-				rh, err := readResponseHead(br, h.method)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := copyBody(io.Discard, br, rh.body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+			})
+		}
 	}
 }

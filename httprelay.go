@@ -27,8 +27,14 @@ type httpRelay struct {
 	server     net.Conn
 	fromClient *bufio.Reader
 	fromServer *bufio.Reader
-	toClient   meter
-	toServer   meter
+
+	// One framer per direction, in no-copy mode: a head's raw bytes are
+	// valid until the next read from its reader, so each head is written
+	// on before its body is read.
+	requestFramer  httpFramer
+	responseFramer httpFramer
+	toClient       meter
+	toServer       meter
 
 	mu       sync.Mutex // guards queue and the proxy's own writes to the client
 	queue    []*exchange
@@ -62,6 +68,10 @@ func (m meter) Write(b []byte) (int, error) {
 
 // writev writes bufs with one system call where it can.
 func (m meter) writev(bufs ...[]byte) error {
+	if len(bufs) == 1 {
+		_, err := m.Write(bufs[0])
+		return err
+	}
 	nb := net.Buffers(bufs)
 	n, err := nb.WriteTo(m.conn)
 	m.bytes.Add(n)
@@ -81,6 +91,9 @@ func newHTTPRelay(c *conn) *httpRelay {
 		fromServer: bufio.NewReaderSize(server, maxHTTPHead),
 		toClient:   meter{c.client, &c.p.stats.bytesDown, c},
 		toServer:   meter{server, &c.p.stats.bytesUp, c},
+
+		requestFramer:  httpFramer{noCopy: true},
+		responseFramer: httpFramer{noCopy: true},
 	}
 }
 
@@ -101,7 +114,7 @@ func (r *httpRelay) requests() {
 			r.passRaw(r.fromClient, r.toServer, r.server)
 			return
 		}
-		head, err := readRequestHead(r.fromClient)
+		head, err := r.requestFramer.readRequestHead(r.fromClient)
 		switch {
 		case err == io.EOF:
 			closeWrite(r.server)
@@ -388,7 +401,7 @@ func (r *httpRelay) responses(done chan<- struct{}) {
 			r.fallBack("unrequested response", nil)
 			continue
 		}
-		head, err := readResponseHead(r.fromServer, x.method)
+		head, err := r.responseFramer.readResponseHead(r.fromServer, x.method)
 		switch {
 		case errors.Is(err, errMalformed):
 			r.fallBack("response", err)
