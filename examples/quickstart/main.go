@@ -91,7 +91,37 @@ func run(w io.Writer) error {
 	}
 
 	st := proxy.Stats()
-	fmt.Fprintf(w, "\nproxy: %d connections, %d faults fired, seed %d\n", st.ConnsTotal, st.Injected, proxy.Seed())
+	fmt.Fprintf(w, "\nproxy: %d connections, %d faults fired, seed %d\n\n", st.ConnsTotal, st.Injected, proxy.Seed())
+	return httpAware(w, service)
+}
+
+// httpAware shows request faults: a proxy that speaks HTTP answers chosen
+// requests itself, in order, and the service never sees them.
+func httpAware(w io.Writer, service string) error {
+	proxy, err := faults.NewProxy(service, faults.WithProtocol(faults.HTTP()))
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
+	client := &http.Client{Timeout: 500 * time.Millisecond}
+	defer client.CloseIdleConnections()
+	url := "http://" + proxy.Addr()
+
+	err = proxy.Set(
+		faults.Error(faults.HTTPStatus(503).Header("Retry-After", "1")).When(faults.Path("/hello")).Times(2),
+		faults.DelayResponse(200*time.Millisecond).When(faults.Path("/bytes/*")),
+	)
+	if err != nil {
+		return err
+	}
+	for _, path := range []string{"/hello", "/hello", "/hello", "/bytes/10"} {
+		fmt.Fprintf(w, "%-42s %s\n", "HTTP-aware proxy: GET "+path, get(client, url+path))
+	}
+	st := proxy.Stats()
+	fmt.Fprintf(w, "\nHTTP-aware proxy: %d requests on %d connection(s), %d faults fired\n", st.Requests, st.ConnsTotal, st.Injected)
+	for _, e := range proxy.Events() {
+		fmt.Fprintf(w, "  %s  %s\n", e.Request, e.Behavior)
+	}
 	return nil
 }
 

@@ -31,8 +31,19 @@ func TestQuickstart(t *testing.T) {
 		"Restart(700ms), after":    "200 OK",
 		"Bandwidth(256 KiB/s)":     "65536 bytes",
 		"Latency(150ms) both ways": "200 OK",
+		"HTTP-aware proxy: GET /bytes/10": "200 OK",
+		"HTTP-aware proxy: 4 requests on 1 connection(s), 3 faults fired": "",
 	}
 	lines := strings.Split(out.String(), "\n")
+	var hello []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "HTTP-aware proxy: GET /hello") {
+			hello = append(hello, strings.Fields(l)[4])
+		}
+	}
+	if strings.Join(hello, " ") != "503 503 200" {
+		t.Errorf("GET /hello through the HTTP-aware proxy: %v, want 503 503 200", hello)
+	}
 	for prefix, result := range want {
 		found := false
 		for _, l := range lines {
