@@ -242,6 +242,13 @@ func (b Behavior) validate(proto Protocol) error {
 	if b.dir != 0 && fam != familyStream {
 		return &InvalidError{What: b.String(), Value: b.dir, Reason: "a direction applies to stream behaviors only; this one acts on the whole connection"}
 	}
+	for _, m := range b.when {
+		if c, ok := m.(interface{ check() error }); ok {
+			if err := c.check(); err != nil {
+				return &InvalidError{What: b.String(), Value: m.String(), Reason: err.Error()}
+			}
+		}
+	}
 	if len(b.when) > 0 && fam != familyRequest {
 		return &InvalidError{What: b.String(), Value: "When", Reason: "matchers apply to request behaviors only"}
 	}

@@ -45,9 +45,14 @@ func Error(reply Reply) Behavior {
 	if reply == nil {
 		return b.invalid("nil reply", "nil")
 	}
-	if r, ok := reply.(HTTPReply); ok {
+	switch r := reply.(type) {
+	case HTTPReply:
 		if why := r.check(); why != "" {
 			return b.invalid(why, r.status)
+		}
+	case MySQLReply:
+		if why := r.check(); why != "" {
+			return b.invalid(why, r.number)
 		}
 	}
 	return b

@@ -194,7 +194,7 @@ func (r *httpRelay) decideRequest(head *httpRequestHead) ([]byte, effects) {
 		return head.raw, noEffects()
 	}
 	req := &request{method: head.method, target: head.target, path: head.path, header: head.get}
-	fx := r.c.decide(plan, req)
+	fx := r.c.decide(plan, req, nil)
 	raw := head.raw
 	if name != "" {
 		var values []string

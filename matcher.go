@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -15,15 +16,20 @@ type Matcher interface {
 
 // request is what matchers see of one request.
 type request struct {
+	query  string // SQL text, for Query
 	method string
 	target string // as sent, with the query
 	path   string // without the query
 	header func(name string) (string, bool)
 }
 
-// summary names the request in events, e.g. "GET /api/x?y=1".
+// summary names the request in events, e.g. "GET /api/x?y=1" or
+// "COM_QUERY UPDATE stock SET …".
 func (r *request) summary() string {
 	s := r.method + " " + r.target
+	if r.query != "" {
+		s = r.method + " " + strings.Join(strings.Fields(r.query), " ")
+	}
 	if len(s) > 200 {
 		s = s[:200] + "…"
 	}
@@ -58,6 +64,30 @@ func Path(pattern string) Matcher { return pathMatcher(pattern) }
 func (m pathMatcher) match(r *request) bool { return r.path != "" && glob(string(m), r.path) }
 
 func (m pathMatcher) String() string { return "Path(" + strconv.Quote(string(m)) + ")" }
+
+type queryMatcher struct {
+	pattern string
+	re      *regexp.Regexp
+	err     error
+}
+
+// Query matches SQL statements whose text matches the regular expression
+// pattern (Go syntax, unanchored: add ^ to match from the start; add (?i)
+// to ignore case). On MySQL it applies to COM_QUERY and to each
+// COM_STMT_EXECUTE of a statement prepared with matching text. An invalid
+// pattern makes [Proxy.Set] fail with an [*InvalidError].
+func Query(pattern string) Matcher {
+	re, err := regexp.Compile(pattern)
+	return queryMatcher{pattern, re, err}
+}
+
+func (m queryMatcher) match(r *request) bool {
+	return m.re != nil && r.query != "" && m.re.MatchString(r.query)
+}
+
+func (m queryMatcher) check() error { return m.err }
+
+func (m queryMatcher) String() string { return "Query(" + strconv.Quote(m.pattern) + ")" }
 
 type headerMatcher struct{ name, value string }
 

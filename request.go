@@ -15,6 +15,11 @@ type effects struct {
 
 func noEffects() effects { return effects{truncate: -1} }
 
+// any reports whether e does anything to the request.
+func (e effects) any() bool {
+	return e.reply != nil || e.delayRequest > 0 || e.delayResponse > 0 || e.drop || e.abort || e.truncate >= 0 || e.slow > 0
+}
+
 // phase says when a request behavior acts. The proxy decides the phases in
 // order and skips those that can no longer act: once a request is answered
 // by the proxy or aborted, its answer's behaviors have nothing to act on and
@@ -80,7 +85,11 @@ func (e *effects) applies(ph phase) bool {
 // what those that fire do to it; each firing is counted and recorded.
 // Rules are decided phase by phase (see phase), each phase in the order
 // the rules were installed.
-func (c *conn) decide(plan *connPlan, req *request) effects {
+//
+// keep, if not nil, says which rules may act on this request at all: a
+// protocol uses it to keep apart rules that act at different moments
+// (MySQL's handshake errors and statement errors).
+func (c *conn) decide(plan *connPlan, req *request, keep func(*rule) bool) effects {
 	p := c.p
 	p.stats.requests.Add(1)
 	e := noEffects()
@@ -93,7 +102,7 @@ func (c *conn) decide(plan *connPlan, req *request) effects {
 	now := time.Now()
 	for ph := phaseAnswer; ph <= phaseResponse; ph++ {
 		for _, r := range plan.requests {
-			if phaseOf(r.b.act) != ph || !e.applies(ph) {
+			if phaseOf(r.b.act) != ph || !e.applies(ph) || keep != nil && !keep(r) {
 				continue
 			}
 			if !r.active(now) || !r.b.matches(req) || !r.decide(p.rng) {

@@ -1,0 +1,53 @@
+package faults
+
+// MySQL is the protocol of MySQL and MariaDB client connections. The proxy
+// frames the client's commands, so that request behaviors act on single
+// statements: [Error] with a [MySQLReply] (an ERR packet, as the server
+// would send it), [DelayRequest], [DelayResponse], [DropResponse],
+// [Abort], [TruncateResponse] and [SlowResponse], chosen with
+// [Behavior.When] and [Query]. [Behavior.Probability] is decided per
+// statement. A prepared statement is decided at each execution, by the
+// text it was prepared with; its preparation (COM_STMT_PREPARE) is never
+// matched by [Query], so that a statement prepared and executed (as
+// database/sql does for a query with arguments) is faulted once.
+//
+// The handshake passes through, except that the proxy clears the TLS and
+// compression capabilities from the server's greeting, so that clients
+// never switch the session to them: a client that insists on TLS fails to
+// connect instead of bypassing the proxy's framing. Authentication plugins
+// (mysql_native_password, caching_sha2_password, ed25519, auth switches)
+// pass through untouched.
+//
+// Errors are answered when they are due on the wire: [MySQLTooManyConnections]
+// in place of the server's greeting, [MySQLAccessDenied] in answer to the
+// client's login, and any other [MySQLReply] in answer to a statement,
+// which then never reaches the server; the connection stays usable, as
+// after a real error. Commands that have no answer (COM_QUIT,
+// COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA) are never faulted.
+//
+// The server's answers are forwarded as they arrive; a client that does not
+// wait for one answer before sending its next command (no MySQL client
+// library does) is not supported. Connection, listener and timer behaviors
+// act as on [TCP]; stream behaviors are refused.
+func MySQL() Protocol { return mysqlProtocol{} }
+
+type mysqlProtocol struct{}
+
+func (mysqlProtocol) Name() string { return "mysql" }
+
+func (mysqlProtocol) framed() bool { return true }
+
+func (mysqlProtocol) supports(b Behavior) error {
+	switch b.act.family() {
+	case familyListener, familyConnection, familyTimer:
+		return nil
+	case familyRequest:
+		if e, ok := b.act.(errorReply); ok && e.reply.protocol() != "mysql" {
+			return &UnsupportedError{Behavior: b.String(), Protocol: "mysql", Reason: "the reply is not a MySQL error; use MySQLError or the MySQL* catalog"}
+		}
+		return nil
+	}
+	return &UnsupportedError{Behavior: b.String(), Protocol: "mysql", Reason: "stream behaviors act on raw TCP proxies; on MySQL use DelayResponse or SlowResponse"}
+}
+
+func (mysqlProtocol) relay(c *conn) { newMySQLRelay(c).run() }

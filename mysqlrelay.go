@@ -1,0 +1,441 @@
+package faults
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// MySQL command bytes the relay tells apart.
+const (
+	comQuit         = 0x01
+	comQuery        = 0x03
+	comChangeUser   = 0x11
+	comStmtPrepare  = 0x16
+	comStmtExecute  = 0x17
+	comStmtLongData = 0x18
+	comStmtClose    = 0x19
+)
+
+// Capability flags the proxy clears from the server's greeting.
+const (
+	capCompress = 0x00000020
+	capSSL      = 0x00000800
+	capZstd     = 0x04000000
+)
+
+// mysqlRelay forwards one MySQL connection. The client's side is framed
+// by packet: a packet with sequence id 0 starts a command, which the
+// request behaviors decide on; every other packet (the handshake, auth
+// exchanges, LOAD DATA LOCAL INFILE contents, the rest of a long message)
+// passes through. The server's side is copied as it arrives: since a
+// client waits for each answer before its next command, the first bytes
+// from the server after a command are its answer, and what that answer
+// must undergo is handed over before the command goes out.
+type mysqlRelay struct {
+	c          *conn
+	client     net.Conn
+	server     net.Conn
+	fromClient *bufio.Reader
+	fromServer *bufio.Reader
+	toClient   meter
+	toServer   meter
+
+	clientMu sync.Mutex // one writer to the client at a time
+
+	owed atomic.Pointer[mysqlOwed] // what the next answer must undergo
+
+	mu       sync.Mutex
+	prepared map[uint32]string // statement texts by id
+}
+
+// mysqlOwed is what becomes of the server's next answer.
+type mysqlOwed struct {
+	fx      effects
+	prepare string // the text of a COM_STMT_PREPARE, to learn its statement id
+}
+
+func newMySQLRelay(c *conn) *mysqlRelay {
+	c.mu.Lock()
+	server := c.server
+	c.mu.Unlock()
+	return &mysqlRelay{
+		c:          c,
+		client:     c.client,
+		server:     server,
+		fromClient: bufio.NewReaderSize(c.client, 64<<10),
+		fromServer: bufio.NewReaderSize(server, 64<<10),
+		toClient:   meter{c.client, &c.p.stats.bytesDown, c},
+		toServer:   meter{server, &c.p.stats.bytesUp, c},
+		prepared:   make(map[uint32]string),
+	}
+}
+
+func (r *mysqlRelay) run() {
+	greeting, login := r.handshakeFaults()
+	r.c.p.wg.Add(1)
+	done := make(chan struct{})
+	go r.answers(done, greeting)
+	r.commands(login)
+	<-done
+}
+
+// handshakeFaults decides, once per connection, the errors that act during
+// the handshake: one in place of the greeting, one in answer to the login.
+func (r *mysqlRelay) handshakeFaults() (greeting, login *MySQLReply) {
+	plan := r.c.plan.Load()
+	fx := r.c.decide(plan, &request{method: "handshake"}, isHandshakeError)
+	if reply, ok := fx.reply.(MySQLReply); ok {
+		if reply.number == MySQLAccessDenied.number {
+			return nil, &reply
+		}
+		return &reply, nil
+	}
+	return nil, nil
+}
+
+// isHandshakeError reports whether r answers at the handshake rather than
+// to a statement: too many connections, access denied.
+func isHandshakeError(r *rule) bool {
+	e, ok := r.b.act.(errorReply)
+	if !ok {
+		return false
+	}
+	m, ok := e.reply.(MySQLReply)
+	return ok && (m.number == MySQLTooManyConnections.number || m.number == MySQLAccessDenied.number)
+}
+
+func isStatementRule(r *rule) bool { return !isHandshakeError(r) }
+
+// packetHeader reads the length and sequence id of the next packet without
+// consuming it.
+func packetHeader(br *bufio.Reader) (length int, seq byte, err error) {
+	h, err := br.Peek(4)
+	if err != nil {
+		if err == io.EOF && len(h) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, 0, err
+	}
+	return int(h[0]) | int(h[1])<<8 | int(h[2])<<16, h[3], nil
+}
+
+// commands frames the client's packets and passes them on, or answers
+// commands, as the request behaviors decide.
+func (r *mysqlRelay) commands(login *MySQLReply) {
+	first := true
+	skipping := false // dropping the rest of a long command the proxy answered
+	prevSeq, prevLen := byte(0), 0
+	for {
+		length, seq, err := packetHeader(r.fromClient)
+		if err != nil {
+			if err == io.EOF {
+				closeWrite(r.server)
+			} else {
+				r.fail(err)
+			}
+			return
+		}
+		// Sequence id 0 right after a non-empty packet with 255 is not a
+		// command: the exchange goes on past 255, as the contents of a
+		// LOAD DATA LOCAL INFILE do (sent in packets of 16 KiB by
+		// go-sql-driver, so past 4 MiB). Such contents end with an empty
+		// packet, and a command is one packet with 0, so no exchange
+		// ends with a non-empty client packet with 255.
+		wrapped := seq == 0 && prevSeq == 255 && prevLen > 0
+		prevSeq, prevLen = seq, length
+		switch {
+		case first && login != nil:
+			// Answer the login in place of the server.
+			if r.writeClient(login.encode(seq+1)) == nil {
+				r.c.end(endClose)
+			}
+			return
+		case first || seq != 0 || wrapped:
+			first = false
+			w := io.Writer(r.toServer)
+			if skipping {
+				w = io.Discard
+				skipping = length == mysqlMaxPayload
+			}
+			if err := r.copyPacket(w, length); err != nil {
+				r.fail(err)
+				return
+			}
+			continue
+		}
+		answered, err := r.command(length)
+		if err != nil {
+			r.fail(err)
+			return
+		}
+		skipping = answered && length == mysqlMaxPayload
+	}
+}
+
+// command decides on one command and passes it on or answers it. It
+// reports whether the proxy answered it.
+func (r *mysqlRelay) command(length int) (answered bool, err error) {
+	if length == 0 {
+		// No command byte: not a command the proxy can decide on; the
+		// server answers it as it does.
+		return false, r.copyPacket(r.toServer, length)
+	}
+	peek := min(4+length, r.fromClient.Size())
+	pkt, err := r.fromClient.Peek(peek)
+	if err != nil && len(pkt) < 5 {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return false, err
+	}
+	payload := pkt[4:]
+	cmd := payload[0]
+	owed := &mysqlOwed{fx: noEffects()}
+	switch cmd {
+	case comQuit, comStmtClose, comStmtLongData:
+		// No answer comes: nothing to fault.
+		if cmd == comStmtClose && len(payload) >= 5 {
+			r.mu.Lock()
+			delete(r.prepared, binary.LittleEndian.Uint32(payload[1:5]))
+			r.mu.Unlock()
+		}
+		r.c.p.stats.requests.Add(1)
+		return false, r.copyPacket(r.toServer, length)
+	case comChangeUser:
+		r.c.p.stats.requests.Add(1)
+		return false, r.copyPacket(r.toServer, length)
+	}
+	req := &request{method: commandName(cmd)}
+	switch cmd {
+	case comQuery:
+		req.query = string(payload[1:])
+	case comStmtPrepare:
+		// Query matches the executions of a prepared statement, not its
+		// preparation (see Query): the text only names the request.
+		owed.prepare = string(payload[1:])
+		req.target = owed.prepare
+	case comStmtExecute:
+		if len(payload) >= 5 {
+			r.mu.Lock()
+			req.query = r.prepared[binary.LittleEndian.Uint32(payload[1:5])]
+			r.mu.Unlock()
+		}
+	}
+	owed.fx = r.c.decide(r.c.plan.Load(), req, isStatementRule)
+	fx := owed.fx
+	if fx.delayRequest > 0 && r.c.sleep(fx.delayRequest, nil) == ended {
+		return false, errEnded
+	}
+	if reply, ok := fx.reply.(MySQLReply); ok {
+		if err := r.copyPacket(io.Discard, length); err != nil {
+			return true, err
+		}
+		return true, r.writeClient(reply.encode(1))
+	}
+	if fx.any() || owed.prepare != "" {
+		r.owed.Store(owed)
+	}
+	if err := r.copyPacket(r.toServer, length); err != nil {
+		return false, err
+	}
+	if fx.abort {
+		r.c.end(endClose)
+		return false, errEnded
+	}
+	return false, nil
+}
+
+// copyPacket copies the next packet, header and payload of length bytes,
+// from the client to w.
+func (r *mysqlRelay) copyPacket(w io.Writer, length int) error {
+	_, err := io.CopyN(w, r.fromClient, int64(4+length))
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// writeClient writes a packet of the proxy's own to the client.
+func (r *mysqlRelay) writeClient(b []byte) error {
+	r.clientMu.Lock()
+	defer r.clientMu.Unlock()
+	_, err := r.toClient.Write(b)
+	return err
+}
+
+// answers copies the server's bytes to the client, applying to each
+// answer what the command it answers was owed; it closes done when it ends.
+func (r *mysqlRelay) answers(done chan<- struct{}, greeting *MySQLReply) {
+	defer r.c.p.wg.Done()
+	defer close(done)
+	if !r.greet(greeting) {
+		return
+	}
+	buf := getBuffer(true)
+	defer putBuffer(buf)
+	var shaped *shapedWriter
+	for {
+		n, err := r.fromServer.Read(*buf)
+		if n > 0 {
+			chunk := (*buf)[:n]
+			if owed := r.owed.Swap(nil); owed != nil {
+				r.learnStatement(owed, chunk)
+				fx := owed.fx
+				if fx.abort {
+					// The command side ends the connection: no byte of
+					// the answer reaches the client.
+					return
+				}
+				if fx.delayResponse > 0 && r.c.sleep(fx.delayResponse, nil) == ended {
+					return
+				}
+				if fx.drop {
+					// The client never gets this answer; nothing else can
+					// follow it.
+					io.Copy(io.Discard, r.fromServer)
+					return
+				}
+				shaped = nil
+				if fx.truncate >= 0 || fx.slow > 0 {
+					shaped = &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
+				}
+			}
+			if werr := r.writeAnswer(chunk, shaped); werr != nil {
+				if shaped != nil && shaped.cut {
+					r.c.end(endClose)
+					return
+				}
+				r.fail(werr)
+				return
+			}
+		}
+		if err != nil {
+			if err == io.EOF {
+				closeWrite(r.client)
+			} else {
+				r.fail(err)
+			}
+			return
+		}
+	}
+}
+
+func (r *mysqlRelay) writeAnswer(b []byte, shaped *shapedWriter) error {
+	r.clientMu.Lock()
+	defer r.clientMu.Unlock()
+	var err error
+	if shaped != nil {
+		_, err = shaped.Write(b)
+	} else {
+		_, err = r.toClient.Write(b)
+	}
+	return err
+}
+
+// learnStatement records the id the server gave a prepared statement, from
+// the first bytes of its answer: a COM_STMT_PREPARE_OK packet (0x00, then
+// the id, little-endian).
+func (r *mysqlRelay) learnStatement(owed *mysqlOwed, answer []byte) {
+	if owed.prepare == "" || len(answer) < 9 || answer[4] != 0x00 {
+		return
+	}
+	r.mu.Lock()
+	r.prepared[binary.LittleEndian.Uint32(answer[5:9])] = owed.prepare
+	r.mu.Unlock()
+}
+
+// greet passes the server's greeting on without the TLS and compression
+// capabilities, or answers in its place with greeting, if not nil. It
+// reports whether the relay goes on.
+func (r *mysqlRelay) greet(greeting *MySQLReply) bool {
+	length, _, err := packetHeader(r.fromServer)
+	if err != nil {
+		if err == io.EOF {
+			closeWrite(r.client)
+		} else {
+			r.fail(err)
+		}
+		return false
+	}
+	if greeting != nil {
+		// A server refusing before the handshake does not know yet
+		// whether the client speaks protocol 4.1: no SQLSTATE.
+		if r.writeClient(greeting.encodeWithoutSQLState(0)) == nil {
+			r.c.end(endClose)
+		}
+		return false
+	}
+	pkt, err := r.fromServer.Peek(min(4+length, r.fromServer.Size()))
+	if err != nil && len(pkt) < 4+length {
+		r.fail(err)
+		return false
+	}
+	pkt = append([]byte(nil), pkt...)
+	clearCapabilities(pkt[4:], capSSL|capCompress|capZstd)
+	r.fromServer.Discard(len(pkt))
+	if err := r.writeClient(pkt); err != nil {
+		r.fail(err)
+		return false
+	}
+	return true
+}
+
+// clearCapabilities clears flags from a HandshakeV10 greeting payload: the
+// lower two bytes of the capabilities follow the version string, the
+// connection id, 8 bytes of auth data and a filler; the upper two follow
+// the character set and the status flags. Other payloads (an ERR, an old
+// protocol version) are left alone.
+func clearCapabilities(p []byte, flags uint32) {
+	if len(p) < 1 || p[0] != 10 {
+		return
+	}
+	end := 1
+	for end < len(p) && p[end] != 0 {
+		end++
+	}
+	lower := end + 1 + 4 + 8 + 1
+	if lower+2 > len(p) {
+		return
+	}
+	binary.LittleEndian.PutUint16(p[lower:], binary.LittleEndian.Uint16(p[lower:])&^uint16(flags))
+	upper := lower + 2 + 1 + 2
+	if upper+2 > len(p) {
+		return
+	}
+	binary.LittleEndian.PutUint16(p[upper:], binary.LittleEndian.Uint16(p[upper:])&^uint16(flags>>16))
+}
+
+// fail ends the connection after a read or write error: a reset, unless the
+// proxy is ending it already.
+func (r *mysqlRelay) fail(err error) {
+	if errors.Is(err, errEnded) || errors.Is(err, errTruncated) || r.c.isEnding() {
+		return
+	}
+	r.c.end(endReset)
+}
+
+// commandName names a command byte in events and for matchers.
+func commandName(cmd byte) string {
+	switch cmd {
+	case comQuery:
+		return "COM_QUERY"
+	case comStmtPrepare:
+		return "COM_STMT_PREPARE"
+	case comStmtExecute:
+		return "COM_STMT_EXECUTE"
+	case 0x02:
+		return "COM_INIT_DB"
+	case 0x0e:
+		return "COM_PING"
+	case 0x1a:
+		return "COM_STMT_RESET"
+	case 0x1f:
+		return "COM_RESET_CONNECTION"
+	}
+	return "COM_0x" + string("0123456789abcdef"[cmd>>4]) + string("0123456789abcdef"[cmd&15])
+}
