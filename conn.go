@@ -270,8 +270,12 @@ func containsRule(rs []*rule, r *rule) bool {
 	return false
 }
 
-// touch notes that bytes flowed, for IdleTimeout.
-func (c *conn) touch() { c.active.Store(time.Now().UnixNano()) }
+// touch notes that bytes flowed, for IdleTimeout, if one is in force.
+func (c *conn) touch() {
+	if c.plan.Load().up.track {
+		c.active.Store(time.Now().UnixNano())
+	}
+}
 
 // rngFor returns a random source for one direction of c, derived from the
 // proxy's seed and c's number, so that a direction's random choices do not

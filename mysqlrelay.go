@@ -195,7 +195,7 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 	}
 	payload := pkt[4:]
 	cmd := payload[0]
-	owed := &mysqlOwed{fx: noEffects()}
+	owed := mysqlOwed{fx: noEffects()}
 	switch cmd {
 	case comQuit, comStmtClose, comStmtLongData:
 		// No answer comes: nothing to fault.
@@ -210,23 +210,28 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 		r.c.p.stats.requests.Add(1)
 		return false, r.copyPacket(r.toServer, length)
 	}
-	req := &request{method: commandName(cmd)}
-	switch cmd {
-	case comQuery:
-		req.query = string(payload[1:])
-	case comStmtPrepare:
+	plan := r.c.plan.Load()
+	if cmd == comStmtPrepare {
 		// Query matches the executions of a prepared statement, not its
 		// preparation (see Query): the text only names the request.
 		owed.prepare = string(payload[1:])
-		req.target = owed.prepare
-	case comStmtExecute:
-		if len(payload) >= 5 {
-			r.mu.Lock()
-			req.query = r.prepared[binary.LittleEndian.Uint32(payload[1:5])]
-			r.mu.Unlock()
-		}
 	}
-	owed.fx = r.c.decide(r.c.plan.Load(), req, isStatementRule)
+	if len(plan.requests) == 0 {
+		r.c.p.stats.requests.Add(1) // nothing to decide: build no request
+	} else {
+		req := &request{method: commandName(cmd), target: owed.prepare}
+		switch cmd {
+		case comQuery:
+			req.query = string(payload[1:])
+		case comStmtExecute:
+			if len(payload) >= 5 {
+				r.mu.Lock()
+				req.query = r.prepared[binary.LittleEndian.Uint32(payload[1:5])]
+				r.mu.Unlock()
+			}
+		}
+		owed.fx = r.c.decide(plan, req, isStatementRule)
+	}
 	fx := owed.fx
 	if fx.delayRequest > 0 && r.c.sleep(fx.delayRequest, nil) == ended {
 		return false, errEnded
@@ -238,7 +243,7 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 		return true, r.writeClient(reply.encode(1))
 	}
 	if fx.any() || owed.prepare != "" {
-		r.owed.Store(owed)
+		r.owed.Store(&owed)
 	}
 	if err := r.copyPacket(r.toServer, length); err != nil {
 		return false, err
@@ -253,6 +258,13 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 // copyPacket copies the next packet, header and payload of length bytes,
 // from the client to w.
 func (r *mysqlRelay) copyPacket(w io.Writer, length int) error {
+	if n := 4 + length; n <= r.fromClient.Buffered() {
+		// The whole packet is buffered: one write, no copy buffer.
+		b, _ := r.fromClient.Peek(n)
+		_, err := w.Write(b)
+		r.fromClient.Discard(n)
+		return err
+	}
 	_, err := io.CopyN(w, r.fromClient, int64(4+length))
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF

@@ -33,6 +33,7 @@ const (
 	kindFaults        = "faults"         // faults.NewProxy, nothing set
 	kindFaultsInspect = "faults-inspect" // faults.NewProxy + Bandwidth(1<<50)
 	kindFaultsHTTP    = "faults-http"    // faults.NewProxy + WithProtocol(HTTP()), nothing set
+	kindFaultsMySQL   = "faults-mysql"   // faults.NewProxy + WithProtocol(MySQL()), nothing set
 	kindHTTPHello     = "http-hello"     // not a proxy: the HTTP server of TestCompareHTTP (target unused)
 )
 
@@ -56,10 +57,13 @@ func TestHelperProxyProcess(t *testing.T) {
 		p, err = startPlainProxy(target)
 	case kindHTTPHello:
 		p, err = startHelloServer()
-	case kindFaults, kindFaultsInspect, kindFaultsHTTP:
+	case kindFaults, kindFaultsInspect, kindFaultsHTTP, kindFaultsMySQL:
 		var opts []faults.Option
-		if kind == kindFaultsHTTP {
+		switch kind {
+		case kindFaultsHTTP:
 			opts = append(opts, faults.WithProtocol(faults.HTTP()))
+		case kindFaultsMySQL:
+			opts = append(opts, faults.WithProtocol(faults.MySQL()))
 		}
 		var fp *faults.Proxy
 		fp, err = faults.NewProxy(target, opts...)

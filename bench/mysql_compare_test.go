@@ -1,0 +1,536 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Environment of TestCompareMySQL (besides FAULTS_BENCH, FAULTS_BENCH_ROWS
+// and FAULTS_BENCH_OUT, read as by TestCompare).
+const (
+	envMySQLAddr      = "FAULTS_MYSQL_ADDR"         // the server (root, no password, database test)
+	envRequireService = "FAULTS_REQUIRE_SERVICES"   // "1": no server fails the test instead of skipping it
+	envBenchMySQLRnds = "FAULTS_BENCH_MYSQL_ROUNDS" // rounds, default 3
+	envBenchSlapQ     = "FAULTS_BENCH_SLAP_QUERIES" // mariadb-slap's --number-of-queries, default 40000
+	envBenchResTime   = "FAULTS_BENCH_RESULT_TIME"  // large result set time per row and round, default 1s
+)
+
+const (
+	defaultMySQLAddr  = "127.0.0.1:3306"
+	slapQuery         = "SELECT 1"       // the statement mariadb-slap repeats
+	slapConcurrency   = 8                // mariadb-slap's clients
+	slapLimit         = 30 * time.Second // longest one mariadb-slap run may take
+	resultRows        = 20000            // rows of the large result set
+	resultRowBytes    = 1024             // bytes of each row's v column
+	resultInsertBatch = 500              // rows per INSERT when creating the table
+	resultIDWidth     = 8                // v is the id, zero-padded to this width, repeated
+)
+
+// mysqlRows are the ways TestCompareMySQL reaches the server.
+var mysqlRows = []row{
+	{name: "direct"},
+	{name: "plain", child: kindPlain},
+	{name: "faults", child: kindFaults},
+	{name: "faults-mysql", child: kindFaultsMySQL},
+	{name: "toxiproxy", toxi: true},
+}
+
+// mysqlResult is one row of TestCompareMySQL's report.
+type mysqlResult struct {
+	name, skipped, info string
+
+	// mariadb-slap: SELECT 1 over slapConcurrency connections
+	qps       []float64 // queries/s from the wall time, per round
+	slapQPS   []float64 // queries/s from slap's own timing, per round
+	queries   int64
+	slapCPU   time.Duration
+	slapNoCPU bool
+
+	// large result set: SELECT * FROM the table, read fully, one at a time
+	resBytes  int64
+	resCPU    time.Duration
+	resRates  []float64 // MiB/s per round
+	resNoCPU  bool
+	resultSet int64 // SELECTs read
+}
+
+func (r *mysqlResult) slapRate() float64 { return median(r.qps) }
+
+func (r *mysqlResult) cpuUsPerQuery() float64 {
+	if r.slapNoCPU || r.queries == 0 {
+		return math.NaN()
+	}
+	return us(r.slapCPU) / float64(r.queries)
+}
+
+func (r *mysqlResult) resMiBs() float64 { return median(r.resRates) }
+
+func (r *mysqlResult) cpuMsPerMiB() float64 {
+	if r.resNoCPU || r.resBytes == 0 {
+		return math.NaN()
+	}
+	return ms(r.resCPU) / (float64(r.resBytes) / mib)
+}
+
+// mysqlConfig bounds a TestCompareMySQL run.
+type mysqlConfig struct {
+	rounds     int
+	queries    int           // mariadb-slap's --number-of-queries
+	resultTime time.Duration // large result set per row and round
+}
+
+// TestCompareMySQL measures MySQL through each proxy, side by side in one
+// run, against a real MariaDB (or MySQL) server: mariadb-slap repeating
+// SELECT 1 over 8 connections for queries/s and the proxy's CPU per query,
+// then a large result set (SELECT * of a 20,000-row table of 1 KiB rows,
+// read fully with go-sql-driver) for MiB/s and the proxy's CPU per MiB.
+// Rows are interleaved per round. It runs only with FAULTS_BENCH=1, a
+// server at FAULTS_MYSQL_ADDR (default 127.0.0.1:3306, user root without a
+// password, database test) and mariadb-slap; it takes about 35 s.
+func TestCompareMySQL(t *testing.T) {
+	if os.Getenv(envBench) != "1" {
+		t.Skipf("set %s=1 to run the MySQL comparison (about 35 s); see bench/README.md", envBench)
+	}
+	cfg := mysqlConfig{rounds: 3, queries: 40000, resultTime: time.Second}
+	cfg.rounds = envInt(t, envBenchMySQLRnds, cfg.rounds, 1, 10)
+	cfg.queries = envInt(t, envBenchSlapQ, cfg.queries, slapConcurrency, 1_000_000)
+	cfg.queries -= cfg.queries % slapConcurrency // slap gives each client queries/concurrency
+	if s := os.Getenv(envBenchResTime); s != "" {
+		v, err := time.ParseDuration(s)
+		if err != nil || v <= 0 || v > 10*time.Second {
+			t.Fatalf("%s=%q: want a duration in (0, 10s]", envBenchResTime, s)
+		}
+		cfg.resultTime = v
+	}
+	slap, err := findSlap()
+	if err != nil {
+		t.Skip(err)
+	}
+	addr := mysqlServer(t)
+	selected := mysqlRows
+	if s := os.Getenv(envBenchRows); s != "" {
+		names := strings.Split(s, ",")
+		selected = slices.DeleteFunc(slices.Clone(mysqlRows), func(r row) bool { return !slices.Contains(names, r.name) })
+	}
+
+	admin, err := sql.Open("mysql", mysqlBenchDSN(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var version string
+	if err := admin.QueryRow("SELECT VERSION()").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	table, err := createResultTable(admin)
+	if table != "" {
+		defer func() {
+			if _, err := admin.Exec("DROP TABLE IF EXISTS " + table); err != nil {
+				t.Errorf("drop %s: %v", table, err)
+			}
+		}()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("created test.%s (%d rows of %d bytes) in %v", table, resultRows, resultRowBytes, time.Since(t0).Round(time.Millisecond))
+
+	results := make([]mysqlResult, len(selected))
+	eps := make([]*endpoint, len(selected))
+	defer func() {
+		for i, ep := range eps {
+			if ep != nil {
+				if err := ep.Close(); err != nil {
+					t.Errorf("%s: %v", selected[i].name, err)
+				}
+			}
+		}
+	}()
+	for i, r := range selected {
+		results[i] = mysqlResult{name: r.name}
+		ep, err := r.start(addr)
+		switch {
+		case errors.Is(err, errNoToxiproxy):
+			results[i].skipped = "Toxiproxy binary not found (see bench/README.md)"
+			t.Logf("%s: %v", r.name, err)
+			continue
+		case err != nil:
+			t.Fatalf("%s: %v", r.name, err)
+		}
+		eps[i] = ep
+		results[i].info = ep.info
+		if err := checkSelectOne(ep.addr); err != nil {
+			t.Fatalf("%s: %v", r.name, err)
+		}
+	}
+
+	start := time.Now()
+	for round := range cfg.rounds {
+		for i, ep := range eps {
+			if ep != nil {
+				if err := measureSlap(ep, slap, admin, cfg.queries, &results[i]); err != nil {
+					t.Fatalf("%s, mariadb-slap, round %d: %v", selected[i].name, round+1, err)
+				}
+			}
+		}
+		for i, ep := range eps {
+			if ep != nil {
+				if err := measureResult(ep, table, cfg.resultTime, &results[i]); err != nil {
+					t.Fatalf("%s, large result set, round %d: %v", selected[i].name, round+1, err)
+				}
+			}
+		}
+	}
+
+	var sb strings.Builder
+	writeMySQLReport(&sb, results, version, cfg, time.Since(start))
+	fmt.Print("\n", sb.String())
+	if path := os.Getenv(envBenchOut); path != "" {
+		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// mysqlServer returns the address of the server to measure against,
+// FAULTS_MYSQL_ADDR or 127.0.0.1:3306, after a real login (a bare TCP
+// connection would count against the host's max_connect_errors). Nothing
+// answering skips the test (fails it under FAULTS_REQUIRE_SERVICES=1); a
+// server that refuses the login fails it.
+func mysqlServer(t *testing.T) string {
+	t.Helper()
+	addr := os.Getenv(envMySQLAddr)
+	if addr == "" {
+		addr = defaultMySQLAddr
+	}
+	db, err := sql.Open("mysql", mysqlBenchDSN(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		var opErr *net.OpError
+		if !errors.As(err, &opErr) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("MySQL server at %s (%s) refuses the benchmark's login (root, no password, database test): %v", addr, envMySQLAddr, err)
+		}
+		msg := fmt.Sprintf("no MySQL server at %s (set %s to host:port): %v", addr, envMySQLAddr, err)
+		if os.Getenv(envRequireService) == "1" {
+			t.Fatal(msg + "; " + envRequireService + "=1")
+		}
+		t.Skip(msg)
+	}
+	return addr
+}
+
+// mysqlBenchDSN is go-sql-driver's DSN for root, no password, on database
+// test at addr; every read and write is bounded by guard.
+func mysqlBenchDSN(addr string) string {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "tcp", addr, "test"
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 5*time.Second, guard, guard
+	return cfg.FormatDSN()
+}
+
+// createResultTable creates the large result set's table in database test
+// under a name of its own and fills it: id 1..resultRows and v, the id
+// zero-padded to resultIDWidth digits and repeated to resultRowBytes bytes.
+// It returns the name as soon as the table exists, so that the caller drops
+// it even if filling it fails.
+func createResultTable(db *sql.DB) (string, error) {
+	name := fmt.Sprintf("faults_bench_result_%d_%d", os.Getpid(), time.Now().UnixNano()%1_000_000)
+	if _, err := db.Exec("CREATE TABLE " + name + " (id INT NOT NULL PRIMARY KEY, v VARBINARY(" +
+		strconv.Itoa(resultRowBytes) + ") NOT NULL) ENGINE=InnoDB"); err != nil {
+		return "", err
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return name, err
+	}
+	defer tx.Rollback()
+	stmt := "INSERT INTO " + name + " (id, v) VALUES " + strings.Repeat("(?,?),", resultInsertBatch-1) + "(?,?)"
+	args := make([]any, 0, 2*resultInsertBatch)
+	for id := 1; id <= resultRows; id++ {
+		args = append(args, id, resultValue(id))
+		if len(args) == cap(args) || id == resultRows {
+			q := stmt
+			if len(args) < cap(args) {
+				q = "INSERT INTO " + name + " (id, v) VALUES " + strings.Repeat("(?,?),", len(args)/2-1) + "(?,?)"
+			}
+			if _, err := tx.Exec(q, args...); err != nil {
+				return name, err
+			}
+			args = args[:0]
+		}
+	}
+	return name, tx.Commit()
+}
+
+// resultValue is row id's v.
+func resultValue(id int) []byte {
+	v := make([]byte, 0, resultRowBytes)
+	for len(v) < resultRowBytes {
+		v = fmt.Appendf(v, "%0*d", resultIDWidth, id)
+	}
+	return v[:resultRowBytes]
+}
+
+// checkSelectOne runs SELECT 1 through addr with go-sql-driver.
+func checkSelectOne(addr string) error {
+	db, err := sql.Open("mysql", mysqlBenchDSN(addr))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var one int
+	if err := db.QueryRow(slapQuery).Scan(&one); err != nil || one != 1 {
+		return fmt.Errorf("%s: got %d, %v", slapQuery, one, err)
+	}
+	return nil
+}
+
+// comSelect reads the server's global count of SELECT statements.
+func comSelect(admin *sql.DB) (int64, error) {
+	var name string
+	var n int64
+	err := admin.QueryRow("SHOW GLOBAL STATUS LIKE 'Com_select'").Scan(&name, &n)
+	return n, err
+}
+
+// measureSlap runs mariadb-slap once through ep and adds its queries/s, and
+// the proxy's CPU meanwhile, to res. The server's Com_select counter must
+// have grown by at least the queries slap claims to have run.
+func measureSlap(ep *endpoint, bin string, admin *sql.DB, queries int, res *mysqlResult) error {
+	host, port, err := net.SplitHostPort(ep.addr)
+	if err != nil {
+		return err
+	}
+	before, err := comSelect(admin)
+	if err != nil {
+		return err
+	}
+	var run slapRun
+	cpu, ok, err := ep.proxyCPU(func() (err error) {
+		run, err = runSlap(bin, slapArgs(host, port, slapQuery, slapConcurrency, queries), slapLimit)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	after, err := comSelect(admin)
+	if err != nil {
+		return err
+	}
+	ran := int64(run.clients) * run.perClient
+	if run.clients != slapConcurrency || ran != int64(queries) {
+		return fmt.Errorf("mariadb-slap ran %d clients × %d queries, want %d × %d", run.clients, run.perClient, slapConcurrency, queries/slapConcurrency)
+	}
+	if after-before < ran {
+		return fmt.Errorf("the server's Com_select grew by %d during the run, want at least %d", after-before, ran)
+	}
+	res.qps = append(res.qps, float64(ran)/run.wall.Seconds())
+	res.slapQPS = append(res.slapQPS, float64(ran)/run.reported.Seconds())
+	res.queries += ran
+	res.slapCPU += cpu
+	res.slapNoCPU = res.slapNoCPU || !ok
+	return nil
+}
+
+// measureResult reads the whole table through ep, one SELECT at a time on
+// one connection, for about d (at least twice), and adds the bytes read,
+// the time and the proxy's CPU to res. The connection is made before the
+// CPU reading starts.
+func measureResult(ep *endpoint, table string, d time.Duration, res *mysqlResult) error {
+	db, err := sql.Open("mysql", mysqlBenchDSN(ep.addr))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		return err
+	}
+	var n, selects int64
+	var elapsed time.Duration
+	cpu, ok, err := ep.proxyCPU(func() error {
+		t0 := time.Now()
+		for i := 0; i < 2 || time.Since(t0) < d; i++ {
+			got, err := readResult(db, table)
+			n += got
+			if err != nil {
+				return err
+			}
+			selects++
+		}
+		elapsed = time.Since(t0)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	res.resBytes += n
+	res.resCPU += cpu
+	res.resNoCPU = res.resNoCPU || !ok
+	res.resultSet += selects
+	res.resRates = append(res.resRates, float64(n)/mib/elapsed.Seconds())
+	return nil
+}
+
+// readResult runs SELECT * FROM table and reads every row, checking each
+// against what createResultTable stored. It returns the bytes of column
+// data read (the ids' text and the v columns).
+func readResult(db *sql.DB, table string) (int64, error) {
+	rows, err := db.Query("SELECT * FROM " + table)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var id, v sql.RawBytes
+	var n, count, sum int64
+	var want [resultIDWidth]byte
+	for rows.Next() {
+		if err := rows.Scan(&id, &v); err != nil {
+			return n, err
+		}
+		n += int64(len(id) + len(v))
+		k, err := strconv.Atoi(string(id))
+		if err != nil || len(v) != resultRowBytes || len(id) > resultIDWidth {
+			return n, fmt.Errorf("row %d: id %q, v of %d bytes", count+1, id, len(v))
+		}
+		for i, j := resultIDWidth-1, k; i >= 0; i, j = i-1, j/10 {
+			want[i] = byte('0' + j%10)
+		}
+		if string(v[:resultIDWidth]) != string(want[:]) || string(v[resultRowBytes-resultIDWidth:]) != string(want[:]) {
+			return n, fmt.Errorf("row id %d: v starts %q and ends %q", k, v[:resultIDWidth], v[resultRowBytes-resultIDWidth:])
+		}
+		count++
+		sum += int64(k)
+	}
+	if err := rows.Err(); err != nil {
+		return n, err
+	}
+	if count != resultRows || sum != int64(resultRows)*(resultRows+1)/2 {
+		return n, fmt.Errorf("read %d rows (ids summing to %d), want %d", count, sum, resultRows)
+	}
+	return n, nil
+}
+
+// mysqlTarget is one goal the report checks: a / b of a measure against a
+// bound.
+type mysqlTarget struct {
+	a, b    string
+	measure string
+	get     func(*mysqlResult) float64
+	atLeast bool // the ratio must be >= bound (else <=)
+	bound   float64
+}
+
+var mysqlTargets = []mysqlTarget{
+	{"faults-mysql", "plain", "queries/s", (*mysqlResult).slapRate, true, 0.9},
+	{"faults-mysql", "plain", "CPU µs/query", (*mysqlResult).cpuUsPerQuery, false, 1.3},
+	{"faults-mysql", "plain", "large result MiB/s", (*mysqlResult).resMiBs, true, 0.8},
+}
+
+// writeMySQLReport renders TestCompareMySQL's results as Markdown.
+func writeMySQLReport(w io.Writer, results []mysqlResult, version string, cfg mysqlConfig, took time.Duration) {
+	info := ""
+	for _, r := range results {
+		if r.info != "" {
+			info = ", " + r.info
+			break
+		}
+	}
+	byName := map[string]*mysqlResult{}
+	for i := range results {
+		byName[results[i].name] = &results[i]
+	}
+	fmt.Fprintf(w, "### MySQL through each proxy (%s %s/%s, %d CPUs, server %s%s; %d rounds; took %.0fs)\n\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), version, info, cfg.rounds, took.Seconds())
+
+	fmt.Fprintf(w, "mariadb-slap --query='%s' --concurrency=%d --number-of-queries=%d --iterations=1 (%d per client):\n\n",
+		slapQuery, slapConcurrency, cfg.queries, cfg.queries/slapConcurrency)
+	fmt.Fprint(w, "| path | queries/s | spread queries/s | queries/s (slap's timing) | proxy CPU µs/query |\n|---|---:|---:|---:|---:|\n")
+	for _, r := range results {
+		if r.skipped != "" {
+			fmt.Fprintf(w, "| %s | skipped: %s | | | |\n", r.name, r.skipped)
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", r.name, cell("%.0f", r.slapRate()), spread(r.qps),
+			cell("%.0f", median(r.slapQPS)), cell("%.1f", r.cpuUsPerQuery()))
+	}
+
+	perSelect := math.NaN()
+	for _, r := range results {
+		if r.resultSet > 0 {
+			perSelect = float64(r.resBytes) / float64(r.resultSet) / mib
+			break
+		}
+	}
+	fmt.Fprintf(w, "\nSELECT * of %d rows × %d bytes (%s MiB of column data), read fully with go-sql-driver, one at a time on one connection, %v per row and round:\n\n",
+		resultRows, resultRowBytes, cell("%.1f", perSelect), cfg.resultTime)
+	fmt.Fprint(w, "| path | MiB/s | proxy CPU ms/MiB | spread MiB/s | SELECTs |\n|---|---:|---:|---:|---:|\n")
+	for _, r := range results {
+		if r.skipped != "" {
+			fmt.Fprintf(w, "| %s | skipped: %s | | | |\n", r.name, r.skipped)
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %d |\n", r.name, cell("%.0f", r.resMiBs()), cell("%.3f", r.cpuMsPerMiB()), spread(r.resRates), r.resultSet)
+	}
+
+	fmt.Fprint(w, "\n### Ratios (a / b)\n\nqueries/s and MiB/s: above 1 means a is faster. CPU: below 1 means a is cheaper.\n\n")
+	fmt.Fprint(w, "| a / b | queries/s | CPU µs/query | result MiB/s | CPU ms/MiB |\n|---|---:|---:|---:|---:|\n")
+	for _, q := range [][2]string{{"faults-mysql", "plain"}, {"faults-mysql", "faults"}, {"faults-mysql", "toxiproxy"}, {"plain", "direct"}, {"toxiproxy", "plain"}} {
+		a, b := byName[q[0]], byName[q[1]]
+		if a == nil || b == nil || a.skipped != "" || b.skipped != "" {
+			continue
+		}
+		fmt.Fprintf(w, "| %s / %s | %s | %s | %s | %s |\n", q[0], q[1],
+			cell("%.2f×", a.slapRate()/b.slapRate()), cell("%.2f×", a.cpuUsPerQuery()/b.cpuUsPerQuery()),
+			cell("%.2f×", a.resMiBs()/b.resMiBs()), cell("%.2f×", a.cpuMsPerMiB()/b.cpuMsPerMiB()))
+	}
+
+	fmt.Fprint(w, "\n### Targets\n\n| ratio | measured | target | met |\n|---|---:|---:|:---:|\n")
+	for _, g := range mysqlTargets {
+		a, b := byName[g.a], byName[g.b]
+		v := math.NaN()
+		if a != nil && b != nil && a.skipped == "" && b.skipped == "" {
+			v = g.get(a) / g.get(b)
+		}
+		op, met := "≤", "—"
+		if g.atLeast {
+			op = "≥"
+		}
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			met = "no"
+			if g.atLeast && v >= g.bound || !g.atLeast && v <= g.bound {
+				met = "yes"
+			}
+		}
+		fmt.Fprintf(w, "| %s / %s %s | %s | %s %.2f× | %s |\n", g.a, g.b, g.measure, cell("%.2f×", v), op, g.bound, met)
+	}
+	fmt.Fprint(w, "\nqueries/s and MiB/s are medians of the rounds; queries/s come from the wall time around the whole "+
+		"mariadb-slap process (slap's own timing, which leaves out its start and its first connection, is shown beside). "+
+		"CPU is the proxy process's own (sum of /proc/PID/task/*/schedstat over all rounds, divided by the queries or MiB; "+
+		"the slap runs' connection handshakes included). mariadb-slap, the server, the proxy and the test process share the machine's CPUs. "+
+		"faults is the TCP (spliced) pass-through, faults-mysql the same with WithProtocol(MySQL()) and no fault. "+
+		"Toxiproxy runs with LOG_LEVEL=error.\n")
+}
