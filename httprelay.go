@@ -22,19 +22,13 @@ import (
 // written as soon as every exchange before it has been answered, so that the
 // client reads answers in the order of its requests.
 type httpRelay struct {
-	c          *conn
-	client     net.Conn
-	server     net.Conn
-	fromClient *bufio.Reader
-	fromServer *bufio.Reader
+	sides
 
 	// One framer per direction, in no-copy mode: a head's raw bytes are
 	// valid until the next read from its reader, so each head is written
 	// on before its body is read.
 	requestFramer  httpFramer
 	responseFramer httpFramer
-	toClient       meter
-	toServer       meter
 
 	mu       sync.Mutex // guards queue and the proxy's own writes to the client
 	queue    []*exchange
@@ -52,46 +46,9 @@ type exchange struct {
 	reply  []byte // the proxy's answer, instead of the server's
 }
 
-// meter writes to a socket, counting the bytes and noting activity.
-type meter struct {
-	conn  net.Conn
-	bytes *atomic.Int64
-	c     *conn
-}
-
-func (m meter) Write(b []byte) (int, error) {
-	n, err := m.conn.Write(b)
-	m.bytes.Add(int64(n))
-	m.c.touch()
-	return n, err
-}
-
-// writev writes bufs with one system call where it can.
-func (m meter) writev(bufs ...[]byte) error {
-	if len(bufs) == 1 {
-		_, err := m.Write(bufs[0])
-		return err
-	}
-	nb := net.Buffers(bufs)
-	n, err := nb.WriteTo(m.conn)
-	m.bytes.Add(n)
-	m.c.touch()
-	return err
-}
-
 func newHTTPRelay(c *conn) *httpRelay {
-	c.mu.Lock()
-	server := c.server
-	c.mu.Unlock()
 	return &httpRelay{
-		c:          c,
-		client:     c.client,
-		server:     server,
-		fromClient: bufio.NewReaderSize(c.client, maxHTTPHead),
-		fromServer: bufio.NewReaderSize(server, maxHTTPHead),
-		toClient:   meter{c.client, &c.p.stats.bytesDown, c},
-		toServer:   meter{server, &c.p.stats.bytesUp, c},
-
+		sides:          newSides(c, maxHTTPHead),
 		requestFramer:  httpFramer{noCopy: true},
 		responseFramer: httpFramer{noCopy: true},
 	}
@@ -584,13 +541,4 @@ func (r *httpRelay) passRaw(from *bufio.Reader, w meter, dst net.Conn) {
 			return
 		}
 	}
-}
-
-// fail ends the connection after a read or write error: a reset, unless the
-// proxy is ending it already.
-func (r *httpRelay) fail(err error) {
-	if errors.Is(err, errEnded) || errors.Is(err, errTruncated) || r.c.isEnding() {
-		return
-	}
-	r.c.end(endReset)
 }

@@ -3,9 +3,7 @@ package faults
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 )
@@ -37,13 +35,7 @@ const (
 // from the server after a command are its answer, and what that answer
 // must undergo is handed over before the command goes out.
 type mysqlRelay struct {
-	c          *conn
-	client     net.Conn
-	server     net.Conn
-	fromClient *bufio.Reader
-	fromServer *bufio.Reader
-	toClient   meter
-	toServer   meter
+	sides
 
 	clientMu sync.Mutex // one writer to the client at a time
 
@@ -60,18 +52,9 @@ type mysqlOwed struct {
 }
 
 func newMySQLRelay(c *conn) *mysqlRelay {
-	c.mu.Lock()
-	server := c.server
-	c.mu.Unlock()
 	return &mysqlRelay{
-		c:          c,
-		client:     c.client,
-		server:     server,
-		fromClient: bufio.NewReaderSize(c.client, 64<<10),
-		fromServer: bufio.NewReaderSize(server, 64<<10),
-		toClient:   meter{c.client, &c.p.stats.bytesDown, c},
-		toServer:   meter{server, &c.p.stats.bytesUp, c},
-		prepared:   make(map[uint32]string),
+		sides:    newSides(c, 64<<10),
+		prepared: make(map[uint32]string),
 	}
 }
 
@@ -420,15 +403,6 @@ func clearCapabilities(p []byte, flags uint32) {
 		return
 	}
 	binary.LittleEndian.PutUint16(p[upper:], binary.LittleEndian.Uint16(p[upper:])&^uint16(flags>>16))
-}
-
-// fail ends the connection after a read or write error: a reset, unless the
-// proxy is ending it already.
-func (r *mysqlRelay) fail(err error) {
-	if errors.Is(err, errEnded) || errors.Is(err, errTruncated) || r.c.isEnding() {
-		return
-	}
-	r.c.end(endReset)
 }
 
 // commandName names a command byte in events and for matchers.

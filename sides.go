@@ -1,0 +1,74 @@
+package faults
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"sync/atomic"
+)
+
+// sides are the two sockets of a framed relay (HTTP, MySQL): each read
+// through a buffer, for framing, and written through a meter.
+type sides struct {
+	c          *conn
+	client     net.Conn
+	server     net.Conn
+	fromClient *bufio.Reader
+	fromServer *bufio.Reader
+	toClient   meter
+	toServer   meter
+}
+
+// newSides reads each socket of c through a buffer of size bytes, the
+// longest message head the relay must see whole.
+func newSides(c *conn, size int) sides {
+	c.mu.Lock()
+	server := c.server
+	c.mu.Unlock()
+	return sides{
+		c:          c,
+		client:     c.client,
+		server:     server,
+		fromClient: bufio.NewReaderSize(c.client, size),
+		fromServer: bufio.NewReaderSize(server, size),
+		toClient:   meter{c.client, &c.p.stats.bytesDown, c},
+		toServer:   meter{server, &c.p.stats.bytesUp, c},
+	}
+}
+
+// fail ends the connection after a read or write error: a reset, unless the
+// proxy is ending it already.
+func (s *sides) fail(err error) {
+	if errors.Is(err, errEnded) || errors.Is(err, errTruncated) || s.c.isEnding() {
+		return
+	}
+	s.c.end(endReset)
+}
+
+// meter writes to a socket, counting the bytes and noting activity.
+type meter struct {
+	conn  net.Conn
+	bytes *atomic.Int64
+	c     *conn
+}
+
+// Write writes b to the socket.
+func (m meter) Write(b []byte) (int, error) {
+	n, err := m.conn.Write(b)
+	m.bytes.Add(int64(n))
+	m.c.touch()
+	return n, err
+}
+
+// writev writes bufs with one system call where it can.
+func (m meter) writev(bufs ...[]byte) error {
+	if len(bufs) == 1 {
+		_, err := m.Write(bufs[0])
+		return err
+	}
+	nb := net.Buffers(bufs)
+	n, err := nb.WriteTo(m.conn)
+	m.bytes.Add(n)
+	m.c.touch()
+	return err
+}
