@@ -12,6 +12,7 @@ type (
 	dropResponse     struct{}
 	abort            struct{}
 	truncateResponse struct{ n int64 }
+	truncateRows     struct{ n int64 }
 	slowResponse     struct{ rate int64 }
 )
 
@@ -21,6 +22,7 @@ func (delayResponse) family() family    { return familyRequest }
 func (dropResponse) family() family     { return familyRequest }
 func (abort) family() family            { return familyRequest }
 func (truncateResponse) family() family { return familyRequest }
+func (truncateRows) family() family     { return familyRequest }
 func (slowResponse) family() family     { return familyRequest }
 
 func (a errorReply) describe() string {
@@ -34,6 +36,7 @@ func (a delayResponse) describe() string    { return fmt.Sprintf("DelayResponse(
 func (dropResponse) describe() string       { return "DropResponse()" }
 func (abort) describe() string              { return "Abort()" }
 func (a truncateResponse) describe() string { return fmt.Sprintf("TruncateResponse(%d)", a.n) }
+func (a truncateRows) describe() string     { return fmt.Sprintf("TruncateRows(%d)", a.n) }
 func (a slowResponse) describe() string     { return fmt.Sprintf("SlowResponse(%d)", a.rate) }
 
 // Error answers a request with reply instead of passing it on: the server
@@ -95,6 +98,20 @@ func TruncateResponse(n int64) Behavior {
 	b := newBehavior(truncateResponse{n})
 	if n < 0 {
 		return b.invalid("byte count must not be negative", n)
+	}
+	return b
+}
+
+// TruncateRows passes on only the first n rows of an answer (its result
+// sets counted together), then closes the connection: the client reads
+// those rows and then finds the connection lost in the middle of the
+// result, as when a server dies while it streams one. An answer with n rows
+// or fewer passes whole. It applies to [MySQL] proxies. n must not be
+// negative.
+func TruncateRows(n int64) Behavior {
+	b := newBehavior(truncateRows{n})
+	if n < 0 {
+		return b.invalid("row count must not be negative", n)
 	}
 	return b
 }

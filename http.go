@@ -39,6 +39,9 @@ func (httpProtocol) supports(b Behavior) error {
 	case familyListener, familyConnection, familyTimer:
 		return nil
 	case familyRequest:
+		if _, ok := b.act.(truncateRows); ok {
+			return &UnsupportedError{Behavior: b.String(), Protocol: "http", Reason: "HTTP answers have no rows; use TruncateResponse"}
+		}
 		if e, ok := b.act.(errorReply); ok && e.reply.protocol() != "http" {
 			return &UnsupportedError{Behavior: b.String(), Protocol: "http", Reason: "the reply is not an HTTP response; use HTTPStatus"}
 		}

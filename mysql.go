@@ -4,7 +4,7 @@ package faults
 // frames the client's commands, so that request behaviors act on single
 // statements: [Error] with a [MySQLReply] (an ERR packet, as the server
 // would send it), [DelayRequest], [DelayResponse], [DropResponse],
-// [Abort], [TruncateResponse] and [SlowResponse], chosen with
+// [Abort], [TruncateResponse], [TruncateRows] and [SlowResponse], chosen with
 // [Behavior.When] and [Query]. [Behavior.Probability] is decided per
 // statement. A prepared statement is decided at each execution, by the
 // text it was prepared with; its preparation (COM_STMT_PREPARE) is never

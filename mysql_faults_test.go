@@ -398,6 +398,53 @@ func TestMySQLTruncateResponse(t *testing.T) {
 	checkInjected(t, p, 1)
 }
 
+// TestMySQLTruncateRows: a result set cut after n rows reaches the client
+// as exactly n rows and then a lost connection, in the text protocol and in
+// the binary one (a prepared statement); a shorter result passes whole; the
+// pool goes on on a new connection.
+func TestMySQLTruncateRows(t *testing.T) {
+	p := startMySQLProxy(t)
+	db := openMySQL(t, p.Addr(), "")
+	ctx := mysqlCtx(t, 10*time.Second)
+	mustSet(t, p, faults.TruncateRows(10).When(faults.Query(`FROM seq_1_to_`)))
+	count := func(query string, args ...any) (int, error) {
+		rows, err := db.QueryContext(ctx, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		return n, rows.Err()
+	}
+	for _, tc := range []struct {
+		name  string
+		query string
+		args  []any
+	}{
+		{"text", "SELECT seq, REPEAT('r', 50) FROM seq_1_to_1000", nil},
+		{"binary", "SELECT seq, REPEAT('r', 50) FROM seq_1_to_1000 WHERE seq > ?", []any{0}},
+	} {
+		n, err := count(tc.query, tc.args...)
+		if n != 10 || err == nil {
+			t.Errorf("%s: %d rows, then %v; want 10 rows, then an error", tc.name, n, err)
+		}
+	}
+	if n, err := count("SELECT seq FROM seq_1_to_5"); n != 5 || err != nil {
+		t.Errorf("5-row result: %d rows, %v; want all 5, no error", n, err)
+	}
+	if n, err := count("SELECT seq FROM seq_1_to_10"); n != 10 || err != nil {
+		t.Errorf("10-row result: %d rows, %v; want all 10, no error", n, err)
+	}
+	var total int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES").Scan(&total); err != nil {
+		t.Errorf("next statement: %v", err)
+	}
+	checkInjected(t, p, 4)
+}
+
 // TestMySQLRestartUnderLoad: Restart under 8 goroutines querying through a
 // database/sql pool: statements fail while connections are reset and the
 // proxy refuses, and once the window has passed and the pool has

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"io"
 	"sync"
@@ -43,11 +44,14 @@ type mysqlRelay struct {
 
 	mu       sync.Mutex
 	prepared map[uint32]string // statement texts by id
+	greeting mysqlGreeting     // as the client saw it
+	session  mysqlSession      // what client and server agreed on, after the login
 }
 
 // mysqlOwed is what becomes of the server's next answer.
 type mysqlOwed struct {
 	fx      effects
+	cmd     byte   // the command answered
 	prepare string // the text of a COM_STMT_PREPARE, to learn its statement id
 }
 
@@ -139,6 +143,9 @@ func (r *mysqlRelay) commands(login *MySQLReply) {
 			}
 			return
 		case first || seq != 0 || wrapped:
+			if first {
+				r.learnSession(length)
+			}
 			first = false
 			w := io.Writer(r.toServer)
 			if skipping {
@@ -178,7 +185,7 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 	}
 	payload := pkt[4:]
 	cmd := payload[0]
-	owed := mysqlOwed{fx: noEffects()}
+	owed := mysqlOwed{fx: noEffects(), cmd: cmd}
 	switch cmd {
 	case comQuit, comStmtClose, comStmtLongData:
 		// No answer comes: nothing to fault.
@@ -295,6 +302,12 @@ func (r *mysqlRelay) answers(done chan<- struct{}, greeting *MySQLReply) {
 					io.Copy(io.Discard, r.fromServer)
 					return
 				}
+				if fx.rows >= 0 {
+					if !r.cutRows(owed, chunk, fx.rows) {
+						return
+					}
+					continue
+				}
 				shaped = nil
 				if fx.truncate >= 0 || fx.slow > 0 {
 					shaped = &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
@@ -330,6 +343,90 @@ func (r *mysqlRelay) writeAnswer(b []byte, shaped *shapedWriter) error {
 		_, err = r.toClient.Write(b)
 	}
 	return err
+}
+
+// learnSession records the capabilities client and server agreed on, from
+// the client's login packet (length bytes of payload), which is next in
+// fromClient.
+func (r *mysqlRelay) learnSession(length int) {
+	b, err := r.fromClient.Peek(min(4+length, r.fromClient.Size()))
+	if err != nil || len(b) < 4 {
+		return
+	}
+	h, err := parseMySQLClientHello(b[4:])
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	r.session = negotiateMySQL(r.greeting, h)
+	r.mu.Unlock()
+}
+
+// cutRows passes on an answer packet by packet, following it, until n rows
+// of a result have gone; at the next row it closes the connection. chunk
+// holds the answer's first bytes, already read. It reports whether the
+// relay goes on (the answer had n rows or fewer).
+func (r *mysqlRelay) cutRows(owed *mysqlOwed, chunk []byte, n int64) bool {
+	r.mu.Lock()
+	session := r.session
+	r.mu.Unlock()
+	f := newMySQLFollower(mysqlCommand(owed.cmd).response(), session)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(append([]byte(nil), chunk...)), r.fromServer), 64<<10)
+	var rows int64
+	for !f.done() {
+		if f.failed() != nil {
+			// Not a response this follower knows: pass the rest raw.
+			r.c.p.log.Warn("faults: MySQL answer not followed; TruncateRows passes it whole", "conn", r.c.id, "err", f.failed())
+			return r.passRest(br)
+		}
+		p, err := readMySQLPacket(br)
+		if err != nil {
+			r.fail(err)
+			return false
+		}
+		head, err := peekMySQLPayload(br, p, mysqlHeadLen)
+		if err != nil {
+			r.fail(err)
+			return false
+		}
+		wasRows := f.state == mfRows && !f.serverCont
+		f.server(head, p.length)
+		if wasRows && f.state == mfRows {
+			if rows == n {
+				// A clean close, not a reset: a reset could discard rows
+				// the client has not read yet.
+				r.c.end(endClose)
+				return false
+			}
+			rows++
+		}
+		hdr := p.header()
+		r.clientMu.Lock()
+		_, err = r.toClient.Write(hdr[:])
+		if err == nil {
+			_, err = copyMySQLPayload(r.toClient, br, p)
+		}
+		r.clientMu.Unlock()
+		if err != nil {
+			r.fail(err)
+			return false
+		}
+	}
+	if br.Buffered() > 0 {
+		return r.passRest(br)
+	}
+	return true
+}
+
+// passRest writes what br holds to the client.
+func (r *mysqlRelay) passRest(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	if err := r.writeAnswer(b, nil); err != nil {
+		r.fail(err)
+		return false
+	}
+	br.Discard(len(b))
+	return true
 }
 
 // learnStatement records the id the server gave a prepared statement, from
@@ -372,6 +469,11 @@ func (r *mysqlRelay) greet(greeting *MySQLReply) bool {
 	}
 	pkt = append([]byte(nil), pkt...)
 	clearCapabilities(pkt[4:], capSSL|capCompress|capZstd)
+	if g, err := parseMySQLGreeting(pkt[4:]); err == nil {
+		r.mu.Lock()
+		r.greeting = g
+		r.mu.Unlock()
+	}
 	r.fromServer.Discard(len(pkt))
 	if err := r.writeClient(pkt); err != nil {
 		r.fail(err)

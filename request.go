@@ -10,14 +10,15 @@ type effects struct {
 	drop          bool          // never pass the answer on
 	abort         bool          // close the connection once the request is passed on
 	truncate      int64         // pass on this many bytes of the answer, then close; -1: all
+	rows          int64         // pass on this many rows of a result, then reset; -1: all
 	slow          int64         // pace the answer to this many bytes per second; 0: no pacing
 }
 
-func noEffects() effects { return effects{truncate: -1} }
+func noEffects() effects { return effects{truncate: -1, rows: -1} }
 
 // any reports whether e does anything to the request.
 func (e effects) any() bool {
-	return e.reply != nil || e.delayRequest > 0 || e.delayResponse > 0 || e.drop || e.abort || e.truncate >= 0 || e.slow > 0
+	return e.reply != nil || e.delayRequest > 0 || e.delayResponse > 0 || e.drop || e.abort || e.truncate >= 0 || e.rows >= 0 || e.slow > 0
 }
 
 // phase says when a request behavior acts. The proxy decides the phases in
@@ -63,6 +64,10 @@ func (e *effects) add(a action) {
 	case truncateResponse:
 		if e.truncate < 0 || a.n < e.truncate {
 			e.truncate = a.n
+		}
+	case truncateRows:
+		if e.rows < 0 || a.n < e.rows {
+			e.rows = a.n
 		}
 	case slowResponse:
 		if e.slow == 0 || a.rate < e.slow {
