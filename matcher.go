@@ -16,11 +16,12 @@ type Matcher interface {
 
 // request is what matchers see of one request.
 type request struct {
-	query  string // SQL text, for Query
-	method string
-	target string // as sent, with the query
-	path   string // without the query
-	header func(name string) (string, bool)
+	query   string // SQL text, for Query
+	inTrans bool   // sent inside a transaction, for InTransaction
+	method  string
+	target  string // as sent, with the query
+	path    string // without the query
+	header  func(name string) (string, bool)
 }
 
 // summary names the request in events, e.g. "GET /api/x?y=1" or
@@ -88,6 +89,34 @@ func (m queryMatcher) match(r *request) bool {
 func (m queryMatcher) check() error { return m.err }
 
 func (m queryMatcher) String() string { return "Query(" + strconv.Quote(m.pattern) + ")" }
+
+type inTransactionMatcher struct{}
+
+// InTransaction matches SQL statements sent while a transaction is open on
+// their connection: on MySQL, when the server's answer to the connection's
+// previous statement said so (SERVER_STATUS_IN_TRANS), which covers BEGIN,
+// START TRANSACTION and autocommit off alike. The proxy starts reading those
+// answers when a rule with InTransaction is installed, so the statement
+// right after that counts as outside. COMMIT and ROLLBACK themselves are
+// inside: Query("^COMMIT") with InTransaction() fails exactly the commits.
+func InTransaction() Matcher { return inTransactionMatcher{} }
+
+func (inTransactionMatcher) match(r *request) bool { return r.inTrans }
+
+func (inTransactionMatcher) String() string { return "InTransaction()" }
+
+// tracksTransactions reports whether a rule of plan needs to know whether
+// statements are sent inside a transaction.
+func (pl *connPlan) tracksTransactions() bool {
+	for _, r := range pl.requests {
+		for _, m := range r.b.when {
+			if _, ok := m.(inTransactionMatcher); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 type headerMatcher struct{ name, value string }
 

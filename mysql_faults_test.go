@@ -445,6 +445,58 @@ func TestMySQLTruncateRows(t *testing.T) {
 	checkInjected(t, p, 4)
 }
 
+// TestMySQLInTransaction: InTransaction matches the statements sent while
+// a transaction is open — begun with BEGIN or by autocommit off — and not
+// those outside; with Query("^COMMIT") it fails exactly the commits, and
+// the transaction's changes never land.
+func TestMySQLInTransaction(t *testing.T) {
+	table, direct := mysqlTable(t, "intrans", "id INT PRIMARY KEY, v INT")
+	p := startMySQLProxy(t)
+	db := openMySQL(t, p.Addr(), "")
+	ctx := mysqlCtx(t, 10*time.Second)
+	if _, err := direct.ExecContext(ctx, "INSERT INTO "+table+" VALUES (1, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	mustSet(t, p, faults.Error(faults.MySQLDeadlock).When(faults.Query(`^COMMIT`), faults.InTransaction()))
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	exec := func(q string) error { _, err := conn.ExecContext(ctx, q); return err }
+	// Outside a transaction, nothing is faulted (a stray COMMIT included).
+	for _, q := range []string{"SELECT 1", "UPDATE " + table + " SET v = 1 WHERE id = 1", "COMMIT"} {
+		if err := exec(q); err != nil {
+			t.Fatalf("%s outside a transaction: %v", q, err)
+		}
+	}
+	// Inside one, the COMMIT fails as a deadlock; the server never saw it.
+	for _, q := range []string{"BEGIN", "UPDATE " + table + " SET v = 2 WHERE id = 1"} {
+		if err := exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	checkDriverError(t, "COMMIT in a transaction", exec("COMMIT"), faults.MySQLDeadlock)
+	if err := exec("ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	if err := direct.QueryRowContext(ctx, "SELECT v FROM "+table+" WHERE id = 1").Scan(&v); err != nil || v != 1 {
+		t.Fatalf("after the failed COMMIT and a ROLLBACK: v = %d, %v; want 1", v, err)
+	}
+	// autocommit off opens a transaction implicitly.
+	for _, q := range []string{"SET autocommit = 0", "UPDATE " + table + " SET v = 3 WHERE id = 1"} {
+		if err := exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	checkDriverError(t, "COMMIT with autocommit off", exec("COMMIT"), faults.MySQLDeadlock)
+	if err := exec("ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	checkInjected(t, p, 2)
+}
+
 // TestMySQLRestartUnderLoad: Restart under 8 goroutines querying through a
 // database/sql pool: statements fail while connections are reset and the
 // proxy refuses, and once the window has passed and the pool has

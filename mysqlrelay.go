@@ -40,7 +40,8 @@ type mysqlRelay struct {
 
 	clientMu sync.Mutex // one writer to the client at a time
 
-	owed atomic.Pointer[mysqlOwed] // what the next answer must undergo
+	owed    atomic.Pointer[mysqlOwed] // what the next answer must undergo
+	inTrans atomic.Bool               // the last answer followed said a transaction is open
 
 	mu       sync.Mutex
 	prepared map[uint32]string // statement texts by id
@@ -52,6 +53,7 @@ type mysqlRelay struct {
 type mysqlOwed struct {
 	fx      effects
 	cmd     byte   // the command answered
+	follow  bool   // follow the answer packet by packet, to learn the transaction state
 	prepare string // the text of a COM_STMT_PREPARE, to learn its statement id
 }
 
@@ -209,7 +211,7 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 	if len(plan.requests) == 0 {
 		r.c.p.stats.requests.Add(1) // nothing to decide: build no request
 	} else {
-		req := &request{method: commandName(cmd), target: owed.prepare}
+		req := &request{method: commandName(cmd), target: owed.prepare, inTrans: r.inTrans.Load()}
 		switch cmd {
 		case comQuery:
 			req.query = string(payload[1:])
@@ -232,7 +234,8 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 		}
 		return true, r.writeClient(reply.encode(1))
 	}
-	if fx.any() || owed.prepare != "" {
+	owed.follow = plan.tracksTransactions()
+	if fx.any() || owed.prepare != "" || owed.follow {
 		r.owed.Store(&owed)
 	}
 	if err := r.copyPacket(r.toServer, length); err != nil {
@@ -302,8 +305,8 @@ func (r *mysqlRelay) answers(done chan<- struct{}, greeting *MySQLReply) {
 					io.Copy(io.Discard, r.fromServer)
 					return
 				}
-				if fx.rows >= 0 {
-					if !r.cutRows(owed, chunk, fx.rows) {
+				if fx.rows >= 0 || owed.follow {
+					if !r.follow(owed, chunk, fx.rows) {
 						return
 					}
 					continue
@@ -362,21 +365,21 @@ func (r *mysqlRelay) learnSession(length int) {
 	r.mu.Unlock()
 }
 
-// cutRows passes on an answer packet by packet, following it, until n rows
-// of a result have gone; at the next row it closes the connection. chunk
-// holds the answer's first bytes, already read. It reports whether the
-// relay goes on (the answer had n rows or fewer).
-func (r *mysqlRelay) cutRows(owed *mysqlOwed, chunk []byte, n int64) bool {
+// follow passes on an answer packet by packet, following it: it notes
+// whether the answer leaves a transaction open and, if n >= 0, passes on n
+// rows and closes the connection at the next. chunk holds the answer's
+// first bytes, already read. It reports whether the relay goes on.
+func (r *mysqlRelay) follow(owed *mysqlOwed, chunk []byte, n int64) bool {
 	r.mu.Lock()
 	session := r.session
 	r.mu.Unlock()
 	f := newMySQLFollower(mysqlCommand(owed.cmd).response(), session)
-	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(append([]byte(nil), chunk...)), r.fromServer), 64<<10)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(append([]byte(nil), chunk...)), r.fromServer), 16<<10)
 	var rows int64
 	for !f.done() {
 		if f.failed() != nil {
 			// Not a response this follower knows: pass the rest raw.
-			r.c.p.log.Warn("faults: MySQL answer not followed; TruncateRows passes it whole", "conn", r.c.id, "err", f.failed())
+			r.c.p.log.Warn("faults: MySQL answer not followed; it passes whole", "conn", r.c.id, "err", f.failed())
 			return r.passRest(br)
 		}
 		p, err := readMySQLPacket(br)
@@ -391,7 +394,7 @@ func (r *mysqlRelay) cutRows(owed *mysqlOwed, chunk []byte, n int64) bool {
 		}
 		wasRows := f.state == mfRows && !f.serverCont
 		f.server(head, p.length)
-		if wasRows && f.state == mfRows {
+		if wasRows && f.state == mfRows && n >= 0 {
 			if rows == n {
 				// A clean close, not a reset: a reset could discard rows
 				// the client has not read yet.
@@ -411,6 +414,11 @@ func (r *mysqlRelay) cutRows(owed *mysqlOwed, chunk []byte, n int64) bool {
 			r.fail(err)
 			return false
 		}
+	}
+	if f.status != 0 {
+		// An answer that ended in OK or EOF tells; an ERR leaves the
+		// transaction as it was.
+		r.inTrans.Store(f.status&mysqlServerStatusInTrans != 0)
 	}
 	if br.Buffered() > 0 {
 		return r.passRest(br)
