@@ -27,10 +27,11 @@ type conn struct {
 	id     uint64
 	client net.Conn
 
-	plan     atomic.Pointer[connPlan]
-	admitted atomic.Bool    // past admission: dialing or forwarding
-	active   atomic.Int64   // unix nanoseconds of the last byte forwarded, for IdleTimeout
-	reading  [2]atomic.Bool // per direction (see dirIndex): a read of its source may be parked
+	plan       atomic.Pointer[connPlan]
+	admitted   atomic.Bool    // past admission: dialing or forwarding
+	blackedOut bool           // Blackout fired at accept; set before run starts
+	active     atomic.Int64   // unix nanoseconds of the last byte forwarded, for IdleTimeout
+	reading    [2]atomic.Bool // per direction (see dirIndex): a read of its source may be parked
 
 	// Guarded by p.mu.
 	decided map[*rule]bool
@@ -69,6 +70,9 @@ func (p *Proxy) accept(ln net.Listener, nc net.Conn) {
 	now := time.Now()
 	c.active.Store(now.UnixNano())
 	plan := p.planFor(c, now, true)
+	// A Blackout decided now is carried out even if its rule is gone
+	// before run gets to it: it fired, and was counted.
+	c.blackedOut = plan.blackout
 	c.plan.Store(plan)
 	c.syncTimers(plan)
 	p.conns[c.id] = c
@@ -109,7 +113,7 @@ func (c *conn) admit() bool {
 		plan := c.plan.Load()
 		var wait <-chan time.Time
 		switch {
-		case plan.blackout:
+		case c.blackedOut:
 			c.end(endClose)
 			return false
 		case plan.hang:
