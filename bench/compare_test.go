@@ -2,7 +2,6 @@ package bench
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"os"
 	"slices"
@@ -24,9 +23,7 @@ const (
 
 // result is one row of the report; NaN means not measured.
 type result struct {
-	name    string
-	skipped string // why the row was not measured
-	info    string
+	rowHead
 
 	upMiBs, downMiBs float64 // throughput, 64 KiB writes / reads; median of rounds
 	rttP50us         float64 // 64-byte round trip, median of all rounds' samples
@@ -46,7 +43,7 @@ type result struct {
 
 func newResult(name string) result {
 	n := math.NaN()
-	return result{name: name, upMiBs: n, downMiBs: n, rttP50us: n, connsPerSec: n,
+	return result{rowHead: rowHead{name: name}, upMiBs: n, downMiBs: n, rttP50us: n, connsPerSec: n,
 		idleRSSKiB: n, idleHeapKiB: n, idleGorPerCn: n, cpuMsPerMiB: n, cpuUsPerRTT: n, cpuUsPerConn: n}
 }
 
@@ -65,24 +62,12 @@ type compareConfig struct {
 // measurement is bounded in time (FAULTS_BENCH_TIME) and count. It runs
 // only with FAULTS_BENCH=1 (about 90 s with the defaults).
 func TestCompare(t *testing.T) {
-	if os.Getenv(envBench) != "1" {
-		t.Skipf("set %s=1 to run the side-by-side comparison (about 90 s); see bench/README.md", envBench)
-	}
+	requireBench(t, "the side-by-side comparison (about 90 s)")
 	cfg := compareConfig{d: time.Second, rounds: 3, idle: 500}
-	if s := os.Getenv(envBenchTime); s != "" {
-		v, err := time.ParseDuration(s)
-		if err != nil || v <= 0 || v > 10*time.Second {
-			t.Fatalf("%s=%q: want a duration in (0, 10s]", envBenchTime, s)
-		}
-		cfg.d = v
-	}
+	cfg.d = envDuration(t, envBenchTime, cfg.d)
 	cfg.rounds = envInt(t, envBenchRounds, cfg.rounds, 1, 10)
 	cfg.idle = envInt(t, envBenchIdle, cfg.idle, 1, 5000)
-	selected := rows
-	if s := os.Getenv(envBenchRows); s != "" {
-		names := strings.Split(s, ",")
-		selected = slices.DeleteFunc(slices.Clone(rows), func(r row) bool { return !slices.Contains(names, r.name) })
-	}
+	selected := selectRows(rows)
 
 	be, err := startBackend()
 	if err != nil {
@@ -92,15 +77,7 @@ func TestCompare(t *testing.T) {
 
 	results := make([]result, len(selected))
 	eps := make([]*endpoint, len(selected))
-	defer func() {
-		for i, ep := range eps {
-			if ep != nil {
-				if err := ep.Close(); err != nil {
-					t.Errorf("%s: %v", selected[i].name, err)
-				}
-			}
-		}
-	}()
+	defer closeEndpoints(t, selected, eps)
 	for i, r := range selected {
 		results[i] = newResult(r.name)
 		t.Run(r.name, func(t *testing.T) {
@@ -112,14 +89,9 @@ func TestCompare(t *testing.T) {
 	accs := make([]accumulator, len(selected))
 	for round := range cfg.rounds {
 		for _, w := range workloads {
-			for i, ep := range eps {
-				if ep == nil {
-					continue
-				}
-				if err := w.run(ep, be, cfg.d, &accs[i]); err != nil {
-					t.Fatalf("%s, %s, round %d: %v", selected[i].name, w.name, round+1, err)
-				}
-			}
+			eachEndpoint(t, selected, eps, w.name, round, func(i int, ep *endpoint) error {
+				return w.run(ep, be, cfg.d, &accs[i])
+			})
 		}
 	}
 	for i := range accs {
@@ -130,12 +102,31 @@ func TestCompare(t *testing.T) {
 
 	var sb strings.Builder
 	writeReport(&sb, results, cfg)
-	fmt.Print("\n", sb.String())
-	if path := os.Getenv(envBenchOut); path != "" {
-		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-			t.Error(err)
-		}
+	emitReport(t, sb.String())
+}
+
+// requireBench skips the test unless FAULTS_BENCH=1; what says what it
+// would run.
+func requireBench(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv(envBench) != "1" {
+		t.Skipf("set %s=1 to run %s; see bench/README.md", envBench, what)
 	}
+}
+
+// envDuration reads a duration in (0, 10s] from the environment, def if
+// unset.
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 || v > 10*time.Second {
+		t.Fatalf("%s=%q: want a duration in (0, 10s]", name, s)
+	}
+	return v
 }
 
 func envInt(t *testing.T, name string, def, lo, hi int) int {
@@ -231,52 +222,44 @@ var workloads = []workload{
 	{"upload", func(ep *endpoint, be *backend, d time.Duration, a *accumulator) error {
 		var n int64
 		var el time.Duration
-		cpu, ok, err := ep.proxyCPU(func() (err error) {
+		err := addProxyCPU(ep, &a.cpuBytes, &a.noCPU, func() (err error) {
 			n, el, err = runUpload(ep.addr, be, d)
 			return err
 		})
 		a.ups = append(a.ups, float64(n)/mib/el.Seconds())
 		a.bytes += n
-		a.cpuBytes += cpu
-		a.noCPU = a.noCPU || !ok
 		return err
 	}},
 	{"download", func(ep *endpoint, _ *backend, d time.Duration, a *accumulator) error {
 		var n int64
 		var el time.Duration
-		cpu, ok, err := ep.proxyCPU(func() (err error) {
+		err := addProxyCPU(ep, &a.cpuBytes, &a.noCPU, func() (err error) {
 			n, el, err = runDownload(ep.addr, d)
 			return err
 		})
 		a.downs = append(a.downs, float64(n)/mib/el.Seconds())
 		a.bytes += n
-		a.cpuBytes += cpu
-		a.noCPU = a.noCPU || !ok
 		return err
 	}},
 	{"round trips", func(ep *endpoint, _ *backend, d time.Duration, a *accumulator) error {
 		var samples []time.Duration
-		cpu, ok, err := ep.proxyCPU(func() (err error) {
+		err := addProxyCPU(ep, &a.cpuRTTs, &a.noCPU, func() (err error) {
 			samples, err = runRTT(ep.addr, d)
 			return err
 		})
 		a.rtts = append(a.rtts, samples...)
 		a.rttCount += int64(len(samples))
-		a.cpuRTTs += cpu
-		a.noCPU = a.noCPU || !ok
 		return err
 	}},
 	{"connects", func(ep *endpoint, _ *backend, d time.Duration, a *accumulator) error {
 		var n int
 		var el time.Duration
-		cpu, ok, err := ep.proxyCPU(func() (err error) {
+		err := addProxyCPU(ep, &a.cpuConns, &a.noCPU, func() (err error) {
 			n, el, err = runConnects(ep.addr, d)
 			return err
 		})
 		a.connRates = append(a.connRates, float64(n)/el.Seconds())
 		a.connCount += int64(n)
-		a.cpuConns += cpu
-		a.noCPU = a.noCPU || !ok
 		return err
 	}},
 }

@@ -1,15 +1,12 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,7 +37,7 @@ var httpRows = []row{
 
 // httpResult is one row of TestCompareHTTP's report.
 type httpResult struct {
-	name, skipped, info string
+	rowHead
 
 	// wrk: hello world over keep-alive connections
 	rps             []float64 // per round
@@ -61,20 +58,14 @@ type httpResult struct {
 func (r *httpResult) wrkRPS() float64 { return median(r.rps) }
 
 func (r *httpResult) cpuUsPerReq() float64 {
-	if r.wrkNoCPU || r.requests == 0 {
-		return math.NaN()
-	}
-	return us(r.wrkCPU) / float64(r.requests)
+	return cpuPer(r.wrkNoCPU, us(r.wrkCPU), float64(r.requests))
 }
 
 // bodyMiBs is the median of the rounds' large-body throughputs.
 func (r *httpResult) bodyMiBs() float64 { return median(r.bodyRates) }
 
 func (r *httpResult) cpuMsPerMiB() float64 {
-	if r.bodyNoCPU || r.bodyBytes == 0 {
-		return math.NaN()
-	}
-	return ms(r.bodyCPU) / (float64(r.bodyBytes) / mib)
+	return cpuPer(r.bodyNoCPU, ms(r.bodyCPU), float64(r.bodyBytes)/mib)
 }
 
 // TestCompareHTTP measures HTTP through each proxy, side by side in one run:
@@ -86,9 +77,7 @@ func (r *httpResult) cpuMsPerMiB() float64 {
 // the defaults); without wrk the wrk rows are skipped and the large-body rows
 // still run.
 func TestCompareHTTP(t *testing.T) {
-	if os.Getenv(envBench) != "1" {
-		t.Skipf("set %s=1 to run the HTTP comparison (about 70 s); see bench/README.md", envBench)
-	}
+	requireBench(t, "the HTTP comparison (about 70 s)")
 	wrkArgs := strings.Fields(defaultWrkArgs)
 	if s := os.Getenv(envBenchWrk); s != "" {
 		wrkArgs = strings.Fields(s)
@@ -98,19 +87,8 @@ func TestCompareHTTP(t *testing.T) {
 		t.Fatalf("%s=%q: want wrk options with a -d in (0, 60s]", envBenchWrk, strings.Join(wrkArgs, " "))
 	}
 	rounds := envInt(t, envBenchHTTPRnds, 3, 1, 10)
-	bodyTime := time.Second
-	if s := os.Getenv(envBenchBodyTime); s != "" {
-		v, err := time.ParseDuration(s)
-		if err != nil || v <= 0 || v > 10*time.Second {
-			t.Fatalf("%s=%q: want a duration in (0, 10s]", envBenchBodyTime, s)
-		}
-		bodyTime = v
-	}
-	selected := httpRows
-	if s := os.Getenv(envBenchRows); s != "" {
-		names := strings.Split(s, ",")
-		selected = slices.DeleteFunc(slices.Clone(httpRows), func(r row) bool { return !slices.Contains(names, r.name) })
-	}
+	bodyTime := envDuration(t, envBenchBodyTime, time.Second)
+	selected := selectRows(httpRows)
 	wrkMissing := ""
 	if _, err := exec.LookPath("wrk"); err != nil {
 		wrkMissing = errNoWrk.Error()
@@ -129,51 +107,19 @@ func TestCompareHTTP(t *testing.T) {
 
 	results := make([]httpResult, len(selected))
 	eps := make([]*endpoint, len(selected))
-	defer func() {
-		for i, ep := range eps {
-			if ep != nil {
-				if err := ep.Close(); err != nil {
-					t.Errorf("%s: %v", selected[i].name, err)
-				}
-			}
-		}
-	}()
-	for i, r := range selected {
-		results[i] = httpResult{name: r.name}
-		ep, err := r.start(server.Addr())
-		switch {
-		case errors.Is(err, errNoToxiproxy):
-			results[i].skipped = "Toxiproxy binary not found (see bench/README.md)"
-			t.Logf("%s: %v", r.name, err)
-			continue
-		case err != nil:
-			t.Fatalf("%s: %v", r.name, err)
-		}
-		eps[i] = ep
-		results[i].info = ep.info
-		if err := checkHello(ep.addr); err != nil {
-			t.Fatalf("%s: %v", r.name, err)
-		}
-	}
+	defer closeEndpoints(t, selected, eps)
+	startRows(t, selected, server.Addr(), eps, results, checkHello)
 
 	start := time.Now()
 	for round := range rounds {
 		if wrkMissing == "" {
-			for i, ep := range eps {
-				if ep != nil {
-					if err := measureWrk(ep, wrkArgs, wrkDur, &results[i]); err != nil {
-						t.Fatalf("%s, wrk, round %d: %v", selected[i].name, round+1, err)
-					}
-				}
-			}
+			eachEndpoint(t, selected, eps, "wrk", round, func(i int, ep *endpoint) error {
+				return measureWrk(ep, wrkArgs, wrkDur, &results[i])
+			})
 		}
-		for i, ep := range eps {
-			if ep != nil {
-				if err := measureBody(ep, bodyTime, &results[i]); err != nil {
-					t.Fatalf("%s, %d MiB body, round %d: %v", selected[i].name, bigBody>>20, round+1, err)
-				}
-			}
-		}
+		eachEndpoint(t, selected, eps, fmt.Sprintf("%d MiB body", bigBody>>20), round, func(i int, ep *endpoint) error {
+			return measureBody(ep, bodyTime, &results[i])
+		})
 	}
 	for _, r := range results {
 		if r.bad > 0 {
@@ -183,12 +129,7 @@ func TestCompareHTTP(t *testing.T) {
 
 	var sb strings.Builder
 	writeHTTPReport(&sb, results, wrkArgs, wrkMissing, rounds, bodyTime, time.Since(start))
-	fmt.Print("\n", sb.String())
-	if path := os.Getenv(envBenchOut); path != "" {
-		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-			t.Error(err)
-		}
-	}
+	emitReport(t, sb.String())
 }
 
 // checkHello makes one request through addr and checks the answer.
@@ -212,7 +153,7 @@ func checkHello(addr string) error {
 // CPU meanwhile, to res.
 func measureWrk(ep *endpoint, args []string, d time.Duration, res *httpResult) error {
 	var w wrkResult
-	cpu, ok, err := ep.proxyCPU(func() (err error) {
+	err := addProxyCPU(ep, &res.wrkCPU, &res.wrkNoCPU, func() (err error) {
 		w, _, err = runWrk(args, "http://"+ep.addr+"/", d+15*time.Second)
 		return err
 	})
@@ -223,8 +164,6 @@ func measureWrk(ep *endpoint, args []string, d time.Duration, res *httpResult) e
 	res.p50s = append(res.p50s, w.p50)
 	res.p99s = append(res.p99s, w.p99)
 	res.requests += w.requests
-	res.wrkCPU += cpu
-	res.wrkNoCPU = res.wrkNoCPU || !ok
 	res.socketErrs += w.socketErrors
 	res.bad += w.non2xx
 	if w.errDetail != "" {
@@ -244,24 +183,18 @@ func measureBody(ep *endpoint, d time.Duration, res *httpResult) error {
 	buf := make([]byte, 256<<10)
 	var n int64
 	var elapsed time.Duration
-	cpu, ok, err := ep.proxyCPU(func() error {
-		t0 := time.Now()
-		for i := 0; i < 2 || time.Since(t0) < d; i++ {
+	err := addProxyCPU(ep, &res.bodyCPU, &res.bodyNoCPU, func() (err error) {
+		elapsed, err = repeatFor(d, func() error {
 			got, err := getBody(c, url, buf)
 			n += got
-			if err != nil {
-				return err
-			}
-		}
-		elapsed = time.Since(t0)
-		return nil
+			return err
+		})
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	res.bodyBytes += n
-	res.bodyCPU += cpu
-	res.bodyNoCPU = res.bodyNoCPU || !ok
 	res.bodyRates = append(res.bodyRates, float64(n)/mib/elapsed.Seconds())
 	return nil
 }
@@ -294,16 +227,7 @@ func getBody(c *http.Client, url string, buf []byte) (int64, error) {
 	return n, nil
 }
 
-// target is one goal the report checks: a / b of a measure against a bound.
-type target struct {
-	a, b    string
-	measure string
-	get     func(*httpResult) float64
-	atLeast bool // the ratio must be >= bound (else <=)
-	bound   float64
-}
-
-var httpTargets = []target{
+var httpTargets = []target[*httpResult]{
 	{"faults-http", "plain", "req/s", (*httpResult).wrkRPS, true, 0.85},
 	{"faults-http", "plain", "CPU µs/req", (*httpResult).cpuUsPerReq, false, 1.3},
 	{"faults-http", "plain", "64 MiB body MiB/s", (*httpResult).bodyMiBs, true, 0.7},
@@ -311,17 +235,8 @@ var httpTargets = []target{
 
 // writeHTTPReport renders TestCompareHTTP's results as Markdown.
 func writeHTTPReport(w io.Writer, results []httpResult, wrkArgs []string, wrkMissing string, rounds int, bodyTime, took time.Duration) {
-	info := ""
-	for _, r := range results {
-		if r.info != "" {
-			info = ", " + r.info
-			break
-		}
-	}
-	byName := map[string]*httpResult{}
-	for i := range results {
-		byName[results[i].name] = &results[i]
-	}
+	info := firstInfo(results)
+	byName := rowsByName(results)
 	fmt.Fprintf(w, "### HTTP through each proxy (%s %s/%s, %d CPUs%s; %d rounds; took %.0fs)\n\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), info, rounds, took.Seconds())
 
@@ -335,7 +250,7 @@ func writeHTTPReport(w io.Writer, results []httpResult, wrkArgs []string, wrkMis
 		switch {
 		case wrkMissing != "":
 		case r.skipped != "":
-			fmt.Fprintf(w, "| %s | skipped: %s | | | | | |\n", r.name, r.skipped)
+			writeSkipped(w, r.name, r.skipped, 6)
 		default:
 			errs := strconv.FormatInt(r.socketErrs+r.bad, 10)
 			if r.socketErrs > 0 {
@@ -353,7 +268,7 @@ func writeHTTPReport(w io.Writer, results []httpResult, wrkArgs []string, wrkMis
 	fmt.Fprint(w, "| path | MiB/s | proxy CPU ms/MiB | spread MiB/s |\n|---|---:|---:|---:|\n")
 	for _, r := range results {
 		if r.skipped != "" {
-			fmt.Fprintf(w, "| %s | skipped: %s | | |\n", r.name, r.skipped)
+			writeSkipped(w, r.name, r.skipped, 3)
 			continue
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r.name, cell("%.0f", r.bodyMiBs()), cell("%.3f", r.cpuMsPerMiB()), spread(r.bodyRates))
@@ -361,35 +276,10 @@ func writeHTTPReport(w io.Writer, results []httpResult, wrkArgs []string, wrkMis
 
 	fmt.Fprint(w, "\n### Ratios (a / b)\n\nreq/s and MiB/s: above 1 means a is faster. CPU: below 1 means a is cheaper.\n\n")
 	fmt.Fprint(w, "| a / b | req/s | CPU µs/req | body MiB/s | CPU ms/MiB |\n|---|---:|---:|---:|---:|\n")
-	for _, q := range [][2]string{{"faults-http", "plain"}, {"faults-http", "faults"}, {"faults-http", "toxiproxy"}, {"plain", "direct"}, {"toxiproxy", "plain"}} {
-		a, b := byName[q[0]], byName[q[1]]
-		if a == nil || b == nil || a.skipped != "" || b.skipped != "" {
-			continue
-		}
-		fmt.Fprintf(w, "| %s / %s | %s | %s | %s | %s |\n", q[0], q[1],
-			cell("%.2f×", a.wrkRPS()/b.wrkRPS()), cell("%.2f×", a.cpuUsPerReq()/b.cpuUsPerReq()),
-			cell("%.2f×", a.bodyMiBs()/b.bodyMiBs()), cell("%.2f×", a.cpuMsPerMiB()/b.cpuMsPerMiB()))
-	}
+	writePairRatios(w, byName, [][2]string{{"faults-http", "plain"}, {"faults-http", "faults"}, {"faults-http", "toxiproxy"}, {"plain", "direct"}, {"toxiproxy", "plain"}},
+		(*httpResult).wrkRPS, (*httpResult).cpuUsPerReq, (*httpResult).bodyMiBs, (*httpResult).cpuMsPerMiB)
 
-	fmt.Fprint(w, "\n### Targets\n\n| ratio | measured | target | met |\n|---|---:|---:|:---:|\n")
-	for _, g := range httpTargets {
-		a, b := byName[g.a], byName[g.b]
-		v := math.NaN()
-		if a != nil && b != nil {
-			v = g.get(a) / g.get(b)
-		}
-		op, met := "≤", "—"
-		if g.atLeast {
-			op = "≥"
-		}
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			met = "no"
-			if g.atLeast && v >= g.bound || !g.atLeast && v <= g.bound {
-				met = "yes"
-			}
-		}
-		fmt.Fprintf(w, "| %s / %s %s | %s | %s %.2f× | %s |\n", g.a, g.b, g.measure, cell("%.2f×", v), op, g.bound, met)
-	}
+	writeTargets(w, byName, httpTargets)
 	fmt.Fprint(w, "\nreq/s, latencies and MiB/s are medians of the rounds; CPU is the proxy process's own "+
 		"(sum of /proc/PID/task/*/schedstat over all rounds, divided by the requests or MiB). "+
 		"The server is a Go net/http hello world in a child process; wrk, the server and the proxy share the machine's CPUs. "+

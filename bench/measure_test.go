@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"slices"
 	"time"
@@ -249,4 +250,33 @@ func percentile(samples []time.Duration, p float64) time.Duration {
 	slices.Sort(samples)
 	i := int(float64(len(samples))*p/100+0.5) - 1
 	return samples[min(max(i, 0), len(samples)-1)]
+}
+
+// addProxyCPU runs fn under ep.proxyCPU and adds the proxy's CPU to total;
+// noCPU becomes true when no reading could be made.
+func addProxyCPU(ep *endpoint, total *time.Duration, noCPU *bool, fn func() error) error {
+	cpu, ok, err := ep.proxyCPU(fn)
+	*total += cpu
+	*noCPU = *noCPU || !ok
+	return err
+}
+
+// repeatFor calls step at least twice and until d has passed, and returns
+// the time taken.
+func repeatFor(d time.Duration, step func() error) (time.Duration, error) {
+	t0 := time.Now()
+	for i := 0; i < 2 || time.Since(t0) < d; i++ {
+		if err := step(); err != nil {
+			return time.Since(t0), err
+		}
+	}
+	return time.Since(t0), nil
+}
+
+// cpuPer is cpu divided by n, or NaN when there is no CPU reading or no work.
+func cpuPer(noCPU bool, cpu, n float64) float64 {
+	if noCPU || n == 0 {
+		return math.NaN()
+	}
+	return cpu / n
 }

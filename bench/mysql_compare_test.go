@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,7 +50,7 @@ var mysqlRows = []row{
 
 // mysqlResult is one row of TestCompareMySQL's report.
 type mysqlResult struct {
-	name, skipped, info string
+	rowHead
 
 	// mariadb-slap: SELECT 1 over slapConcurrency connections
 	qps       []float64 // queries/s from the wall time, per round
@@ -71,19 +70,13 @@ type mysqlResult struct {
 func (r *mysqlResult) slapRate() float64 { return median(r.qps) }
 
 func (r *mysqlResult) cpuUsPerQuery() float64 {
-	if r.slapNoCPU || r.queries == 0 {
-		return math.NaN()
-	}
-	return us(r.slapCPU) / float64(r.queries)
+	return cpuPer(r.slapNoCPU, us(r.slapCPU), float64(r.queries))
 }
 
 func (r *mysqlResult) resMiBs() float64 { return median(r.resRates) }
 
 func (r *mysqlResult) cpuMsPerMiB() float64 {
-	if r.resNoCPU || r.resBytes == 0 {
-		return math.NaN()
-	}
-	return ms(r.resCPU) / (float64(r.resBytes) / mib)
+	return cpuPer(r.resNoCPU, ms(r.resCPU), float64(r.resBytes)/mib)
 }
 
 // mysqlConfig bounds a TestCompareMySQL run.
@@ -102,30 +95,18 @@ type mysqlConfig struct {
 // server at FAULTS_MYSQL_ADDR (default 127.0.0.1:3306, user root without a
 // password, database test) and mariadb-slap; it takes about 35 s.
 func TestCompareMySQL(t *testing.T) {
-	if os.Getenv(envBench) != "1" {
-		t.Skipf("set %s=1 to run the MySQL comparison (about 35 s); see bench/README.md", envBench)
-	}
+	requireBench(t, "the MySQL comparison (about 35 s)")
 	cfg := mysqlConfig{rounds: 3, queries: 40000, resultTime: time.Second}
 	cfg.rounds = envInt(t, envBenchMySQLRnds, cfg.rounds, 1, 10)
 	cfg.queries = envInt(t, envBenchSlapQ, cfg.queries, slapConcurrency, 1_000_000)
 	cfg.queries -= cfg.queries % slapConcurrency // slap gives each client queries/concurrency
-	if s := os.Getenv(envBenchResTime); s != "" {
-		v, err := time.ParseDuration(s)
-		if err != nil || v <= 0 || v > 10*time.Second {
-			t.Fatalf("%s=%q: want a duration in (0, 10s]", envBenchResTime, s)
-		}
-		cfg.resultTime = v
-	}
+	cfg.resultTime = envDuration(t, envBenchResTime, cfg.resultTime)
 	slap, err := findSlap()
 	if err != nil {
 		t.Skip(err)
 	}
 	addr := mysqlServer(t)
-	selected := mysqlRows
-	if s := os.Getenv(envBenchRows); s != "" {
-		names := strings.Split(s, ",")
-		selected = slices.DeleteFunc(slices.Clone(mysqlRows), func(r row) bool { return !slices.Contains(names, r.name) })
-	}
+	selected := selectRows(mysqlRows)
 
 	admin, err := sql.Open("mysql", mysqlBenchDSN(addr))
 	if err != nil {
@@ -152,59 +133,22 @@ func TestCompareMySQL(t *testing.T) {
 
 	results := make([]mysqlResult, len(selected))
 	eps := make([]*endpoint, len(selected))
-	defer func() {
-		for i, ep := range eps {
-			if ep != nil {
-				if err := ep.Close(); err != nil {
-					t.Errorf("%s: %v", selected[i].name, err)
-				}
-			}
-		}
-	}()
-	for i, r := range selected {
-		results[i] = mysqlResult{name: r.name}
-		ep, err := r.start(addr)
-		switch {
-		case errors.Is(err, errNoToxiproxy):
-			results[i].skipped = "Toxiproxy binary not found (see bench/README.md)"
-			t.Logf("%s: %v", r.name, err)
-			continue
-		case err != nil:
-			t.Fatalf("%s: %v", r.name, err)
-		}
-		eps[i] = ep
-		results[i].info = ep.info
-		if err := checkSelectOne(ep.addr); err != nil {
-			t.Fatalf("%s: %v", r.name, err)
-		}
-	}
+	defer closeEndpoints(t, selected, eps)
+	startRows(t, selected, addr, eps, results, checkSelectOne)
 
 	start := time.Now()
 	for round := range cfg.rounds {
-		for i, ep := range eps {
-			if ep != nil {
-				if err := measureSlap(ep, slap, admin, cfg.queries, &results[i]); err != nil {
-					t.Fatalf("%s, mariadb-slap, round %d: %v", selected[i].name, round+1, err)
-				}
-			}
-		}
-		for i, ep := range eps {
-			if ep != nil {
-				if err := measureResult(ep, table, cfg.resultTime, &results[i]); err != nil {
-					t.Fatalf("%s, large result set, round %d: %v", selected[i].name, round+1, err)
-				}
-			}
-		}
+		eachEndpoint(t, selected, eps, "mariadb-slap", round, func(i int, ep *endpoint) error {
+			return measureSlap(ep, slap, admin, cfg.queries, &results[i])
+		})
+		eachEndpoint(t, selected, eps, "large result set", round, func(i int, ep *endpoint) error {
+			return measureResult(ep, table, cfg.resultTime, &results[i])
+		})
 	}
 
 	var sb strings.Builder
 	writeMySQLReport(&sb, results, version, cfg, time.Since(start))
-	fmt.Print("\n", sb.String())
-	if path := os.Getenv(envBenchOut); path != "" {
-		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-			t.Error(err)
-		}
-	}
+	emitReport(t, sb.String())
 }
 
 // mysqlServer returns the address of the server to measure against,
@@ -326,7 +270,7 @@ func measureSlap(ep *endpoint, bin string, admin *sql.DB, queries int, res *mysq
 		return err
 	}
 	var run slapRun
-	cpu, ok, err := ep.proxyCPU(func() (err error) {
+	err = addProxyCPU(ep, &res.slapCPU, &res.slapNoCPU, func() (err error) {
 		run, err = runSlap(bin, slapArgs(host, port, slapQuery, slapConcurrency, queries), slapLimit)
 		return err
 	})
@@ -347,8 +291,6 @@ func measureSlap(ep *endpoint, bin string, admin *sql.DB, queries int, res *mysq
 	res.qps = append(res.qps, float64(ran)/run.wall.Seconds())
 	res.slapQPS = append(res.slapQPS, float64(ran)/run.reported.Seconds())
 	res.queries += ran
-	res.slapCPU += cpu
-	res.slapNoCPU = res.slapNoCPU || !ok
 	return nil
 }
 
@@ -371,25 +313,22 @@ func measureResult(ep *endpoint, table string, d time.Duration, res *mysqlResult
 	}
 	var n, selects int64
 	var elapsed time.Duration
-	cpu, ok, err := ep.proxyCPU(func() error {
-		t0 := time.Now()
-		for i := 0; i < 2 || time.Since(t0) < d; i++ {
+	err = addProxyCPU(ep, &res.resCPU, &res.resNoCPU, func() (err error) {
+		elapsed, err = repeatFor(d, func() error {
 			got, err := readResult(db, table)
 			n += got
 			if err != nil {
 				return err
 			}
 			selects++
-		}
-		elapsed = time.Since(t0)
-		return nil
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	res.resBytes += n
-	res.resCPU += cpu
-	res.resNoCPU = res.resNoCPU || !ok
 	res.resultSet += selects
 	res.resRates = append(res.resRates, float64(n)/mib/elapsed.Seconds())
 	return nil
@@ -434,17 +373,7 @@ func readResult(db *sql.DB, table string) (int64, error) {
 	return n, nil
 }
 
-// mysqlTarget is one goal the report checks: a / b of a measure against a
-// bound.
-type mysqlTarget struct {
-	a, b    string
-	measure string
-	get     func(*mysqlResult) float64
-	atLeast bool // the ratio must be >= bound (else <=)
-	bound   float64
-}
-
-var mysqlTargets = []mysqlTarget{
+var mysqlTargets = []target[*mysqlResult]{
 	{"faults-mysql", "plain", "queries/s", (*mysqlResult).slapRate, true, 0.9},
 	{"faults-mysql", "plain", "CPU µs/query", (*mysqlResult).cpuUsPerQuery, false, 1.3},
 	{"faults-mysql", "plain", "large result MiB/s", (*mysqlResult).resMiBs, true, 0.8},
@@ -452,17 +381,8 @@ var mysqlTargets = []mysqlTarget{
 
 // writeMySQLReport renders TestCompareMySQL's results as Markdown.
 func writeMySQLReport(w io.Writer, results []mysqlResult, version string, cfg mysqlConfig, took time.Duration) {
-	info := ""
-	for _, r := range results {
-		if r.info != "" {
-			info = ", " + r.info
-			break
-		}
-	}
-	byName := map[string]*mysqlResult{}
-	for i := range results {
-		byName[results[i].name] = &results[i]
-	}
+	info := firstInfo(results)
+	byName := rowsByName(results)
 	fmt.Fprintf(w, "### MySQL through each proxy (%s %s/%s, %d CPUs, server %s%s; %d rounds; took %.0fs)\n\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), version, info, cfg.rounds, took.Seconds())
 
@@ -471,7 +391,7 @@ func writeMySQLReport(w io.Writer, results []mysqlResult, version string, cfg my
 	fmt.Fprint(w, "| path | queries/s | spread queries/s | queries/s (slap's timing) | proxy CPU µs/query |\n|---|---:|---:|---:|---:|\n")
 	for _, r := range results {
 		if r.skipped != "" {
-			fmt.Fprintf(w, "| %s | skipped: %s | | | |\n", r.name, r.skipped)
+			writeSkipped(w, r.name, r.skipped, 4)
 			continue
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", r.name, cell("%.0f", r.slapRate()), spread(r.qps),
@@ -490,7 +410,7 @@ func writeMySQLReport(w io.Writer, results []mysqlResult, version string, cfg my
 	fmt.Fprint(w, "| path | MiB/s | proxy CPU ms/MiB | spread MiB/s | SELECTs |\n|---|---:|---:|---:|---:|\n")
 	for _, r := range results {
 		if r.skipped != "" {
-			fmt.Fprintf(w, "| %s | skipped: %s | | | |\n", r.name, r.skipped)
+			writeSkipped(w, r.name, r.skipped, 4)
 			continue
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %d |\n", r.name, cell("%.0f", r.resMiBs()), cell("%.3f", r.cpuMsPerMiB()), spread(r.resRates), r.resultSet)
@@ -498,35 +418,10 @@ func writeMySQLReport(w io.Writer, results []mysqlResult, version string, cfg my
 
 	fmt.Fprint(w, "\n### Ratios (a / b)\n\nqueries/s and MiB/s: above 1 means a is faster. CPU: below 1 means a is cheaper.\n\n")
 	fmt.Fprint(w, "| a / b | queries/s | CPU µs/query | result MiB/s | CPU ms/MiB |\n|---|---:|---:|---:|---:|\n")
-	for _, q := range [][2]string{{"faults-mysql", "plain"}, {"faults-mysql", "faults"}, {"faults-mysql", "toxiproxy"}, {"plain", "direct"}, {"toxiproxy", "plain"}} {
-		a, b := byName[q[0]], byName[q[1]]
-		if a == nil || b == nil || a.skipped != "" || b.skipped != "" {
-			continue
-		}
-		fmt.Fprintf(w, "| %s / %s | %s | %s | %s | %s |\n", q[0], q[1],
-			cell("%.2f×", a.slapRate()/b.slapRate()), cell("%.2f×", a.cpuUsPerQuery()/b.cpuUsPerQuery()),
-			cell("%.2f×", a.resMiBs()/b.resMiBs()), cell("%.2f×", a.cpuMsPerMiB()/b.cpuMsPerMiB()))
-	}
+	writePairRatios(w, byName, [][2]string{{"faults-mysql", "plain"}, {"faults-mysql", "faults"}, {"faults-mysql", "toxiproxy"}, {"plain", "direct"}, {"toxiproxy", "plain"}},
+		(*mysqlResult).slapRate, (*mysqlResult).cpuUsPerQuery, (*mysqlResult).resMiBs, (*mysqlResult).cpuMsPerMiB)
 
-	fmt.Fprint(w, "\n### Targets\n\n| ratio | measured | target | met |\n|---|---:|---:|:---:|\n")
-	for _, g := range mysqlTargets {
-		a, b := byName[g.a], byName[g.b]
-		v := math.NaN()
-		if a != nil && b != nil && a.skipped == "" && b.skipped == "" {
-			v = g.get(a) / g.get(b)
-		}
-		op, met := "≤", "—"
-		if g.atLeast {
-			op = "≥"
-		}
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			met = "no"
-			if g.atLeast && v >= g.bound || !g.atLeast && v <= g.bound {
-				met = "yes"
-			}
-		}
-		fmt.Fprintf(w, "| %s / %s %s | %s | %s %.2f× | %s |\n", g.a, g.b, g.measure, cell("%.2f×", v), op, g.bound, met)
-	}
+	writeTargets(w, byName, mysqlTargets)
 	fmt.Fprint(w, "\nqueries/s and MiB/s are medians of the rounds; queries/s come from the wall time around the whole "+
 		"mariadb-slap process (slap's own timing, which leaves out its start and its first connection, is shown beside). "+
 		"CPU is the proxy process's own (sum of /proc/PID/task/*/schedstat over all rounds, divided by the queries or MiB; "+

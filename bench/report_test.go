@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime"
 	"slices"
+	"testing"
 )
 
 // column is one measured quantity of the report.
@@ -42,37 +44,23 @@ var ratios = []ratio{
 // writeReport renders the results as Markdown: the absolute numbers, the
 // ratios, and the per-connection detail of the Go child proxies.
 func writeReport(w io.Writer, results []result, cfg compareConfig) {
-	info := ""
-	for _, r := range results {
-		if r.info != "" {
-			info = ", " + r.info
-			break
-		}
-	}
+	info := firstInfo(results)
 	fmt.Fprintf(w, "### Proxies side by side (%s %s/%s, %d CPUs, GOMAXPROCS %d%s; %d rounds of %v per measurement, %d idle conns)\n\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), info, cfg.rounds, cfg.d, cfg.idle)
-	fmt.Fprint(w, "| path |")
-	for _, c := range columns {
-		fmt.Fprintf(w, " %s |", c.title)
+	titles := make([]string, len(columns))
+	for i, c := range columns {
+		titles[i] = c.title
 	}
-	fmt.Fprint(w, "\n|---|")
-	for range columns {
-		fmt.Fprint(w, "---:|")
-	}
-	fmt.Fprintln(w)
+	writeHeader(w, "path", titles)
 	byName := map[string]*result{}
 	for i := range results {
 		r := &results[i]
 		byName[r.name] = r
-		fmt.Fprintf(w, "| %s |", r.name)
 		if r.skipped != "" {
-			fmt.Fprintf(w, " skipped: %s |", r.skipped)
-			for range columns[1:] {
-				fmt.Fprint(w, " |")
-			}
-			fmt.Fprintln(w)
+			writeSkipped(w, r.name, r.skipped, len(columns))
 			continue
 		}
+		fmt.Fprintf(w, "| %s |", r.name)
 		for _, c := range columns {
 			fmt.Fprintf(w, " %s |", cell(c.format, c.get(r)))
 		}
@@ -80,15 +68,8 @@ func writeReport(w io.Writer, results []result, cfg compareConfig) {
 	}
 
 	fmt.Fprint(w, "\n### Ratios (a / b)\n\n")
-	fmt.Fprint(w, "Throughput and conns/s: above 1 means a is faster. RTT, memory and CPU: below 1 means a is cheaper.\n\n| a / b |")
-	for _, c := range columns {
-		fmt.Fprintf(w, " %s |", c.title)
-	}
-	fmt.Fprint(w, "\n|---|")
-	for range columns {
-		fmt.Fprint(w, "---:|")
-	}
-	fmt.Fprintln(w)
+	fmt.Fprint(w, "Throughput and conns/s: above 1 means a is faster. RTT, memory and CPU: below 1 means a is cheaper.\n\n")
+	writeHeader(w, "a / b", titles)
 	for _, q := range ratios {
 		a, b := byName[q.a], byName[q.b]
 		fmt.Fprintf(w, "| %s / %s |", q.a, q.b)
@@ -136,4 +117,122 @@ func cell(format string, v float64) string {
 		return "—"
 	}
 	return fmt.Sprintf(format, v)
+}
+
+// rowHead is what every report's row has: its name, why it was not
+// measured, and what its endpoint says of itself.
+type rowHead struct{ name, skipped, info string }
+
+func (h *rowHead) head() *rowHead { return h }
+
+// reportRow is a report's row type (a pointer to a struct embedding rowHead).
+type reportRow interface{ head() *rowHead }
+
+// firstInfo is ", " and the first row's info that is not empty, or "".
+func firstInfo[R any, P interface {
+	*R
+	reportRow
+}](results []R) string {
+	for i := range results {
+		if info := P(&results[i]).head().info; info != "" {
+			return ", " + info
+		}
+	}
+	return ""
+}
+
+// rowsByName indexes results by row name.
+func rowsByName[R any, P interface {
+	*R
+	reportRow
+}](results []R) map[string]P {
+	m := make(map[string]P, len(results))
+	for i := range results {
+		m[P(&results[i]).head().name] = &results[i]
+	}
+	return m
+}
+
+// writeHeader writes a Markdown table's header: first, then the right-aligned
+// titles.
+func writeHeader(w io.Writer, first string, titles []string) {
+	fmt.Fprintf(w, "| %s |", first)
+	for _, t := range titles {
+		fmt.Fprintf(w, " %s |", t)
+	}
+	fmt.Fprint(w, "\n|---|")
+	for range titles {
+		fmt.Fprint(w, "---:|")
+	}
+	fmt.Fprintln(w)
+}
+
+// writeSkipped writes a table line for a row that was not measured, in a
+// table of cols value columns.
+func writeSkipped(w io.Writer, name, skipped string, cols int) {
+	fmt.Fprintf(w, "| %s | skipped: %s |", name, skipped)
+	for range cols - 1 {
+		fmt.Fprint(w, " |")
+	}
+	fmt.Fprintln(w)
+}
+
+// writePairRatios writes one line a / b per pair of measured rows, with the
+// ratio of each of gets.
+func writePairRatios[P reportRow](w io.Writer, byName map[string]P, pairs [][2]string, gets ...func(P) float64) {
+	for _, q := range pairs {
+		a, ok := byName[q[0]]
+		b, okb := byName[q[1]]
+		if !ok || !okb || a.head().skipped != "" || b.head().skipped != "" {
+			continue
+		}
+		fmt.Fprintf(w, "| %s / %s |", q[0], q[1])
+		for _, get := range gets {
+			fmt.Fprintf(w, " %s |", cell("%.2f×", get(a)/get(b)))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// target is one goal a report checks: a / b of a measure against a bound.
+type target[P any] struct {
+	a, b    string
+	measure string
+	get     func(P) float64
+	atLeast bool // the ratio must be >= bound (else <=)
+	bound   float64
+}
+
+// writeTargets writes the Targets table.
+func writeTargets[P reportRow](w io.Writer, byName map[string]P, targets []target[P]) {
+	fmt.Fprint(w, "\n### Targets\n\n| ratio | measured | target | met |\n|---|---:|---:|:---:|\n")
+	for _, g := range targets {
+		a, ok := byName[g.a]
+		b, okb := byName[g.b]
+		v := math.NaN()
+		if ok && okb && a.head().skipped == "" && b.head().skipped == "" {
+			v = g.get(a) / g.get(b)
+		}
+		op, met := "≤", "—"
+		if g.atLeast {
+			op = "≥"
+		}
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			met = "no"
+			if g.atLeast && v >= g.bound || !g.atLeast && v <= g.bound {
+				met = "yes"
+			}
+		}
+		fmt.Fprintf(w, "| %s / %s %s | %s | %s %.2f× | %s |\n", g.a, g.b, g.measure, cell("%.2f×", v), op, g.bound, met)
+	}
+}
+
+// emitReport prints the report and, with FAULTS_BENCH_OUT, writes it there.
+func emitReport(t *testing.T, report string) {
+	fmt.Print("\n", report)
+	if path := os.Getenv(envBenchOut); path != "" {
+		if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -1,6 +1,11 @@
 package bench
 
 import (
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
 	"time"
 )
 
@@ -78,4 +83,67 @@ func (e *endpoint) proxyCPU(fn func() error) (cpu time.Duration, ok bool, err er
 		return 0, false, nil
 	}
 	return after - before, true, nil
+}
+
+// selectRows returns the rows of all named in FAULTS_BENCH_ROWS, in order,
+// or all of them when it is unset.
+func selectRows(all []row) []row {
+	s := os.Getenv(envBenchRows)
+	if s == "" {
+		return all
+	}
+	names := strings.Split(s, ",")
+	return slices.DeleteFunc(slices.Clone(all), func(r row) bool { return !slices.Contains(names, r.name) })
+}
+
+// closeEndpoints stops every started row, reporting failures as errors.
+func closeEndpoints(t *testing.T, selected []row, eps []*endpoint) {
+	for i, ep := range eps {
+		if ep != nil {
+			if err := ep.Close(); err != nil {
+				t.Errorf("%s: %v", selected[i].name, err)
+			}
+		}
+	}
+}
+
+// startRows starts every selected row in front of target into eps, filling
+// each result's head, and checks each with check. A missing Toxiproxy marks
+// its row skipped; any other failure fails the test.
+func startRows[R any, P interface {
+	*R
+	reportRow
+}](t *testing.T, selected []row, target string, eps []*endpoint, results []R, check func(addr string) error) {
+	t.Helper()
+	for i, r := range selected {
+		h := P(&results[i]).head()
+		h.name = r.name
+		ep, err := r.start(target)
+		switch {
+		case errors.Is(err, errNoToxiproxy):
+			h.skipped = "Toxiproxy binary not found (see bench/README.md)"
+			t.Logf("%s: %v", r.name, err)
+			continue
+		case err != nil:
+			t.Fatalf("%s: %v", r.name, err)
+		}
+		eps[i] = ep
+		h.info = ep.info
+		if err := check(ep.addr); err != nil {
+			t.Fatalf("%s: %v", r.name, err)
+		}
+	}
+}
+
+// eachEndpoint runs one workload through every started row in turn, failing
+// the test on the first error.
+func eachEndpoint(t *testing.T, selected []row, eps []*endpoint, what string, round int, run func(i int, ep *endpoint) error) {
+	t.Helper()
+	for i, ep := range eps {
+		if ep != nil {
+			if err := run(i, ep); err != nil {
+				t.Fatalf("%s, %s, round %d: %v", selected[i].name, what, round+1, err)
+			}
+		}
+	}
 }
