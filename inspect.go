@@ -76,10 +76,11 @@ func (h *half) inspect(plan *connPlan, sp *streamPlan) (err error) {
 				h.waitPace(plan)
 				// Keep to the schedule when a wake-up was late by up to
 				// one chunk's time; start afresh after a longer gap.
-				if now := time.Now(); now.Sub(h.pace) > max(time.Second/50, time.Duration(float64(n)/float64(sp.rate)*float64(time.Second))) {
+				took := time.Duration(float64(n) / float64(sp.rate) * float64(time.Second))
+				if now := time.Now(); now.Sub(h.pace) > max(time.Second/50, took) {
 					h.pace = now
 				}
-				h.pace = h.pace.Add(time.Duration(float64(n) / float64(sp.rate) * float64(time.Second)))
+				h.pace = h.pace.Add(took)
 			}
 			if line != nil {
 				line.push(buf, n, h.latencyFor(sp))

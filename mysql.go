@@ -12,8 +12,9 @@ package faults
 // database/sql does for a query with arguments) is faulted once.
 //
 // The handshake passes through, except that the proxy clears the TLS and
-// compression capabilities from the server's greeting, so that clients
-// never switch the session to them: a client that insists on TLS fails to
+// compression capabilities from the server's greeting (and MySQL 8's
+// optional result-set metadata and query attributes, which change the
+// shape of answers), so that clients never switch the session to them: a client that insists on TLS fails to
 // connect instead of bypassing the proxy's framing. Authentication plugins
 // (mysql_native_password, caching_sha2_password, ed25519, auth switches)
 // pass through untouched.

@@ -162,16 +162,6 @@ func copyMySQLPayload(w io.Writer, br *bufio.Reader, p mysqlPacket) (int64, erro
 	return hfCopyN(w, br, int64(p.length))
 }
 
-// discardMySQLPayload skips the payload of p, whose header readMySQLPacket
-// has just read. A stream that ends first gives io.ErrUnexpectedEOF.
-func discardMySQLPayload(br *bufio.Reader, p mysqlPacket) error {
-	n, err := br.Discard(p.length)
-	if n < p.length && err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return err
-}
-
 // copyMySQLMessage forwards a whole message whose first header p
 // readMySQLPacket has just read: it writes p's header and payload to w,
 // then, while the last packet was mysqlMaxPayload long, reads the next
@@ -217,13 +207,6 @@ func copyMySQLMessage(w io.Writer, br *bufio.Reader, p mysqlPacket, max int) (la
 		}
 		p = next
 	}
-}
-
-// discardMySQLMessage skips a whole message whose first header p
-// readMySQLPacket has just read, as copyMySQLMessage would forward it.
-func discardMySQLMessage(br *bufio.Reader, p mysqlPacket, max int) (last mysqlPacket, err error) {
-	last, _, err = copyMySQLMessage(io.Discard, br, p, max)
-	return last, err
 }
 
 // readMySQLMessage reads a whole message whose first header p
@@ -274,24 +257,6 @@ func mysqlMessagePayload(raw []byte) []byte {
 	return out
 }
 
-// appendMySQLPacket appends payload to dst as one message starting at
-// sequence id seq: packets of mysqlMaxPayload bytes while they are full,
-// then a last, shorter one (empty if the payload is a multiple of
-// mysqlMaxPayload), with sequence ids counting up from seq.
-func appendMySQLPacket(dst []byte, seq byte, payload []byte) []byte {
-	for {
-		n := min(len(payload), mysqlMaxPayload)
-		h := mysqlPacket{length: n, seq: seq}.header()
-		dst = append(dst, h[:]...)
-		dst = append(dst, payload[:n]...)
-		payload = payload[n:]
-		if n < mysqlMaxPayload {
-			return dst
-		}
-		seq++
-	}
-}
-
 // readMySQLLenEnc decodes the length-encoded integer at the start of b: a
 // first byte below 0xfb is the value; 0xfc, 0xfd and 0xfe are followed by
 // the value in 2, 3 and 8 bytes, little endian. It returns the value and
@@ -320,21 +285,6 @@ func readMySQLLenEnc(b []byte) (v uint64, n int, ok bool) {
 		v = v<<8 | uint64(b[i])
 	}
 	return v, n, true
-}
-
-// appendMySQLLenEnc appends v as a length-encoded integer (the shortest
-// form).
-func appendMySQLLenEnc(dst []byte, v uint64) []byte {
-	switch {
-	case v < 0xfb:
-		return append(dst, byte(v))
-	case v <= 0xffff:
-		return append(dst, 0xfc, byte(v), byte(v>>8))
-	case v <= 0xffffff:
-		return append(dst, 0xfd, byte(v), byte(v>>8), byte(v>>16))
-	}
-	dst = append(dst, 0xfe)
-	return binary.LittleEndian.AppendUint64(dst, v)
 }
 
 // mysqlCommand is the first byte of a client's command message.
@@ -397,15 +347,6 @@ func (c mysqlCommand) String() string {
 		return "COM_STMT_BULK_EXECUTE"
 	}
 	return fmt.Sprintf("COM_0x%02x", byte(c))
-}
-
-// mysqlCommandOf returns the command of a client message from the start of
-// its payload; ok is false for an empty payload.
-func mysqlCommandOf(head []byte) (c mysqlCommand, ok bool) {
-	if len(head) == 0 {
-		return 0, false
-	}
-	return mysqlCommand(head[0]), true
 }
 
 // mysqlStmtID returns the statement id of a COM_STMT_EXECUTE,
@@ -765,22 +706,6 @@ func parseMySQLEOF(head []byte) (warnings, status uint16, valid bool) {
 	return binary.LittleEndian.Uint16(head[1:]), binary.LittleEndian.Uint16(head[3:]), true
 }
 
-// parseMySQLERR reads an ERR packet: 0xff, error number (2 bytes), then,
-// from a server that knows the client speaks 4.1, '#' and a 5-character
-// SQLSTATE, then the message to the end of the payload. sqlstate is "" if
-// the packet has none.
-func parseMySQLERR(payload []byte) (number uint16, sqlstate, message string, valid bool) {
-	if len(payload) < 3 || payload[0] != 0xff {
-		return 0, "", "", false
-	}
-	number = binary.LittleEndian.Uint16(payload[1:])
-	rest := payload[3:]
-	if len(rest) >= 6 && rest[0] == '#' {
-		sqlstate, rest = string(rest[1:6]), rest[6:]
-	}
-	return number, sqlstate, string(rest), true
-}
-
 // mysqlPrepareOK is a COM_STMT_PREPARE_OK packet.
 type mysqlPrepareOK struct {
 	stmtID          uint32
@@ -833,34 +758,6 @@ func (c mysqlReplyClass) String() string {
 		return "result set"
 	}
 	return fmt.Sprintf("mysqlReplyClass(%d)", uint8(c))
-}
-
-// classifyMySQLReply returns the class of the first packet of a response,
-// from the start of its payload and its length. Only there do these first
-// bytes mean this: a row may start with 0x00 or 0xfb, and under
-// CLIENT_DEPRECATE_EOF a result set ends with an OK packet starting with
-// 0xfe.
-func classifyMySQLReply(head []byte, length int) mysqlReplyClass {
-	if len(head) == 0 {
-		return mysqlReplyInvalid
-	}
-	switch head[0] {
-	case 0x00:
-		return mysqlReplyOK
-	case 0xff:
-		return mysqlReplyERR
-	case 0xfe:
-		if length < 9 {
-			return mysqlReplyEOF
-		}
-		return mysqlReplyInvalid
-	case 0xfb:
-		return mysqlReplyLocalInfile
-	}
-	if _, _, ok := readMySQLLenEnc(head); ok {
-		return mysqlReplyResultSet
-	}
-	return mysqlReplyInvalid
 }
 
 // mysqlMaxColumns bounds a result set's column count (MySQL and MariaDB

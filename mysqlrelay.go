@@ -3,28 +3,9 @@ package faults
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"io"
 	"sync"
 	"sync/atomic"
-)
-
-// MySQL command bytes the relay tells apart.
-const (
-	comQuit         = 0x01
-	comQuery        = 0x03
-	comChangeUser   = 0x11
-	comStmtPrepare  = 0x16
-	comStmtExecute  = 0x17
-	comStmtLongData = 0x18
-	comStmtClose    = 0x19
-)
-
-// Capability flags the proxy clears from the server's greeting.
-const (
-	capCompress = 0x00000020
-	capSSL      = 0x00000800
-	capZstd     = 0x04000000
 )
 
 // mysqlRelay forwards one MySQL connection. The client's side is framed
@@ -52,9 +33,9 @@ type mysqlRelay struct {
 // mysqlOwed is what becomes of the server's next answer.
 type mysqlOwed struct {
 	fx      effects
-	cmd     byte   // the command answered
-	follow  bool   // follow the answer packet by packet, to learn the transaction state
-	prepare string // the text of a COM_STMT_PREPARE, to learn its statement id
+	cmd     mysqlCommand // the command answered
+	follow  bool         // follow the answer packet by packet, to learn the transaction state
+	prepare string       // the text of a COM_STMT_PREPARE, to learn its statement id
 }
 
 func newMySQLRelay(c *conn) *mysqlRelay {
@@ -100,19 +81,6 @@ func isHandshakeError(r *rule) bool {
 
 func isStatementRule(r *rule) bool { return !isHandshakeError(r) }
 
-// packetHeader reads the length and sequence id of the next packet without
-// consuming it.
-func packetHeader(br *bufio.Reader) (length int, seq byte, err error) {
-	h, err := br.Peek(4)
-	if err != nil {
-		if err == io.EOF && len(h) > 0 {
-			err = io.ErrUnexpectedEOF
-		}
-		return 0, 0, err
-	}
-	return int(h[0]) | int(h[1])<<8 | int(h[2])<<16, h[3], nil
-}
-
 // commands frames the client's packets and passes them on, or answers
 // commands, as the request behaviors decide.
 func (r *mysqlRelay) commands(login *MySQLReply) {
@@ -120,7 +88,8 @@ func (r *mysqlRelay) commands(login *MySQLReply) {
 	skipping := false // dropping the rest of a long command the proxy answered
 	prevSeq, prevLen := byte(0), 0
 	for {
-		length, seq, err := packetHeader(r.fromClient)
+		p, err := peekMySQLHeader(r.fromClient)
+		length, seq := p.length, p.seq
 		if err != nil {
 			if err == io.EOF {
 				closeWrite(r.server)
@@ -186,24 +155,24 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 		return false, err
 	}
 	payload := pkt[4:]
-	cmd := payload[0]
+	cmd := mysqlCommand(payload[0])
 	owed := mysqlOwed{fx: noEffects(), cmd: cmd}
 	switch cmd {
-	case comQuit, comStmtClose, comStmtLongData:
+	case mysqlComQuit, mysqlComStmtClose, mysqlComStmtSendLongData:
 		// No answer comes: nothing to fault.
-		if cmd == comStmtClose && len(payload) >= 5 {
+		if id, ok := mysqlStmtID(payload); ok && cmd == mysqlComStmtClose {
 			r.mu.Lock()
-			delete(r.prepared, binary.LittleEndian.Uint32(payload[1:5]))
+			delete(r.prepared, id)
 			r.mu.Unlock()
 		}
 		r.c.p.stats.requests.Add(1)
 		return false, r.copyPacket(r.toServer, length)
-	case comChangeUser:
+	case mysqlComChangeUser:
 		r.c.p.stats.requests.Add(1)
 		return false, r.copyPacket(r.toServer, length)
 	}
 	plan := r.c.plan.Load()
-	if cmd == comStmtPrepare {
+	if cmd == mysqlComStmtPrepare {
 		// Query matches the executions of a prepared statement, not its
 		// preparation (see Query): the text only names the request.
 		owed.prepare = string(payload[1:])
@@ -211,14 +180,14 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 	if len(plan.requests) == 0 {
 		r.c.p.stats.requests.Add(1) // nothing to decide: build no request
 	} else {
-		req := &request{method: commandName(cmd), target: owed.prepare, inTrans: r.inTrans.Load()}
+		req := &request{method: cmd.String(), target: owed.prepare, inTrans: r.inTrans.Load()}
 		switch cmd {
-		case comQuery:
+		case mysqlComQuery:
 			req.query = string(payload[1:])
-		case comStmtExecute:
-			if len(payload) >= 5 {
+		case mysqlComStmtExecute:
+			if id, ok := mysqlStmtID(payload); ok {
 				r.mu.Lock()
-				req.query = r.prepared[binary.LittleEndian.Uint32(payload[1:5])]
+				req.query = r.prepared[id]
 				r.mu.Unlock()
 			}
 		}
@@ -373,7 +342,7 @@ func (r *mysqlRelay) follow(owed *mysqlOwed, chunk []byte, n int64) bool {
 	r.mu.Lock()
 	session := r.session
 	r.mu.Unlock()
-	f := newMySQLFollower(mysqlCommand(owed.cmd).response(), session)
+	f := newMySQLFollower(owed.cmd.response(), session)
 	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(append([]byte(nil), chunk...)), r.fromServer), 16<<10)
 	var rows int64
 	for !f.done() {
@@ -438,14 +407,17 @@ func (r *mysqlRelay) passRest(br *bufio.Reader) bool {
 }
 
 // learnStatement records the id the server gave a prepared statement, from
-// the first bytes of its answer: a COM_STMT_PREPARE_OK packet (0x00, then
-// the id, little-endian).
+// the first bytes of its answer: a COM_STMT_PREPARE_OK packet.
 func (r *mysqlRelay) learnStatement(owed *mysqlOwed, answer []byte) {
-	if owed.prepare == "" || len(answer) < 9 || answer[4] != 0x00 {
+	if owed.prepare == "" || len(answer) < mysqlHeaderLen {
+		return
+	}
+	ok, valid := parseMySQLPrepareOK(answer[mysqlHeaderLen:])
+	if !valid {
 		return
 	}
 	r.mu.Lock()
-	r.prepared[binary.LittleEndian.Uint32(answer[5:9])] = owed.prepare
+	r.prepared[ok.stmtID] = owed.prepare
 	r.mu.Unlock()
 }
 
@@ -453,7 +425,8 @@ func (r *mysqlRelay) learnStatement(owed *mysqlOwed, answer []byte) {
 // capabilities, or answers in its place with greeting, if not nil. It
 // reports whether the relay goes on.
 func (r *mysqlRelay) greet(greeting *MySQLReply) bool {
-	length, _, err := packetHeader(r.fromServer)
+	p, err := peekMySQLHeader(r.fromServer)
+	length := p.length
 	if err != nil {
 		if err == io.EOF {
 			closeWrite(r.client)
@@ -476,8 +449,10 @@ func (r *mysqlRelay) greet(greeting *MySQLReply) bool {
 		return false
 	}
 	pkt = append([]byte(nil), pkt...)
-	clearCapabilities(pkt[4:], capSSL|capCompress|capZstd)
-	if g, err := parseMySQLGreeting(pkt[4:]); err == nil {
+	// A greeting that cannot be read (an ERR, an old protocol) passes as
+	// it is.
+	if clearMySQLCapabilities(pkt[4:], mysqlCapsUnfollowed, 0) == nil {
+		g, _ := parseMySQLGreeting(pkt[4:])
 		r.mu.Lock()
 		r.greeting = g
 		r.mu.Unlock()
@@ -488,50 +463,4 @@ func (r *mysqlRelay) greet(greeting *MySQLReply) bool {
 		return false
 	}
 	return true
-}
-
-// clearCapabilities clears flags from a HandshakeV10 greeting payload: the
-// lower two bytes of the capabilities follow the version string, the
-// connection id, 8 bytes of auth data and a filler; the upper two follow
-// the character set and the status flags. Other payloads (an ERR, an old
-// protocol version) are left alone.
-func clearCapabilities(p []byte, flags uint32) {
-	if len(p) < 1 || p[0] != 10 {
-		return
-	}
-	end := 1
-	for end < len(p) && p[end] != 0 {
-		end++
-	}
-	lower := end + 1 + 4 + 8 + 1
-	if lower+2 > len(p) {
-		return
-	}
-	binary.LittleEndian.PutUint16(p[lower:], binary.LittleEndian.Uint16(p[lower:])&^uint16(flags))
-	upper := lower + 2 + 1 + 2
-	if upper+2 > len(p) {
-		return
-	}
-	binary.LittleEndian.PutUint16(p[upper:], binary.LittleEndian.Uint16(p[upper:])&^uint16(flags>>16))
-}
-
-// commandName names a command byte in events and for matchers.
-func commandName(cmd byte) string {
-	switch cmd {
-	case comQuery:
-		return "COM_QUERY"
-	case comStmtPrepare:
-		return "COM_STMT_PREPARE"
-	case comStmtExecute:
-		return "COM_STMT_EXECUTE"
-	case 0x02:
-		return "COM_INIT_DB"
-	case 0x0e:
-		return "COM_PING"
-	case 0x1a:
-		return "COM_STMT_RESET"
-	case 0x1f:
-		return "COM_RESET_CONNECTION"
-	}
-	return "COM_0x" + string("0123456789abcdef"[cmd>>4]) + string("0123456789abcdef"[cmd&15])
 }

@@ -94,13 +94,13 @@ func (h *half) run() {
 		var err error
 		switch {
 		case h.halfClosed || sp.halfClose:
-			err = h.discard(plan)
+			err = h.discard()
 		case sp.stall:
 			err = h.stall(plan)
 		case sp.inspects() || !h.splices:
 			err = h.inspect(plan, sp)
 		default:
-			err = h.splice(plan)
+			err = h.splice()
 		}
 		switch {
 		case err == nil: // EOF from src
@@ -119,10 +119,11 @@ func (h *half) run() {
 
 // splice joins the sockets so that the kernel moves the bytes (zero copy).
 // It returns nil at EOF.
-func (h *half) splice(plan *connPlan) error {
+func (h *half) splice() error {
 	dst := h.dst.(*net.TCPConn)
+	lr := io.LimitedReader{R: h.src} // one for the whole copy: it escapes
 	for {
-		lr := io.LimitedReader{R: h.src, N: spliceChunk}
+		lr.N = spliceChunk
 		h.reading.Store(true)
 		n, err := dst.ReadFrom(&lr)
 		h.reading.Store(false)
@@ -147,7 +148,7 @@ func (h *half) stall(plan *connPlan) error {
 }
 
 // discard half-closes dst once, then reads and drops what src sends.
-func (h *half) discard(plan *connPlan) error {
+func (h *half) discard() error {
 	if !h.halfClosed {
 		h.halfClosed = true
 		closeWrite(h.dst)
@@ -169,14 +170,8 @@ func (h *half) passClose(plan *connPlan) {
 	if h.halfClosed {
 		return
 	}
-	if d := plan.stream(h.dir).slowClose; d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-h.c.done:
-			return
-		}
+	if d := plan.stream(h.dir).slowClose; d > 0 && h.c.sleep(d, nil) == ended {
+		return
 	}
 	closeWrite(h.dst)
 }
