@@ -42,7 +42,8 @@ func (a slowResponse) describe() string     { return fmt.Sprintf("SlowResponse(%
 // Error answers a request with reply instead of passing it on: the server
 // never sees the request, and the client reads reply where the server's
 // answer would have been, in order with the answers to the requests around
-// it. The reply must be of the proxy's protocol ([HTTPStatus] for HTTP).
+// it. The reply must be of the proxy's protocol ([HTTPStatus] for HTTP,
+// [MySQLError] for MySQL, [RedisError] for Redis).
 func Error(reply Reply) Behavior {
 	b := newBehavior(errorReply{reply})
 	if reply == nil {
@@ -56,6 +57,10 @@ func Error(reply Reply) Behavior {
 	case MySQLReply:
 		if why := r.check(); why != "" {
 			return b.invalid(why, r.number)
+		}
+	case RedisReply:
+		if why := r.check(); why != "" {
+			return b.invalid(why, r.text)
 		}
 	}
 	return b

@@ -7,7 +7,8 @@ import (
 )
 
 // A Matcher selects requests for [Behavior.When]. Matchers are made by
-// [Method], [Path] and [Header]; a matcher about a part of a request that the
+// [Method], [Path], [Header], [Query], [InTransaction], [Command] and
+// [Key]; a matcher about a part of a request that the
 // protocol does not have matches nothing.
 type Matcher interface {
 	match(r *request) bool
@@ -18,6 +19,9 @@ type Matcher interface {
 type request struct {
 	query   string // SQL text, for Query
 	inTrans bool   // sent inside a transaction, for InTransaction
+	command string // a Redis command's name, in capitals, for Command
+	key     string // its first argument, for Key
+	hasKey  bool   // whether it has one
 	method  string
 	target  string // as sent, with the query
 	path    string // without the query
@@ -28,7 +32,12 @@ type request struct {
 // "COM_QUERY UPDATE stock SET …".
 func (r *request) summary() string {
 	s := r.method + " " + r.target
-	if r.query != "" {
+	switch {
+	case r.command != "" && r.hasKey:
+		s = r.command + " " + r.key
+	case r.command != "":
+		s = r.command
+	case r.query != "":
 		s = r.method + " " + strings.Join(strings.Fields(r.query), " ")
 	}
 	if len(s) > 200 {

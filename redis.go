@@ -1,0 +1,59 @@
+package faults
+
+// Redis is the protocol of Redis (and Valkey, KeyDB, Dragonfly) client
+// connections, RESP2 and RESP3 alike. The proxy frames the client's
+// commands and the server's replies, so that request behaviors act on
+// single commands: [Error] with a [RedisReply] (an error reply, as the
+// server would send it), [DelayRequest], [DelayResponse], [DropResponse],
+// [Abort], [TruncateResponse] and [SlowResponse], chosen with
+// [Behavior.When], [Command] and [Key]. [Behavior.Probability],
+// [Behavior.Times] and [Behavior.After] count commands; events name the
+// command and its first key.
+//
+// Every byte passes through as sent, in batches: a pipeline read in one
+// read leaves in one write. Replies stay paired with their commands
+// whatever the proxy does to some of them: an error the proxy answers in
+// the middle of a pipeline takes exactly that command's place, and the
+// command never reaches the server. Pushes (RESP3 '>' values, such as
+// client-side caching invalidations) pass through unpaired, wherever they
+// fall. The commands after which replies no longer pair with commands
+// (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and their UNSUBSCRIBE counterparts,
+// MONITOR, CLIENT REPLY, SYNC, PSYNC) end the framing: the connection
+// passes through unframed from there on, in both directions, and request
+// behaviors no longer act on it. Inline commands (a line of words, as typed
+// into telnet) are framed too; their words are split at spaces, without
+// Redis's quoting rules.
+//
+// Bytes that are not RESP, from either side, end the framing the same way:
+// the rest of the connection passes through as it is (a reply the server
+// sends before any command, such as "max number of clients reached", goes
+// through too). If the proxy still owed the client a reply of its own, the
+// connection closes instead.
+//
+// Connection, listener and timer behaviors act as on [TCP]; stream
+// behaviors are refused.
+func Redis() Protocol { return redisProtocol{} }
+
+type redisProtocol struct{}
+
+func (redisProtocol) Name() string { return "redis" }
+
+func (redisProtocol) framed() bool { return true }
+
+func (redisProtocol) supports(b Behavior) error {
+	switch b.act.family() {
+	case familyListener, familyConnection, familyTimer:
+		return nil
+	case familyRequest:
+		if _, ok := b.act.(truncateRows); ok {
+			return &UnsupportedError{Behavior: b.String(), Protocol: "redis", Reason: "Redis replies have no rows; use TruncateResponse"}
+		}
+		if e, ok := b.act.(errorReply); ok && e.reply.protocol() != "redis" {
+			return &UnsupportedError{Behavior: b.String(), Protocol: "redis", Reason: "the reply is not a Redis error; use RedisError or the Redis* catalog"}
+		}
+		return nil
+	}
+	return &UnsupportedError{Behavior: b.String(), Protocol: "redis", Reason: "stream behaviors act on raw TCP proxies; on Redis use DelayResponse or SlowResponse"}
+}
+
+func (redisProtocol) relay(c *conn) { newRedisRelay(c).run() }

@@ -1,0 +1,53 @@
+package faults
+
+import "strconv"
+
+type commandMatcher []string
+
+// Command matches Redis commands whose name is one of names, compared
+// without regard to case: Command("GET", "MGET"). A subcommand is not part
+// of the name (CLIENT, CONFIG); match it with [Key], which sees the first
+// argument.
+func Command(names ...string) Matcher { return commandMatcher(names) }
+
+func (m commandMatcher) match(r *request) bool {
+	for _, x := range m {
+		if len(x) == len(r.command) && equalFoldASCII(x, r.command) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m commandMatcher) String() string { return "Command(" + quoteAll(m) + ")" }
+
+type keyMatcher string
+
+// Key matches Redis commands whose first argument (the key, for every
+// command that takes one first) matches the glob pattern, as in [Path]:
+// '*' stands for any run of characters and '?' for any one. Key("session:*")
+// matches GET session:42 and MGET session:1 other:2, not a command without
+// arguments.
+func Key(pattern string) Matcher { return keyMatcher(pattern) }
+
+func (m keyMatcher) match(r *request) bool { return r.hasKey && glob(string(m), r.key) }
+
+func (m keyMatcher) String() string { return "Key(" + strconv.Quote(string(m)) + ")" }
+
+// equalFoldASCII reports whether a and b, of equal length, are equal
+// without regard to ASCII case.
+func equalFoldASCII(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'a' <= x && x <= 'z' {
+			x -= 'a' - 'A'
+		}
+		if 'a' <= y && y <= 'z' {
+			y -= 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

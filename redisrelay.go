@@ -1,0 +1,634 @@
+package faults
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// redisRelay forwards one Redis connection, framing the client's commands
+// and the server's replies so that request behaviors act on single
+// commands.
+//
+// Every command the client sends is owed one reply, in order: an entry in a
+// FIFO. An entry passed to the server is owed the server's next reply that
+// is not a push (RESP3 '>' values, which the server sends unasked); an
+// entry the proxy answers itself carries its reply, written as soon as
+// every reply before it has been written. The commands after which replies
+// stop pairing with commands (SUBSCRIBE and the like, MONITOR, CLIENT
+// REPLY, SYNC) end the framing: what follows passes through unframed, in
+// both directions, once the replies owed before them are out.
+//
+// Framed bytes leave in batches: a side writes what it has framed when it
+// has nothing more to frame, so a pipeline of commands read in one read is
+// passed on in one write.
+type redisRelay struct {
+	sides
+	cmds    *respReader // from the client
+	replies *respReader // from the server
+
+	mu       sync.Mutex // guards what follows, and writes to the client
+	queue    []redisOwed
+	base     uint64 // the serial number of queue[0]
+	claimed  int    // entries at the queue's front whose replies the replies side has begun
+	finished int    // of those, the ones whose replies it has framed whole
+	popped   chan struct{}
+
+	// The transaction the client has open, as the commands side sees it:
+	// whether MULTI was passed on, and whether the proxy has since
+	// answered a command of it with an error.
+	inMulti, spoiled bool
+
+	raw         atomic.Bool   // framing stopped: bytes pass through unframed
+	repliesDone chan struct{} // closed when the replies side ends
+}
+
+// redisOwed is what one command is owed.
+type redisOwed struct {
+	fx       effects
+	plain    bool   // nothing happens to its reply
+	reply    []byte // the proxy's reply, instead of the server's
+	replace  []byte // the proxy's reply, in place of the server's, which is dropped
+	unframed bool   // framing ends where its replies begin
+}
+
+func newRedisRelay(c *conn) *redisRelay {
+	c.mu.Lock()
+	server := c.server
+	c.mu.Unlock()
+	return &redisRelay{
+		sides: sides{
+			c:        c,
+			client:   c.client,
+			server:   server,
+			toClient: meter{c.client, &c.p.stats.bytesDown, c},
+			toServer: meter{server, &c.p.stats.bytesUp, c},
+		},
+		cmds:    newRESPReader(c.client),
+		replies: newRESPReader(server),
+	}
+}
+
+func (r *redisRelay) run() {
+	r.c.p.wg.Add(1)
+	done := make(chan struct{})
+	r.repliesDone = done
+	go r.answers(done)
+	r.commands()
+	<-done
+}
+
+// commands frames the client's commands and passes them on, or answers
+// them, as the request behaviors decide.
+func (r *redisRelay) commands() {
+	cr := r.cmds
+	dropping := false  // the command being framed was answered by the proxy
+	var abortAt uint64 // if not 0, 1 + the serial of the command being framed, to abort
+	unframe := false   // the command being framed ends the framing
+	for {
+		if cr.atBoundary() {
+			if r.raw.Load() {
+				r.passRaw(cr, r.toServer, r.client, r.server)
+				return
+			}
+			cmd, err := cr.peekCommand()
+			switch {
+			case err == errRESPShort:
+				if !r.more(cr, r.toServer, r.server) {
+					return
+				}
+				continue
+			case err != nil:
+				r.commandsFallBack(err)
+				return
+			case cmd.none:
+				// Nothing is owed for it.
+				cr.startCommand(cmd)
+				continue
+			}
+			unframe = endsFraming(cmd)
+			role := roleOf(cmd.name)
+			fx := r.decideCommand(cmd)
+			var reply []byte
+			if fx.reply != nil {
+				reply = fx.reply.(RedisReply).encode()
+			} else if role == roleExec && r.spoiled {
+				// A command of the transaction was refused by the
+				// proxy: the server would refuse EXEC too.
+				reply = RedisExecAbort.encode()
+			}
+			if fx.delayRequest > 0 || reply != nil {
+				// Pass on what is framed before the command first.
+				if err := r.send(cr, r.toServer); err != nil {
+					r.fail(err)
+					return
+				}
+			}
+			if fx.delayRequest > 0 && r.c.sleep(fx.delayRequest, nil) == ended {
+				return
+			}
+			if reply != nil {
+				// The command never reaches the server: answer it,
+				// then drop it.
+				if err := r.answerInstead(reply, role); err != nil {
+					r.fail(err)
+					return
+				}
+				dropping, unframe = true, false
+			} else {
+				r.track(role)
+				serial := r.enqueue(redisOwed{fx: fx, plain: !fx.any(), unframed: unframe})
+				if fx.abort {
+					abortAt = serial + 1
+				}
+			}
+			cr.startCommand(cmd)
+		}
+		if !cr.atBoundary() {
+			whole, err := cr.frame()
+			if dropping {
+				cr.skip()
+			}
+			if err != nil {
+				r.commandsFallBack(err)
+				return
+			}
+			if !whole {
+				if !r.more(cr, r.toServer, r.server) {
+					return
+				}
+				continue
+			}
+		} else if dropping {
+			cr.skip() // an inline command, framed whole
+		}
+		// The command is framed whole.
+		dropping = false
+		if abortAt == 0 && !unframe {
+			continue
+		}
+		if err := r.send(cr, r.toServer); err != nil {
+			r.fail(err)
+			return
+		}
+		if abortAt > 0 {
+			r.awaitTurn(abortAt - 1)
+			r.c.end(endClose)
+			return
+		}
+		r.passRaw(cr, r.toServer, r.client, r.server)
+		return
+	}
+}
+
+// transactionRole says what part a command plays in a transaction.
+type transactionRole uint8
+
+const (
+	roleNone transactionRole = iota
+	roleMulti
+	roleExec
+	roleDiscard
+)
+
+func roleOf(name []byte) transactionRole {
+	switch {
+	case bytes.EqualFold(name, []byte("MULTI")):
+		return roleMulti
+	case bytes.EqualFold(name, []byte("EXEC")):
+		return roleExec
+	case bytes.EqualFold(name, []byte("DISCARD")):
+		return roleDiscard
+	}
+	return roleNone
+}
+
+// track follows the client's transaction through a command passed on.
+func (r *redisRelay) track(role transactionRole) {
+	switch role {
+	case roleMulti:
+		r.inMulti, r.spoiled = true, false
+	case roleExec, roleDiscard:
+		r.inMulti, r.spoiled = false, false
+	}
+}
+
+// redisDiscard is DISCARD, as a client sends it.
+var redisDiscard = []byte("*1\r\n$7\r\nDISCARD\r\n")
+
+// answerInstead answers a command that does not reach the server with
+// reply. Inside a transaction, the server must end up where the client
+// believes it is, as if it had refused the command itself: a refused
+// command spoils the transaction (its EXEC is refused with EXECABORT),
+// and a refused EXEC or DISCARD ends it, so the proxy sends DISCARD in
+// their place and drops the server's answer to it.
+func (r *redisRelay) answerInstead(reply []byte, role transactionRole) error {
+	if !r.inMulti {
+		return r.answer(reply)
+	}
+	if role != roleExec && role != roleDiscard {
+		r.spoiled = true
+		return r.answer(reply)
+	}
+	r.inMulti, r.spoiled = false, false
+	r.enqueue(redisOwed{replace: reply})
+	_, err := r.toServer.Write(redisDiscard)
+	return err
+}
+
+// endsFraming reports whether cmd makes the server send what pairs with no
+// command: messages after SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE (and a reply
+// per channel to them and to their UNSUBSCRIBE counterparts), MONITOR's
+// feed, nothing after CLIENT REPLY OFF or SKIP, the replication stream
+// after SYNC or PSYNC.
+func endsFraming(cmd respCommand) bool {
+	name := cmd.name
+	if len(name) > len("PUNSUBSCRIBE") {
+		return false
+	}
+	var upper [len("PUNSUBSCRIBE")]byte
+	for i, c := range name {
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		upper[i] = c
+	}
+	switch string(upper[:len(name)]) {
+	case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+		"MONITOR", "SYNC", "PSYNC":
+		return true
+	case "CLIENT":
+		return bytes.EqualFold(cmd.key, []byte("REPLY"))
+	}
+	return false
+}
+
+// decideCommand decides what becomes of a command.
+func (r *redisRelay) decideCommand(cmd respCommand) effects {
+	plan := r.c.plan.Load()
+	if len(plan.requests) == 0 {
+		r.c.p.stats.requests.Add(1)
+		return noEffects()
+	}
+	req := &request{command: string(bytes.ToUpper(cmd.name)), key: string(cmd.key), hasKey: cmd.key != nil}
+	return r.c.decide(plan, req, nil)
+}
+
+// more passes on what is framed from the side read by rr and reads more. It
+// reports whether the side goes on; if not, it has ended its direction.
+func (r *redisRelay) more(rr *respReader, w meter, dst net.Conn) bool {
+	if err := r.send(rr, w); err != nil {
+		r.fail(err)
+		return false
+	}
+	err := rr.fill()
+	switch {
+	case err == nil:
+		return true
+	case err == io.EOF:
+		closeWrite(dst)
+	case r.woken(err):
+		src := r.client
+		if dst == r.client {
+			src = r.server
+		}
+		r.passRaw(rr, w, src, dst)
+	default:
+		r.fail(err)
+	}
+	return false
+}
+
+// send writes the framed bytes of rr to w.
+func (r *redisRelay) send(rr *respReader, w meter) error {
+	if b := rr.take(); len(b) > 0 {
+		_, err := w.Write(b)
+		return err
+	}
+	return nil
+}
+
+// enqueue adds what a command passed to the server is owed, and returns
+// its serial number.
+func (r *redisRelay) enqueue(o redisOwed) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queue = append(r.queue, o)
+	return r.base + uint64(len(r.queue)) - 1
+}
+
+// answer queues the proxy's own reply, writing it at once if every reply
+// owed before it has been written.
+func (r *redisRelay) answer(reply []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.raw.Load() {
+		// The replies pass through unframed: a reply of the proxy's
+		// could not be placed among them.
+		r.c.end(endClose)
+		return errEnded
+	}
+	r.queue = append(r.queue, redisOwed{reply: reply})
+	return r.flushLocked()
+}
+
+// flushLocked writes the proxy's replies at the front of the queue, once
+// no reply of the server's is in progress. The caller holds r.mu.
+func (r *redisRelay) flushLocked() error {
+	for r.claimed == 0 && len(r.queue) > 0 && r.queue[0].reply != nil {
+		if _, err := r.toClient.Write(r.queue[0].reply); err != nil {
+			return err
+		}
+		r.popLocked(1)
+	}
+	return nil
+}
+
+// popLocked forgets the first n entries. The caller holds r.mu.
+func (r *redisRelay) popLocked(n int) {
+	clear(r.queue[:n])
+	r.queue = r.queue[n:]
+	if len(r.queue) == 0 {
+		r.queue = r.queue[:0:0] // let the array go; the next append starts small
+	}
+	r.base += uint64(n)
+	if r.popped != nil {
+		close(r.popped)
+		r.popped = nil
+	}
+}
+
+// awaitTurn waits until every reply owed before the command with serial
+// number s has been written, or none will be (a dropped reply is in the
+// way), or the replies side or the connection ends.
+func (r *redisRelay) awaitTurn(s uint64) {
+	for {
+		r.mu.Lock()
+		if r.base >= s || len(r.queue) > 0 && r.queue[0].fx.drop {
+			r.mu.Unlock()
+			return
+		}
+		if r.popped == nil {
+			r.popped = make(chan struct{})
+		}
+		popped := r.popped
+		r.mu.Unlock()
+		select {
+		case <-popped:
+		case <-r.repliesDone:
+			return
+		case <-r.c.done:
+			return
+		}
+	}
+}
+
+// answers frames the server's replies and passes each to the client as its
+// command's entry says; it closes done when it ends.
+func (r *redisRelay) answers(done chan<- struct{}) {
+	defer r.c.p.wg.Done()
+	defer close(done)
+	rr := r.replies
+	push := false // the value being framed is a push, owed to no command
+	for {
+		if rr.f == rr.w {
+			if err := r.deliver(); err != nil {
+				r.fail(err)
+				return
+			}
+			if !r.more(rr, r.toClient, r.client) {
+				return
+			}
+			continue
+		}
+		if rr.atBoundary() {
+			push = rr.buf[rr.f] == '>'
+			if !push {
+				o, ok, err := r.claim()
+				switch {
+				case err != nil:
+					r.fail(err)
+					return
+				case !ok:
+					r.repliesFallBack(errors.New("a reply to no command"))
+					return
+				case o.unframed:
+					r.passRaw(rr, r.toClient, r.server, r.client)
+					return
+				case !o.plain:
+					if !r.special(o) {
+						return
+					}
+					continue
+				}
+			}
+		}
+		whole, err := rr.frame()
+		if err != nil {
+			r.repliesFallBack(err)
+			return
+		}
+		if whole && !push {
+			r.finished++
+		}
+	}
+}
+
+// claim takes the entry owed the reply that starts at the unframed bytes,
+// and reports false if no command is owed one. Before an entry whose reply
+// is not plain, it delivers the replies framed so far.
+func (r *redisRelay) claim() (redisOwed, bool, error) {
+	r.mu.Lock()
+	if r.claimed < len(r.queue) && r.queue[r.claimed].reply != nil {
+		// A reply of the proxy's is next: the server's replies before
+		// it go out first, then it.
+		r.mu.Unlock()
+		if err := r.deliver(); err != nil {
+			return redisOwed{}, false, err
+		}
+		r.mu.Lock()
+	}
+	if r.claimed >= len(r.queue) {
+		r.mu.Unlock()
+		return redisOwed{}, false, nil
+	}
+	o := r.queue[r.claimed]
+	r.claimed++
+	r.mu.Unlock()
+	if !o.plain || o.unframed {
+		return o, true, r.deliver()
+	}
+	return o, true, nil
+}
+
+// deliver writes the framed replies to the client, forgets the entries
+// whose replies are written whole, and writes the proxy's replies that were
+// waiting behind them.
+func (r *redisRelay) deliver() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b := r.replies.take(); len(b) > 0 {
+		if _, err := r.toClient.Write(b); err != nil {
+			return err
+		}
+	}
+	if r.finished > 0 {
+		r.claimed -= r.finished
+		r.popLocked(r.finished)
+		r.finished = 0
+	}
+	return r.flushLocked()
+}
+
+// special passes on one reply that request behaviors act on, the replies
+// before it delivered. It reports whether the replies side goes on.
+func (r *redisRelay) special(o redisOwed) bool {
+	rr := r.replies
+	fx := o.fx
+	if o.replace != nil {
+		return r.replaceReply(o.replace)
+	}
+	if fx.abort {
+		// No byte of the reply reaches the client: the commands side
+		// closes the connection once the command is passed on whole.
+		return false
+	}
+	if fx.delayResponse > 0 && r.c.sleep(fx.delayResponse, nil) == ended {
+		return false
+	}
+	if fx.drop {
+		// The client never gets this reply, nor any after it.
+		rr.r, rr.f = rr.w, rr.w
+		io.Copy(io.Discard, r.server)
+		return false
+	}
+	w := io.Writer(r.toClient)
+	var shaped *shapedWriter
+	if fx.truncate >= 0 || fx.slow > 0 {
+		shaped = &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
+		w = shaped
+	}
+	for {
+		whole, err := rr.frame()
+		if err == nil {
+			_, err = w.Write(rr.take())
+		}
+		switch {
+		case shaped != nil && shaped.cut:
+			r.c.end(endClose)
+			return false
+		case errors.Is(err, errMalformedRESP):
+			r.repliesFallBack(err)
+			return false
+		case err != nil:
+			r.fail(err)
+			return false
+		case whole:
+			r.finished++
+			return true
+		}
+		if err := rr.fill(); err != nil {
+			if err == io.EOF {
+				closeWrite(r.client)
+			} else {
+				r.fail(err)
+			}
+			return false
+		}
+	}
+}
+
+// replaceReply drops the server's reply and writes reply in its place.
+func (r *redisRelay) replaceReply(reply []byte) bool {
+	rr := r.replies
+	for {
+		whole, err := rr.frame()
+		rr.skip()
+		switch {
+		case err != nil:
+			r.repliesFallBack(err)
+			return false
+		case whole:
+			if _, err := r.toClient.Write(reply); err != nil {
+				r.fail(err)
+				return false
+			}
+			r.finished++
+			return true
+		}
+		if !r.more(rr, r.toClient, r.client) {
+			return false
+		}
+	}
+}
+
+// commandsFallBack stops framing the client's bytes, which are not RESP:
+// they pass through unframed from the first byte that could not be
+// framed, and so do the replies from the first one owed to them.
+func (r *redisRelay) commandsFallBack(err error) {
+	r.c.p.log.Warn("faults: Redis framing stopped; passing bytes through", "conn", r.c.id, "side", "client", "err", err)
+	r.enqueue(redisOwed{plain: true, unframed: true})
+	r.passRaw(r.cmds, r.toServer, r.client, r.server)
+}
+
+// repliesFallBack stops framing the server's bytes, which are not RESP or
+// answer no command: they pass through unframed from there, and so does
+// the client's side from its next command. If a reply of the proxy's or a
+// behavior on a reply is still to come, the client's view could not be
+// kept true, and the connection closes instead.
+func (r *redisRelay) repliesFallBack(err error) {
+	r.c.p.log.Warn("faults: Redis framing stopped; passing bytes through", "conn", r.c.id, "side", "server", "err", err)
+	r.mu.Lock()
+	pending := false
+	for _, o := range r.queue[r.claimed:] {
+		pending = pending || !o.plain
+	}
+	r.raw.Store(true)
+	r.mu.Unlock()
+	if pending {
+		r.c.end(endClose)
+		return
+	}
+	r.client.SetReadDeadline(time.Unix(1, 0)) // wake the commands side
+	r.passRaw(r.replies, r.toClient, r.server, r.client)
+}
+
+// woken reports whether err is the wake-up of the commands side's read by
+// the replies side falling back.
+func (r *redisRelay) woken(err error) bool {
+	return r.raw.Load() && errors.Is(err, os.ErrDeadlineExceeded) && !r.c.isEnding()
+}
+
+// passRaw writes what rr holds to w, then copies src to it until EOF and
+// half-closes dst.
+func (r *redisRelay) passRaw(rr *respReader, w meter, src, dst net.Conn) {
+	if r.c.isEnding() {
+		return
+	}
+	if b := rr.buf[rr.r:rr.w]; len(b) > 0 {
+		rr.r, rr.f = rr.w, rr.w
+		if _, err := w.Write(b); err != nil {
+			r.fail(err)
+			return
+		}
+	}
+	for {
+		src.SetReadDeadline(time.Time{})
+		_, err := io.Copy(w, src)
+		switch {
+		case err == nil:
+			closeWrite(dst)
+			return
+		case r.woken(err):
+			continue // the fall-back's wake-up came late
+		default:
+			r.fail(err)
+			return
+		}
+	}
+}
