@@ -53,6 +53,13 @@
 //	p, _ := faults.NewProxy(apiAddr, faults.WithProtocol(faults.HTTP()))
 //	p.Set(faults.Error(faults.HTTPStatus(503)).When(faults.Method("POST"), faults.Path("/orders/*")).Times(2))
 //
+// [MySQL] frames statements, with ERR packets as MariaDB writes them;
+// [Redis] frames commands, RESP2 and RESP3, with the server's own error
+// replies:
+//
+//	p, _ := faults.NewProxy(redisAddr, faults.WithProtocol(faults.Redis()))
+//	p.Set(faults.Error(faults.RedisReadOnly).When(faults.Command("SET", "DEL")).Probability(0.05))
+//
 // An injected error never reaches the server, and the client reads it in
 // order with the answers to its other requests, pipelined or not.
 //
