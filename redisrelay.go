@@ -286,22 +286,34 @@ func (r *redisRelay) more(rr *respReader, w meter, dst net.Conn) bool {
 		r.fail(err)
 		return false
 	}
-	err := rr.fill()
-	switch {
-	case err == nil:
-		return true
-	case err == io.EOF:
-		closeWrite(dst)
-	case r.woken(err):
-		src := r.client
-		if dst == r.client {
-			src = r.server
-		}
-		r.passRaw(rr, w, src, dst)
-	default:
-		r.fail(err)
+	src := r.client
+	if dst == r.client {
+		src = r.server
 	}
-	return false
+	for {
+		err := rr.fill()
+		switch {
+		case err == nil:
+			return true
+		case err == io.EOF:
+			closeWrite(dst)
+		case r.woken(err) && r.raw.Load():
+			r.passRaw(rr, w, src, dst)
+		case r.woken(err):
+			// The commands side queued a reply of the proxy's.
+			src.SetReadDeadline(time.Time{})
+			if rr == r.replies {
+				if err := r.deliver(); err != nil {
+					r.fail(err)
+					return false
+				}
+			}
+			continue
+		default:
+			r.fail(err)
+		}
+		return false
+	}
 }
 
 // send writes the framed bytes of rr to w.
@@ -322,31 +334,37 @@ func (r *redisRelay) enqueue(o redisOwed) uint64 {
 	return r.base + uint64(len(r.queue)) - 1
 }
 
-// answer queues the proxy's own reply, writing it at once if every reply
-// owed before it has been written.
+// answer queues the proxy's own reply for the replies side to write once
+// every reply owed before it has been written, and wakes that side in
+// case it waits for the server. The commands side never writes to the
+// client: a client that writes a long pipeline before it reads would
+// stop it, and with it the commands a plain proxy would still pass on.
 func (r *redisRelay) answer(reply []byte) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.raw.Load() {
 		// The replies pass through unframed: a reply of the proxy's
 		// could not be placed among them.
+		r.mu.Unlock()
 		r.c.end(endClose)
 		return errEnded
 	}
 	r.queue = append(r.queue, redisOwed{reply: reply})
-	return r.flushLocked()
+	r.mu.Unlock()
+	// After the append: a replies side that clears this wake-up sees it.
+	r.server.SetReadDeadline(time.Unix(1, 0))
+	return nil
 }
 
-// flushLocked writes the proxy's replies at the front of the queue, once
-// no reply of the server's is in progress. The caller holds r.mu.
-func (r *redisRelay) flushLocked() error {
+// readyRepliesLocked removes the proxy's replies at the front of the
+// queue, once no reply of the server's is in progress, and returns them.
+// The caller holds r.mu.
+func (r *redisRelay) readyRepliesLocked() [][]byte {
+	var out [][]byte
 	for r.claimed == 0 && len(r.queue) > 0 && r.queue[0].reply != nil {
-		if _, err := r.toClient.Write(r.queue[0].reply); err != nil {
-			return err
-		}
+		out = append(out, r.queue[0].reply)
 		r.popLocked(1)
 	}
-	return nil
+	return out
 }
 
 // popLocked forgets the first n entries. The caller holds r.mu.
@@ -396,17 +414,7 @@ func (r *redisRelay) answers(done chan<- struct{}) {
 	rr := r.replies
 	push := false // the value being framed is a push, owed to no command
 	for {
-		if rr.f == rr.w {
-			if err := r.deliver(); err != nil {
-				r.fail(err)
-				return
-			}
-			if !r.more(rr, r.toClient, r.client) {
-				return
-			}
-			continue
-		}
-		if rr.atBoundary() {
+		if rr.atBoundary() && rr.f < rr.w {
 			push = rr.buf[rr.f] == '>'
 			if !push {
 				o, ok, err := r.claim()
@@ -429,12 +437,23 @@ func (r *redisRelay) answers(done chan<- struct{}) {
 			}
 		}
 		whole, err := rr.frame()
-		if err != nil {
+		switch {
+		case err != nil:
 			r.repliesFallBack(err)
 			return
+		case whole:
+			if !push {
+				r.finished++
+			}
+			continue
 		}
-		if whole && !push {
-			r.finished++
+		// All that was read is framed: pass it on, read more.
+		if err := r.deliver(); err != nil {
+			r.fail(err)
+			return
+		}
+		if !r.more(rr, r.toClient, r.client) {
+			return
 		}
 	}
 }
@@ -444,7 +463,7 @@ func (r *redisRelay) answers(done chan<- struct{}) {
 // is not plain, it delivers the replies framed so far.
 func (r *redisRelay) claim() (redisOwed, bool, error) {
 	r.mu.Lock()
-	if r.claimed < len(r.queue) && r.queue[r.claimed].reply != nil {
+	for r.claimed < len(r.queue) && r.queue[r.claimed].reply != nil {
 		// A reply of the proxy's is next: the server's replies before
 		// it go out first, then it.
 		r.mu.Unlock()
@@ -469,20 +488,27 @@ func (r *redisRelay) claim() (redisOwed, bool, error) {
 // deliver writes the framed replies to the client, forgets the entries
 // whose replies are written whole, and writes the proxy's replies that were
 // waiting behind them.
+//
+// The replies side alone writes to the client, and never while it holds
+// r.mu: the commands side must not wait on a client that is not reading.
 func (r *redisRelay) deliver() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if b := r.replies.take(); len(b) > 0 {
 		if _, err := r.toClient.Write(b); err != nil {
 			return err
 		}
 	}
+	r.mu.Lock()
 	if r.finished > 0 {
 		r.claimed -= r.finished
 		r.popLocked(r.finished)
 		r.finished = 0
 	}
-	return r.flushLocked()
+	ready := r.readyRepliesLocked()
+	r.mu.Unlock()
+	if len(ready) == 0 {
+		return nil
+	}
+	return r.toClient.writev(ready...)
 }
 
 // special passes on one reply that request behaviors act on, the replies
@@ -532,12 +558,7 @@ func (r *redisRelay) special(o redisOwed) bool {
 			r.finished++
 			return true
 		}
-		if err := rr.fill(); err != nil {
-			if err == io.EOF {
-				closeWrite(r.client)
-			} else {
-				r.fail(err)
-			}
+		if !r.more(rr, r.toClient, r.client) {
 			return false
 		}
 	}
@@ -598,10 +619,12 @@ func (r *redisRelay) repliesFallBack(err error) {
 	r.passRaw(r.replies, r.toClient, r.server, r.client)
 }
 
-// woken reports whether err is the wake-up of the commands side's read by
-// the replies side falling back.
+// woken reports whether err is a wake-up: of the commands side by the
+// replies side falling back, or of the replies side by a reply of the
+// proxy's to write. (The connection's end wakes reads the same way, and
+// framed protocols are not woken by changes of plan.)
 func (r *redisRelay) woken(err error) bool {
-	return r.raw.Load() && errors.Is(err, os.ErrDeadlineExceeded) && !r.c.isEnding()
+	return errors.Is(err, os.ErrDeadlineExceeded) && !r.c.isEnding()
 }
 
 // passRaw writes what rr holds to w, then copies src to it until EOF and
@@ -625,7 +648,7 @@ func (r *redisRelay) passRaw(rr *respReader, w meter, src, dst net.Conn) {
 			closeWrite(dst)
 			return
 		case r.woken(err):
-			continue // the fall-back's wake-up came late
+			continue // a wake-up came late
 		default:
 			r.fail(err)
 			return

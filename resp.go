@@ -107,8 +107,8 @@ func (rr *respReader) fill() error {
 }
 
 // frame frames what it can of the current value, starting a new one at a
-// boundary. It reports whether the value is now whole; if not, every byte
-// read has been framed and more must be read.
+// boundary. It reports whether the value is now whole; if not, more must
+// be read (a line read in part stays unframed until it is whole).
 func (rr *respReader) frame() (bool, error) {
 	if rr.atBoundary() {
 		if rr.f == rr.w {
@@ -157,7 +157,7 @@ func (rr *respReader) line() ([]byte, bool, error) {
 	avail := rr.buf[rr.f:rr.w]
 	i := bytes.IndexByte(avail, '\n')
 	switch {
-	case i < 0 && len(avail) > respMaxLine:
+	case i < 0 && len(avail) > respMaxLine+1: // the line and its CR
 		return nil, false, fmt.Errorf("%w: line longer than %d bytes", errMalformedRESP, respMaxLine)
 	case i < 0:
 		return nil, false, nil
@@ -251,7 +251,10 @@ func (rr *respReader) peekCommand() (respCommand, error) {
 	if avail[0] != '*' {
 		return rr.peekInline(avail)
 	}
-	line, rest, ok := respCut(avail)
+	line, rest, ok, err := respCut(avail)
+	if err != nil {
+		return respCommand{}, err
+	}
 	if !ok {
 		return respCommand{}, rr.short(avail)
 	}
@@ -322,13 +325,17 @@ func (rr *respReader) startCommand(cmd respCommand) {
 	rr.owed = 1
 }
 
-// respCut splits b after its first CRLF-ended line.
-func respCut(b []byte) (line, rest []byte, ok bool) {
+// respCut splits b after its first line, and reports whether b holds it
+// whole; a line must end with CRLF.
+func respCut(b []byte) (line, rest []byte, ok bool, err error) {
 	i := bytes.IndexByte(b, '\n')
-	if i < 1 || b[i-1] != '\r' {
-		return nil, nil, false
+	switch {
+	case i < 0:
+		return nil, nil, false, nil
+	case i == 0 || b[i-1] != '\r':
+		return nil, nil, false, fmt.Errorf("%w: line not ended by CRLF", errMalformedRESP)
 	}
-	return b[:i-1], b[i+1:], true
+	return b[:i-1], b[i+1:], true, nil
 }
 
 // respBulk reads a bulk string at the start of b: its payload, or nil if
@@ -340,9 +347,9 @@ func respBulk(b []byte) (payload, rest []byte, err error) {
 	if b[0] != '$' {
 		return nil, nil, fmt.Errorf("%w: command argument of RESP type %q, not a bulk string", errMalformedRESP, b[0])
 	}
-	line, rest, ok := respCut(b)
-	if !ok {
-		return nil, nil, nil
+	line, rest, ok, err := respCut(b)
+	if err != nil || !ok {
+		return nil, nil, err
 	}
 	n, err := respLength(line, false)
 	if err != nil {
