@@ -528,7 +528,9 @@ func (r *httpRelay) passRaw(from *bufio.Reader, w meter, dst net.Conn) {
 		src = r.server
 	}
 	for {
-		src.SetReadDeadline(time.Time{})
+		if !r.rearm(src) {
+			return
+		}
 		_, err := io.Copy(w, from)
 		switch {
 		case err == nil:

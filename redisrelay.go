@@ -301,7 +301,9 @@ func (r *redisRelay) more(rr *respReader, w meter, dst net.Conn) bool {
 			r.passRaw(rr, w, src, dst)
 		case r.woken(err):
 			// The commands side queued a reply of the proxy's.
-			src.SetReadDeadline(time.Time{})
+			if !r.rearm(src) {
+				return false
+			}
 			if rr == r.replies {
 				if err := r.deliver(); err != nil {
 					r.fail(err)
@@ -641,7 +643,9 @@ func (r *redisRelay) passRaw(rr *respReader, w meter, src, dst net.Conn) {
 		}
 	}
 	for {
-		src.SetReadDeadline(time.Time{})
+		if !r.rearm(src) {
+			return
+		}
 		_, err := io.Copy(w, src)
 		switch {
 		case err == nil:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync/atomic"
+	"time"
 )
 
 // sides are the two sockets of a framed relay (HTTP, MySQL): each read
@@ -43,6 +44,15 @@ func (s *sides) fail(err error) {
 		return
 	}
 	s.c.end(endReset)
+}
+
+// rearm clears the read deadline that woke a read of sock, and reports
+// whether the connection goes on. The check comes after the clearing: the
+// connection's end sets its ending before its deadlines, so a deadline of
+// the end that the clearing undid is seen here.
+func (s *sides) rearm(sock net.Conn) bool {
+	sock.SetReadDeadline(time.Time{})
+	return !s.c.isEnding()
 }
 
 // meter writes to a socket, counting the bytes and noting activity.
