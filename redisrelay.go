@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -32,12 +31,19 @@ type redisRelay struct {
 	cmds    *respReader // from the client
 	replies *respReader // from the server
 
-	mu       sync.Mutex // guards what follows, and writes to the client
-	queue    []redisOwed
-	base     uint64 // the serial number of queue[0]
-	claimed  int    // entries at the queue's front whose replies the replies side has begun
-	finished int    // of those, the ones whose replies it has framed whole
-	popped   chan struct{}
+	queue redisQueue
+
+	// The commands side's: commands framed since the last push to the
+	// queue, all plain (their entries are pushed before their bytes go),
+	// and whether the command being framed is one the proxy answered,
+	// whose bytes are dropped.
+	unsent   int
+	dropping bool
+
+	// The replies side's: entries at the queue's front whose replies it
+	// has begun, those of them it has framed whole, and how many plain
+	// entries are known to follow the claimed ones.
+	claimed, finished, plainAhead int
 
 	// The transaction the client has open, as the commands side sees it:
 	// whether MULTI was passed on, and whether the proxy has since
@@ -46,15 +52,6 @@ type redisRelay struct {
 
 	raw         atomic.Bool   // framing stopped: bytes pass through unframed
 	repliesDone chan struct{} // closed when the replies side ends
-}
-
-// redisOwed is what one command is owed.
-type redisOwed struct {
-	fx       effects
-	plain    bool   // nothing happens to its reply
-	reply    []byte // the proxy's reply, instead of the server's
-	replace  []byte // the proxy's reply, in place of the server's, which is dropped
-	unframed bool   // framing ends where its replies begin
 }
 
 func newRedisRelay(c *conn) *redisRelay {
@@ -87,12 +84,12 @@ func (r *redisRelay) run() {
 // them, as the request behaviors decide.
 func (r *redisRelay) commands() {
 	cr := r.cmds
-	dropping := false  // the command being framed was answered by the proxy
 	var abortAt uint64 // if not 0, 1 + the serial of the command being framed, to abort
 	unframe := false   // the command being framed ends the framing
 	for {
 		if cr.atBoundary() {
 			if r.raw.Load() {
+				r.commit()
 				r.passRaw(cr, r.toServer, r.client, r.server)
 				return
 			}
@@ -139,19 +136,28 @@ func (r *redisRelay) commands() {
 					r.fail(err)
 					return
 				}
-				dropping, unframe = true, false
+				r.dropping, unframe = true, false
 			} else {
 				r.track(role)
-				serial := r.enqueue(redisOwed{fx: fx, plain: !fx.any(), unframed: unframe})
-				if fx.abort {
-					abortAt = serial + 1
+				switch {
+				case fx.any() || unframe:
+					o := redisOwed{unframed: unframe}
+					if fx.any() {
+						o.fx = &fx
+					}
+					serial := r.enqueue(o)
+					if fx.abort {
+						abortAt = serial + 1
+					}
+				default:
+					r.unsent++
 				}
 			}
 			cr.startCommand(cmd)
 		}
 		if !cr.atBoundary() {
 			whole, err := cr.frame()
-			if dropping {
+			if r.dropping {
 				cr.skip()
 			}
 			if err != nil {
@@ -164,11 +170,11 @@ func (r *redisRelay) commands() {
 				}
 				continue
 			}
-		} else if dropping {
+		} else if r.dropping {
 			cr.skip() // an inline command, framed whole
 		}
 		// The command is framed whole.
-		dropping = false
+		r.dropping = false
 		if abortAt == 0 && !unframe {
 			continue
 		}
@@ -197,13 +203,19 @@ const (
 )
 
 func roleOf(name []byte) transactionRole {
-	switch {
-	case bytes.EqualFold(name, []byte("MULTI")):
-		return roleMulti
-	case bytes.EqualFold(name, []byte("EXEC")):
-		return roleExec
-	case bytes.EqualFold(name, []byte("DISCARD")):
-		return roleDiscard
+	switch len(name) {
+	case len("MULTI"):
+		if bytes.EqualFold(name, []byte("MULTI")) {
+			return roleMulti
+		}
+	case len("EXEC"):
+		if bytes.EqualFold(name, []byte("EXEC")) {
+			return roleExec
+		}
+	case len("DISCARD"):
+		if bytes.EqualFold(name, []byte("DISCARD")) {
+			return roleDiscard
+		}
 	}
 	return roleNone
 }
@@ -236,7 +248,7 @@ func (r *redisRelay) answerInstead(reply []byte, role transactionRole) error {
 		return r.answer(reply)
 	}
 	r.inMulti, r.spoiled = false, false
-	r.enqueue(redisOwed{replace: reply})
+	r.enqueue(redisOwed{reply: reply, replace: true})
 	_, err := r.toServer.Write(redisDiscard)
 	return err
 }
@@ -296,6 +308,15 @@ func (r *redisRelay) more(rr *respReader, w meter, dst net.Conn) bool {
 		case err == nil:
 			return true
 		case err == io.EOF:
+			// A value cut short passes on as it came, unless it is a
+			// command the proxy answered.
+			if tail := rr.buf[rr.f:rr.w]; len(tail) > 0 && !(rr == r.cmds && r.dropping) {
+				rr.r, rr.f = rr.w, rr.w
+				if _, err := w.Write(tail); err != nil {
+					r.fail(err)
+					return false
+				}
+			}
 			closeWrite(dst)
 		case r.woken(err) && r.raw.Load():
 			r.passRaw(rr, w, src, dst)
@@ -318,8 +339,12 @@ func (r *redisRelay) more(rr *respReader, w meter, dst net.Conn) bool {
 	}
 }
 
-// send writes the framed bytes of rr to w.
+// send writes the framed bytes of rr to w; on the commands side, the
+// entries of the commands among them go to the queue first.
 func (r *redisRelay) send(rr *respReader, w meter) error {
+	if rr == r.cmds {
+		r.commit()
+	}
 	if b := rr.take(); len(b) > 0 {
 		_, err := w.Write(b)
 		return err
@@ -327,13 +352,20 @@ func (r *redisRelay) send(rr *respReader, w meter) error {
 	return nil
 }
 
-// enqueue adds what a command passed to the server is owed, and returns
-// its serial number.
+// commit pushes the entries of the plain commands framed so far.
+func (r *redisRelay) commit() {
+	if r.unsent > 0 {
+		r.queue.push(r.unsent, nil)
+		r.unsent = 0
+	}
+}
+
+// enqueue pushes the entries of the plain commands framed so far, then o,
+// and returns o's serial number.
 func (r *redisRelay) enqueue(o redisOwed) uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.queue = append(r.queue, o)
-	return r.base + uint64(len(r.queue)) - 1
+	s, _ := r.queue.push(r.unsent, &o)
+	r.unsent = 0
+	return s
 }
 
 // answer queues the proxy's own reply for the replies side to write once
@@ -342,70 +374,23 @@ func (r *redisRelay) enqueue(o redisOwed) uint64 {
 // client: a client that writes a long pipeline before it reads would
 // stop it, and with it the commands a plain proxy would still pass on.
 func (r *redisRelay) answer(reply []byte) error {
-	r.mu.Lock()
-	if r.raw.Load() {
+	if _, ok := r.queue.push(r.unsent, &redisOwed{reply: reply}); !ok {
 		// The replies pass through unframed: a reply of the proxy's
 		// could not be placed among them.
-		r.mu.Unlock()
 		r.c.end(endClose)
 		return errEnded
 	}
-	r.queue = append(r.queue, redisOwed{reply: reply})
-	r.mu.Unlock()
-	// After the append: a replies side that clears this wake-up sees it.
+	r.unsent = 0
+	// After the push: a replies side that clears this wake-up sees it.
 	r.server.SetReadDeadline(time.Unix(1, 0))
 	return nil
-}
-
-// readyRepliesLocked removes the proxy's replies at the front of the
-// queue, once no reply of the server's is in progress, and returns them.
-// The caller holds r.mu.
-func (r *redisRelay) readyRepliesLocked() [][]byte {
-	var out [][]byte
-	for r.claimed == 0 && len(r.queue) > 0 && r.queue[0].reply != nil {
-		out = append(out, r.queue[0].reply)
-		r.popLocked(1)
-	}
-	return out
-}
-
-// popLocked forgets the first n entries. The caller holds r.mu.
-func (r *redisRelay) popLocked(n int) {
-	clear(r.queue[:n])
-	r.queue = r.queue[n:]
-	if len(r.queue) == 0 {
-		r.queue = r.queue[:0:0] // let the array go; the next append starts small
-	}
-	r.base += uint64(n)
-	if r.popped != nil {
-		close(r.popped)
-		r.popped = nil
-	}
 }
 
 // awaitTurn waits until every reply owed before the command with serial
 // number s has been written, or none will be (a dropped reply is in the
 // way), or the replies side or the connection ends.
 func (r *redisRelay) awaitTurn(s uint64) {
-	for {
-		r.mu.Lock()
-		if r.base >= s || len(r.queue) > 0 && r.queue[0].fx.drop {
-			r.mu.Unlock()
-			return
-		}
-		if r.popped == nil {
-			r.popped = make(chan struct{})
-		}
-		popped := r.popped
-		r.mu.Unlock()
-		select {
-		case <-popped:
-		case <-r.repliesDone:
-			return
-		case <-r.c.done:
-			return
-		}
-	}
+	r.queue.awaitTurn(s, r.repliesDone, r.c.done)
 }
 
 // answers frames the server's replies and passes each to the client as its
@@ -430,7 +415,7 @@ func (r *redisRelay) answers(done chan<- struct{}) {
 				case o.unframed:
 					r.passRaw(rr, r.toClient, r.server, r.client)
 					return
-				case !o.plain:
+				case !o.plain():
 					if !r.special(o) {
 						return
 					}
@@ -464,49 +449,50 @@ func (r *redisRelay) answers(done chan<- struct{}) {
 // and reports false if no command is owed one. Before an entry whose reply
 // is not plain, it delivers the replies framed so far.
 func (r *redisRelay) claim() (redisOwed, bool, error) {
-	r.mu.Lock()
-	for r.claimed < len(r.queue) && r.queue[r.claimed].reply != nil {
-		// A reply of the proxy's is next: the server's replies before
-		// it go out first, then it.
-		r.mu.Unlock()
-		if err := r.deliver(); err != nil {
-			return redisOwed{}, false, err
+	if r.plainAhead > 0 {
+		r.plainAhead--
+		r.claimed++
+		return redisOwed{}, true, nil
+	}
+	for {
+		n, next, ok := r.queue.scan(r.claimed)
+		switch {
+		case n > 0:
+			r.plainAhead = n - 1
+			r.claimed++
+			return redisOwed{}, true, nil
+		case !ok:
+			return redisOwed{}, false, nil
+		case next.proxyAnswer():
+			// A reply of the proxy's is next: the server's replies
+			// before it go out first, then it.
+			if err := r.deliver(); err != nil {
+				return redisOwed{}, false, err
+			}
+			continue
 		}
-		r.mu.Lock()
+		r.claimed++
+		return next, true, r.deliver()
 	}
-	if r.claimed >= len(r.queue) {
-		r.mu.Unlock()
-		return redisOwed{}, false, nil
-	}
-	o := r.queue[r.claimed]
-	r.claimed++
-	r.mu.Unlock()
-	if !o.plain || o.unframed {
-		return o, true, r.deliver()
-	}
-	return o, true, nil
 }
 
 // deliver writes the framed replies to the client, forgets the entries
-// whose replies are written whole, and writes the proxy's replies that were
-// waiting behind them.
+// whose replies are written whole, and writes the proxy's replies that
+// were waiting behind them.
 //
 // The replies side alone writes to the client, and never while it holds
-// r.mu: the commands side must not wait on a client that is not reading.
+// the queue's lock: the commands side must not wait on a client that is
+// not reading.
 func (r *redisRelay) deliver() error {
 	if b := r.replies.take(); len(b) > 0 {
 		if _, err := r.toClient.Write(b); err != nil {
 			return err
 		}
 	}
-	r.mu.Lock()
-	if r.finished > 0 {
-		r.claimed -= r.finished
-		r.popLocked(r.finished)
-		r.finished = 0
-	}
-	ready := r.readyRepliesLocked()
-	r.mu.Unlock()
+	n := r.finished
+	r.claimed -= n
+	r.finished = 0
+	ready := r.queue.pop(n, r.claimed)
 	if len(ready) == 0 {
 		return nil
 	}
@@ -517,10 +503,10 @@ func (r *redisRelay) deliver() error {
 // before it delivered. It reports whether the replies side goes on.
 func (r *redisRelay) special(o redisOwed) bool {
 	rr := r.replies
-	fx := o.fx
-	if o.replace != nil {
-		return r.replaceReply(o.replace)
+	if o.replace {
+		return r.replaceReply(o.reply)
 	}
+	fx := *o.fx
 	if fx.abort {
 		// No byte of the reply reaches the client: the commands side
 		// closes the connection once the command is passed on whole.
@@ -595,7 +581,7 @@ func (r *redisRelay) replaceReply(reply []byte) bool {
 // framed, and so do the replies from the first one owed to them.
 func (r *redisRelay) commandsFallBack(err error) {
 	r.c.p.log.Warn("faults: Redis framing stopped; passing bytes through", "conn", r.c.id, "side", "client", "err", err)
-	r.enqueue(redisOwed{plain: true, unframed: true})
+	r.enqueue(redisOwed{unframed: true})
 	r.passRaw(r.cmds, r.toServer, r.client, r.server)
 }
 
@@ -606,14 +592,8 @@ func (r *redisRelay) commandsFallBack(err error) {
 // kept true, and the connection closes instead.
 func (r *redisRelay) repliesFallBack(err error) {
 	r.c.p.log.Warn("faults: Redis framing stopped; passing bytes through", "conn", r.c.id, "side", "server", "err", err)
-	r.mu.Lock()
-	pending := false
-	for _, o := range r.queue[r.claimed:] {
-		pending = pending || !o.plain
-	}
 	r.raw.Store(true)
-	r.mu.Unlock()
-	if pending {
+	if r.queue.stop(r.claimed) {
 		r.c.end(endClose)
 		return
 	}
