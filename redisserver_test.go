@@ -1,0 +1,261 @@
+package faults_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startRedisServer starts a private redis-server for the test, on a free
+// port of 127.0.0.1, with no persistence, its directory in t.TempDir(), and
+// args (such as "--maxmemory", "1") after the defaults, so that they win.
+// It returns the server's address once it answers PING (any reply will do:
+// with --requirepass it answers NOAUTH), and kills it at cleanup.
+//
+// It skips the test if redis-server is not on PATH, or fails it under
+// FAULTS_REQUIRE_SERVICES=1, as redisAddr does.
+func startRedisServer(t testing.TB, args ...string) string {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		msg := fmt.Sprintf("no redis-server on PATH to start a private server: %v", err)
+		if os.Getenv("FAULTS_REQUIRE_SERVICES") == "1" {
+			t.Fatal(msg + "; FAULTS_REQUIRE_SERVICES=1")
+		}
+		t.Skip(msg)
+	}
+	dir := t.TempDir()
+	var failures []string
+	// The free port may be taken between its choice and the server's
+	// bind: try a few.
+	for attempt := 0; attempt < 4; attempt++ {
+		addr, stop, err := tryRedisServer(path, dir, args)
+		if err == nil {
+			t.Cleanup(stop)
+			return addr
+		}
+		failures = append(failures, err.Error())
+	}
+	t.Fatalf("redis-server %q did not start:\n%s", args, strings.Join(failures, "\n"))
+	return ""
+}
+
+// tryRedisServer starts one redis-server on a port free a moment ago and
+// waits, at most 10 s, for it to answer PING. On success it returns stop,
+// which kills the server and waits for it; on failure the server is gone.
+func tryRedisServer(path, dir string, args []string) (addr string, stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+
+	cmd := exec.Command(path, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir}, args...)...)
+	var out bytes.Buffer // read only once the process has been waited for
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop = func() {
+		cmd.Process.Kill()
+		<-exited
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return "", nil, fmt.Errorf("port %d: redis-server exited (%v):\n%s", port, cmd.ProcessState, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if pingRedis(addr) {
+			return addr, stop, nil
+		}
+	}
+	stop()
+	return "", nil, fmt.Errorf("port %d: no answer to PING within 10 s:\n%s", port, out.String())
+}
+
+// pingRedis reports whether a server at addr answers PING with a RESP
+// line, whatever it says.
+func pingRedis(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && len(line) > 0 && (line[0] == '+' || line[0] == '-')
+}
+
+func TestStartRedisServer(t *testing.T) {
+	addr := startRedisServer(t, "--maxmemory", "12345")
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	// The server is private and took the extra arguments.
+	c.Write([]byte("*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$9\r\nmaxmemory\r\n"))
+	want := "*2\r\n$9\r\nmaxmemory\r\n$5\r\n12345\r\n"
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != want {
+		t.Fatalf("CONFIG GET maxmemory = %q, %v; want %q", got, err, want)
+	}
+}
+
+// TestCaptureRESPFixtures regenerates testdata/resp/*.resp, the replies of
+// a real server that resp_test.go frames, when FAULTS_CAPTURE=1:
+//
+//	FAULTS_CAPTURE=1 go test -run '^TestCaptureRESPFixtures$' .
+//
+// Each fixture is the exact bytes a private server (started with
+// --enable-debug-command yes) sent for one command, in RESP2 and, after
+// HELLO 3, in RESP3. The end of a reply is found without a RESP framer:
+// the command is followed by ECHO of a marker, and the bytes are read
+// until the marker's reply, which is cut off.
+func TestCaptureRESPFixtures(t *testing.T) {
+	if os.Getenv("FAULTS_CAPTURE") != "1" {
+		t.Skip("set FAULTS_CAPTURE=1 to regenerate testdata/resp from a private redis-server")
+	}
+	addr := startRedisServer(t, "--enable-debug-command", "yes")
+	dir := filepath.Join("testdata", "resp")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name+".resp"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conns := map[int]*captureConn{2: dialCapture(t, addr), 3: dialCapture(t, addr)}
+	write("resp3_hello", conns[3].do(t, "HELLO", "3"))
+
+	// The data the commands read. The large value holds CRLFs and RESP
+	// headers, which a framer must count past, not read.
+	setup := dialCapture(t, addr)
+	big := bytes.Repeat([]byte("big\r\n*3\r\n$-1\r\n:7\r\n"), (1<<20)/18+1)[:1<<20]
+	for _, cmd := range [][]string{
+		{"HSET", "h", "f1", "v1", "f2", "v2"},
+		{"SADD", "s", "a", "b", "c"},
+		{"ZADD", "z", "1.5", "a", "2", "b", "3.25", "c"},
+		{"XADD", "x", "1-1", "f", "v"},
+		{"XADD", "x", "2-1", "a", "b", "c", "d"},
+		{"SET", "big", string(big)},
+		{"SET", "tracked", "1"},
+	} {
+		if r := setup.do(t, cmd...); r[0] == '-' {
+			t.Fatalf("%s: %q", cmd[0], r)
+		}
+	}
+
+	type capture struct {
+		name string
+		cmd  []string
+	}
+	var captures []capture
+	for _, typ := range []string{"string", "integer", "double", "bignum", "null", "array", "set", "map",
+		"attrib", "push", "verbatim", "true", "false"} {
+		captures = append(captures, capture{"debug_protocol_" + typ, []string{"DEBUG", "PROTOCOL", typ}})
+	}
+	captures = append(captures,
+		capture{"hgetall", []string{"HGETALL", "h"}},
+		capture{"smembers", []string{"SMEMBERS", "s"}},
+		capture{"zrange_withscores", []string{"ZRANGE", "z", "0", "-1", "WITHSCORES"}},
+		capture{"error", []string{"NOSUCHCOMMAND", "x"}},
+		capture{"nil", []string{"GET", "missing"}},
+		capture{"xrange", []string{"XRANGE", "x", "-", "+"}},
+		capture{"command_info", []string{"COMMAND", "INFO", "GET"}},
+		capture{"nil_array", []string{"BLPOP", "missing", "0.01"}},
+	)
+	for _, proto := range []int{2, 3} {
+		for _, c := range captures {
+			write(fmt.Sprintf("resp%d_%s", proto, c.name), conns[proto].do(t, c.cmd...))
+		}
+	}
+	// The same in either version: kept once.
+	write("resp2_large_bulk", conns[2].do(t, "GET", "big"))
+
+	// A client-side caching invalidation: a push the server sends unasked
+	// when another client changes a key the connection read.
+	tr := conns[3]
+	if r := tr.do(t, "CLIENT", "TRACKING", "ON"); string(r) != "+OK\r\n" {
+		t.Fatalf("CLIENT TRACKING ON: %q", r)
+	}
+	tr.do(t, "GET", "tracked")
+	setup.do(t, "SET", "tracked", "2")
+	write("resp3_push_invalidate", tr.do(t))
+	// The connection's own write of a tracked key: its reply and the
+	// invalidation push, two values.
+	tr.do(t, "GET", "tracked")
+	write("resp3_push_and_reply", tr.do(t, "SET", "tracked", "3"))
+}
+
+// captureConn is a connection to a server that records its replies.
+type captureConn struct {
+	c   net.Conn
+	buf []byte
+}
+
+func dialCapture(t *testing.T, addr string) *captureConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &captureConn{c: c}
+}
+
+// do sends cmd (nothing if empty), then ECHO of a marker, and returns the
+// bytes the server sent before the marker's reply.
+func (cc *captureConn) do(t *testing.T, cmd ...string) []byte {
+	t.Helper()
+	const marker = "faults-capture-end-9f1c2b"
+	var req []byte
+	for _, args := range [][]string{cmd, {"ECHO", marker}} {
+		if len(args) == 0 {
+			continue
+		}
+		req = fmt.Appendf(req, "*%d\r\n", len(args))
+		for _, a := range args {
+			req = fmt.Appendf(req, "$%d\r\n%s\r\n", len(a), a)
+		}
+	}
+	cc.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := cc.c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	end := []byte(fmt.Sprintf("$%d\r\n%s\r\n", len(marker), marker))
+	chunk := make([]byte, 64<<10)
+	for !bytes.HasSuffix(cc.buf, end) {
+		n, err := cc.c.Read(chunk)
+		cc.buf = append(cc.buf, chunk[:n]...)
+		if err != nil {
+			t.Fatalf("%q: %v after %q", cmd, err, cc.buf)
+		}
+	}
+	reply := bytes.Clone(cc.buf[:len(cc.buf)-len(end)])
+	cc.buf = cc.buf[:0]
+	return reply
+}
