@@ -34,6 +34,7 @@ const (
 	kindFaultsInspect = "faults-inspect" // faults.NewProxy + Bandwidth(1<<50)
 	kindFaultsHTTP    = "faults-http"    // faults.NewProxy + WithProtocol(HTTP()), nothing set
 	kindFaultsMySQL   = "faults-mysql"   // faults.NewProxy + WithProtocol(MySQL()), nothing set
+	kindFaultsRedis   = "faults-redis"   // faults.NewProxy + WithProtocol(Redis()), nothing set
 	kindHTTPHello     = "http-hello"     // not a proxy: the HTTP server of TestCompareHTTP (target unused)
 )
 
@@ -57,13 +58,15 @@ func TestHelperProxyProcess(t *testing.T) {
 		p, err = startPlainProxy(target)
 	case kindHTTPHello:
 		p, err = startHelloServer()
-	case kindFaults, kindFaultsInspect, kindFaultsHTTP, kindFaultsMySQL:
+	case kindFaults, kindFaultsInspect, kindFaultsHTTP, kindFaultsMySQL, kindFaultsRedis:
 		var opts []faults.Option
 		switch kind {
 		case kindFaultsHTTP:
 			opts = append(opts, faults.WithProtocol(faults.HTTP()))
 		case kindFaultsMySQL:
 			opts = append(opts, faults.WithProtocol(faults.MySQL()))
+		case kindFaultsRedis:
+			opts = append(opts, faults.WithProtocol(faults.Redis()))
 		}
 		var fp *faults.Proxy
 		fp, err = faults.NewProxy(target, opts...)
