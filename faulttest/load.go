@@ -1,0 +1,486 @@
+package faulttest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gofaults/faults"
+)
+
+// Bounds of a load run's options.
+const (
+	MaxLoadDuration = 10 * time.Minute // the longest Duration, and the longest Warmup
+	MaxLoadTimeout  = 10 * time.Minute // the longest Timeout
+	MaxRate         = 1_000_000        // the highest Rate, in calls per second
+	MaxConcurrency  = 10_000           // the most callers of the closed model
+	MaxInFlightCap  = 100_000          // the highest MaxInFlight
+	maxBuckets      = 600              // the most buckets of a timeline
+)
+
+// AbandonGrace is how long, after a call's Timeout, [Load] still waits for
+// it to return before abandoning it.
+const AbandonGrace = time.Second
+
+// ReportDirEnv names the environment variable that, when set to a
+// directory, makes every [Load] write its HTML report there.
+const ReportDirEnv = "FAULTS_REPORT_DIR"
+
+// LoadTB is what [Load] needs of a test: [TB] and the test's name, which
+// titles the report and names its file. A [testing.TB] is one; a fake that
+// implements TB needs only a Name method more.
+type LoadTB interface {
+	TB
+	Name() string
+}
+
+var _ LoadTB = testing.TB(nil)
+
+// LoadOptions describe a load run. Set exactly one of Rate and Concurrency.
+// Zero values mean the documented defaults.
+type LoadOptions struct {
+	// Rate selects the open model: calls start at this many per second, on
+	// a fixed schedule, whether or not earlier calls have returned. A call's
+	// latency is measured from its scheduled start, so a backend that
+	// stalls shows up in the tail instead of slowing the generator down.
+	// The generator's own delay is part of it too: typically a fraction of
+	// a millisecond, more on a loaded machine ([Report.ScheduleLag]).
+	Rate float64
+
+	// Concurrency selects the closed model: this many callers each call in
+	// a loop, the next call starting when the previous one returns. A
+	// call's latency is measured from its actual start. Use it to compare:
+	// a stalled backend also stalls the callers, and hides from the tail.
+	Concurrency int
+
+	// Duration is how long calls are started for, once the warm-up is
+	// over. It is required, and at most MaxLoadDuration.
+	Duration time.Duration
+
+	// Warmup is a period before Duration whose calls are made but not
+	// recorded. Zero means none.
+	Warmup time.Duration
+
+	// Timeout is each call's deadline, through its context, from its actual
+	// start. Zero means the smaller of 5 s and Duration.
+	Timeout time.Duration
+
+	// MaxInFlight bounds the calls running at once in the open model. When
+	// it is reached, due calls wait for a slot (their latency still counts
+	// from their scheduled start); those still waiting when Duration ends
+	// are dropped, and the report says so. Zero means twice Rate×Timeout
+	// (Rate×Timeout are in flight when every call times out), at least 100
+	// and at most 10,000 (2,000 under the race detector, which allows 8,128
+	// goroutines). The closed model has Concurrency calls in flight.
+	MaxInFlight int
+
+	// MaxRequests, if positive, bounds the number of calls started,
+	// warm-up included.
+	MaxRequests int64
+
+	// Bucket is the width of the timeline's buckets. Zero picks one of
+	// 100ms, 200ms, 250ms, 500ms, 1s, 2s, 5s, 10s, 15s, 30s or 1m giving at
+	// most 120 buckets. Duration/Bucket must be at most 600.
+	Bucket time.Duration
+
+	// Proxies are watched during the run: changes to their behaviors
+	// become fault windows of the timeline, and the faults they fire are
+	// counted per bucket.
+	Proxies []*faults.Proxy
+
+	// Name titles the report; empty means the test's name.
+	Name string
+}
+
+// loadPlan is a validated LoadOptions with its defaults filled in.
+type loadPlan struct {
+	LoadOptions
+	total time.Duration // Warmup + Duration
+	limit int64         // calls to start at most; 0 means no limit
+}
+
+// Load runs fn under load, as described by opts, and returns what it saw.
+// fn is called from many goroutines at once, with a context whose deadline
+// is the call's Timeout; a non-nil error counts as a failed call and is
+// classified by [Classify]. fn must not call t.FailNow or t.Fatal (they
+// only work on the test's goroutine): let it return an error, or call
+// t.Error. A panic in fn crashes the test binary, as in any goroutine.
+//
+// Load blocks until the run is over: for Warmup+Duration, then until every
+// call it started has returned. A call still running AbandonGrace after
+// its Timeout is abandoned: it is counted as a timeout (in the totals, not
+// in the timeline or the latencies), Load logs it and returns, and the
+// call's goroutine lives on until fn returns — fn must honor its context.
+//
+// Invalid options fail the test at once with t.Fatalf. With go test -v,
+// Load logs a progress line every second. When the environment variable
+// FAULTS_REPORT_DIR is set, Load writes the HTML report there, in a file
+// named after the test, and logs its path; it fails the test if it cannot.
+// Load calls t's methods from its own goroutine only.
+func Load(t LoadTB, opts LoadOptions, fn func(ctx context.Context) error) *Report {
+	t.Helper()
+	plan, err := planLoad(opts, fn)
+	if err != nil {
+		t.Fatalf("faulttest: Load: %v", err)
+		return nil
+	}
+	if plan.Name == "" {
+		plan.Name = t.Name()
+	}
+	r := newRun(plan, fn)
+	rep := r.run(t)
+	if dir := os.Getenv(ReportDirEnv); dir != "" {
+		path, err := writeReportFile(dir, t.Name(), rep)
+		if err != nil {
+			t.Fatalf("faulttest: Load: writing the report: %v", err)
+			return rep
+		}
+		t.Logf("faulttest: load report: %s", path)
+	}
+	return rep
+}
+
+func planLoad(opts LoadOptions, fn func(context.Context) error) (loadPlan, error) {
+	p := loadPlan{LoadOptions: opts}
+	switch {
+	case fn == nil:
+		return p, fmt.Errorf("the function to call is nil")
+	case math.IsNaN(opts.Rate) || opts.Rate < 0 || opts.Rate > MaxRate:
+		return p, fmt.Errorf("Rate must be between 0 and %d calls per second; got %v", MaxRate, opts.Rate)
+	case opts.Concurrency < 0 || opts.Concurrency > MaxConcurrency:
+		return p, fmt.Errorf("Concurrency must be between 0 and %d; got %d", MaxConcurrency, opts.Concurrency)
+	case (opts.Rate > 0) == (opts.Concurrency > 0):
+		return p, fmt.Errorf("set exactly one of Rate (open model) and Concurrency (closed model); got Rate=%v, Concurrency=%d",
+			opts.Rate, opts.Concurrency)
+	case opts.Duration <= 0 || opts.Duration > MaxLoadDuration:
+		return p, fmt.Errorf("Duration is required, positive and at most %v; got %v", MaxLoadDuration, opts.Duration)
+	case opts.Warmup < 0 || opts.Warmup > MaxLoadDuration:
+		return p, fmt.Errorf("Warmup must be between 0 and %v; got %v", MaxLoadDuration, opts.Warmup)
+	case opts.Timeout < 0 || opts.Timeout > MaxLoadTimeout:
+		return p, fmt.Errorf("Timeout must be between 0 and %v; got %v", MaxLoadTimeout, opts.Timeout)
+	case opts.MaxInFlight < 0 || opts.MaxInFlight > MaxInFlightCap:
+		return p, fmt.Errorf("MaxInFlight must be between 0 and %d; got %d", MaxInFlightCap, opts.MaxInFlight)
+	case opts.MaxRequests < 0:
+		return p, fmt.Errorf("MaxRequests must not be negative; got %d", opts.MaxRequests)
+	case opts.Bucket < 0:
+		return p, fmt.Errorf("Bucket must not be negative; got %v", opts.Bucket)
+	case opts.Bucket > 0 && (opts.Duration+opts.Bucket-1)/opts.Bucket > maxBuckets:
+		return p, fmt.Errorf("Bucket %v makes more than %d buckets of Duration %v", opts.Bucket, maxBuckets, opts.Duration)
+	}
+	for i, px := range opts.Proxies {
+		if px == nil {
+			return p, fmt.Errorf("Proxies[%d] is nil", i)
+		}
+	}
+	if p.Timeout == 0 {
+		p.Timeout = min(5*time.Second, p.Duration)
+	}
+	if p.Bucket == 0 {
+		p.Bucket = autoBucket(p.Duration)
+	}
+	if p.Concurrency > 0 {
+		p.MaxInFlight = p.Concurrency
+	} else if p.MaxInFlight == 0 {
+		n := math.Ceil(2 * p.Rate * p.Timeout.Seconds())
+		p.MaxInFlight = int(min(max(n, 100), defaultMaxInFlight))
+	}
+	p.total = p.Warmup + p.Duration
+	p.limit = p.MaxRequests
+	return p, nil
+}
+
+// autoBucket picks the narrowest round width that gives at most 120
+// buckets.
+func autoBucket(d time.Duration) time.Duration {
+	widths := []time.Duration{
+		100 * time.Millisecond, 200 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+		time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
+	}
+	for _, w := range widths {
+		if d <= 120*w {
+			return w
+		}
+	}
+	return time.Minute
+}
+
+// run is one load run in progress.
+type run struct {
+	plan loadPlan
+	fn   func(context.Context) error
+	rec  *recorder
+
+	t0    time.Time     // when the run (warm-up included) started
+	sem   chan struct{} // a slot per call in flight
+	ended chan struct{} // closed when no more calls may start
+
+	started    atomic.Int64  // calls started, warm-up included
+	claimed    atomic.Int64  // closed model: calls claimed against the limit
+	limitHits  atomic.Int64  // times a due call found MaxInFlight calls running
+	dropped    atomic.Int64  // open model: due calls never started
+	stopped    atomic.Bool   // set when no more calls may start
+	schedDone  chan struct{} // open model: closed when the scheduler returns
+	workerDone chan struct{} // closed model: one send per caller that exits
+}
+
+func newRun(plan loadPlan, fn func(context.Context) error) *run {
+	return &run{
+		plan:       plan,
+		fn:         fn,
+		rec:        newRecorder(plan.Duration, plan.Bucket),
+		sem:        make(chan struct{}, plan.MaxInFlight),
+		ended:      make(chan struct{}),
+		schedDone:  make(chan struct{}),
+		workerDone: make(chan struct{}, plan.MaxInFlight),
+	}
+}
+
+// offset returns how far d is into the recorded run (negative during the
+// warm-up).
+func (r *run) offset(d time.Duration) time.Duration { return d - r.plan.Warmup }
+
+func (r *run) run(t LoadTB) *Report {
+	t.Helper()
+	var watch *faultWatch
+	if len(r.plan.Proxies) > 0 {
+		watch = newFaultWatch(r.plan.Proxies)
+	}
+	verbose := testing.Testing() && testing.Verbose()
+
+	r.t0 = time.Now()
+	end := time.NewTimer(r.plan.total)
+	defer end.Stop()
+	if r.plan.Rate > 0 {
+		go r.schedule()
+	} else {
+		for range r.plan.Concurrency {
+			r.sem <- struct{}{}
+			go r.caller()
+		}
+	}
+
+	// Watch the proxies and log progress until the run's time is up.
+	var pollC, liveC <-chan time.Time
+	if watch != nil {
+		tk := time.NewTicker(pollInterval)
+		defer tk.Stop()
+		pollC = tk.C
+	}
+	if verbose {
+		tk := time.NewTicker(time.Second)
+		defer tk.Stop()
+		liveC = tk.C
+	}
+	lastStarted := int64(0)
+	workersLeft := r.plan.Concurrency
+	done := r.schedDone
+	if r.plan.Rate == 0 {
+		done = nil
+	}
+wait:
+	for {
+		select {
+		case <-end.C:
+			r.stopped.Store(true)
+			close(r.ended)
+			if r.plan.Rate == 0 {
+				break wait // the callers finish their calls below
+			}
+			end.Reset(time.Hour) // nothing more to wait for from it
+		case <-done:
+			break wait
+		case <-r.workerDone:
+			if workersLeft--; workersLeft == 0 {
+				break wait
+			}
+		case <-pollC:
+			watch.poll(min(r.offset(time.Since(r.t0)), r.plan.Duration), r.rec)
+		case <-liveC:
+			s := r.rec.takeLive()
+			n := r.started.Load()
+			t.Logf("faulttest: load %v: %d calls started, %d returned, %d errors, p50 %v, p99 %v",
+				time.Since(r.t0).Round(time.Second), n-lastStarted, s.calls, s.errors, sig3(s.p50), sig3(s.p99))
+			lastStarted = n
+		}
+	}
+	if !r.stopped.Load() {
+		// The limit of requests ended the run before its time.
+		r.stopped.Store(true)
+		close(r.ended)
+	}
+	stopOff := min(r.offset(time.Since(r.t0)), r.plan.Duration)
+	var windows []FaultWindow
+	if watch != nil {
+		watch.poll(stopOff, r.rec)
+		windows = watch.finish(stopOff)
+	}
+
+	// Wait for the calls in flight: take every slot. The faults they fire
+	// count in the last bucket.
+	abandonAt := time.NewTimer(r.plan.Timeout + AbandonGrace)
+	defer abandonAt.Stop()
+drain:
+	for range cap(r.sem) {
+		for {
+			select {
+			case r.sem <- struct{}{}:
+				continue drain
+			case <-pollC:
+				watch.pollInjected(r.plan.Duration, r.rec)
+			case <-abandonAt.C:
+				break drain
+			}
+		}
+	}
+	abandoned := r.started.Load() - r.rec.close()
+	drained := time.Since(r.t0) - r.plan.Warmup
+	if watch != nil {
+		watch.pollInjected(r.plan.Duration, r.rec)
+	}
+	if abandoned > 0 {
+		t.Logf("faulttest: Load: abandoned %d calls still running %v after their timeout of %v; their goroutines outlive Load",
+			abandoned, AbandonGrace, r.plan.Timeout)
+	}
+	if h := r.limitHits.Load(); h > 0 {
+		t.Logf("faulttest: Load: MaxInFlight (%d) reached %d times; %d calls dropped", r.plan.MaxInFlight, h, r.dropped.Load())
+	}
+	rep := r.report(abandoned, windows)
+	if watch != nil {
+		rep.marks = watch.marks(rep.start, drained, rep.duration, rep.width)
+	}
+	return rep
+}
+
+// schedule starts the calls of the open model on time, in one goroutine.
+// It returns when the run's time is up or the limit of requests reached.
+func (r *run) schedule() {
+	defer close(r.schedDone)
+	interval := float64(time.Second) / r.plan.Rate
+	n := int64(math.Ceil(float64(r.plan.total) / interval))
+	if r.plan.limit > 0 {
+		n = min(n, r.plan.limit)
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	defer func() {
+		// Unless the limit of requests cut it short, the run lasts its
+		// time, whether or not calls remain to start.
+		if r.plan.limit == 0 || r.started.Load() < r.plan.limit {
+			<-r.ended
+		}
+	}()
+	for i := int64(0); i < n; {
+		due := time.Duration(float64(i) * interval)
+		if wait := due - time.Since(r.t0); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-r.ended:
+				// Late: the calls due before the end still start.
+				timer.Stop()
+			}
+		}
+		// Start every call that is due by now, each with its own schedule.
+		now := time.Since(r.t0)
+		for ; i < n; i++ {
+			due := time.Duration(float64(i) * interval)
+			if due > now {
+				break
+			}
+			if !r.acquire() {
+				r.dropped.Add(n - i)
+				return
+			}
+			r.started.Add(1)
+			go r.call(due)
+		}
+	}
+}
+
+// acquire takes a slot for a call, waiting while MaxInFlight calls run. It
+// reports false if the run ended first.
+func (r *run) acquire() bool {
+	select {
+	case r.sem <- struct{}{}:
+		return true
+	default:
+	}
+	r.limitHits.Add(1)
+	select {
+	case r.sem <- struct{}{}:
+		return true
+	case <-r.ended:
+		return false
+	}
+}
+
+// call makes one call of the open model, scheduled at due from t0.
+func (r *run) call(due time.Duration) {
+	defer func() { <-r.sem }()
+	lag := time.Since(r.t0) - due
+	ctx, cancel := context.WithTimeout(context.Background(), r.plan.Timeout)
+	err := r.fn(ctx)
+	cancel()
+	r.rec.record(r.offset(due), lag, time.Since(r.t0)-due, err)
+}
+
+// caller is one caller of the closed model, holding a slot for its life.
+func (r *run) caller() {
+	defer func() {
+		r.workerDone <- struct{}{} // buffered for every caller
+		<-r.sem                    // last: Load may return once it is done
+	}()
+	for !r.stopped.Load() {
+		if r.plan.limit > 0 && r.claimed.Add(1) > r.plan.limit {
+			return
+		}
+		start := time.Since(r.t0)
+		r.started.Add(1)
+		ctx, cancel := context.WithTimeout(context.Background(), r.plan.Timeout)
+		err := r.fn(ctx)
+		cancel()
+		r.rec.record(r.offset(start), -1, time.Since(r.t0)-start, err)
+	}
+}
+
+// writeReportFile writes rep's HTML report to dir, in a file named after
+// the test, and returns its path.
+func writeReportFile(dir, testName string, rep *Report) (path string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path = filepath.Join(dir, reportFileName(testName))
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	return path, rep.WriteHTML(f)
+}
+
+// reportFileName turns a test's name into a file name: every byte other
+// than an ASCII letter, digit, '-' or '.' becomes '_'.
+func reportFileName(testName string) string {
+	name := strings.Map(func(c rune) rune {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.':
+			return c
+		}
+		return '_'
+	}, testName)
+	name = strings.Trim(name, ".")
+	if name == "" {
+		name = "load"
+	}
+	return name + ".html"
+}

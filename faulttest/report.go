@@ -1,0 +1,350 @@
+package faulttest
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// A Window is a span of a load run, [From, To), as offsets from the start
+// of the recorded run (after the warm-up).
+type Window struct {
+	From, To time.Duration
+}
+
+// A Bucket is one fixed-width slice of a load run's timeline: the calls
+// that started (open model: were scheduled) in [Start, Start+width).
+type Bucket struct {
+	Start    time.Duration     // offset from the start of the recorded run
+	Requests int64             // calls that returned, failed or not
+	Errors   int64             // calls that failed
+	ByClass  [NumClasses]int64 // Errors per class, indexed by ErrorClass
+	Faults   int64             // faults the watched proxies fired (counted when seen, to within 10 ms)
+	P50, P99 time.Duration     // latency quantiles; zero without requests
+}
+
+// A Report is what a load run saw. It does not change once [Load] has
+// returned it, and its methods are safe for concurrent use. Its size does
+// not depend on the number of calls: latencies are kept in HDR histograms
+// (3 significant figures for the run, 2 for each bucket) and only a few
+// error texts are kept per class.
+type Report struct {
+	name        string
+	open        bool
+	rate        float64
+	concurrency int
+	start       time.Time // start of the recorded run
+	duration    time.Duration
+	width       time.Duration
+	warmup      time.Duration
+	timeout     time.Duration
+	maxInFlight int
+
+	requests, errors int64
+	byClass          [NumClasses]int64
+	samples          []string
+	abandoned        int64
+	dropped          int64
+	limitHits        int64
+	total            *hdr.Histogram
+	lag              *hdr.Histogram
+	buckets          []bucketStats
+	windows          []FaultWindow
+	marks            []FaultMark
+}
+
+// report turns the run's recordings into a Report. The recorder is closed.
+func (r *run) report(abandoned int64, windows []FaultWindow) *Report {
+	rec := r.rec
+	rep := &Report{
+		name:        r.plan.Name,
+		open:        r.plan.Rate > 0,
+		rate:        r.plan.Rate,
+		concurrency: r.plan.Concurrency,
+		start:       r.t0.Add(r.plan.Warmup),
+		duration:    r.plan.Duration,
+		width:       r.plan.Bucket,
+		warmup:      r.plan.Warmup,
+		timeout:     r.plan.Timeout,
+		maxInFlight: r.plan.MaxInFlight,
+		requests:    rec.requests + abandoned,
+		errors:      rec.errors + abandoned,
+		byClass:     rec.byClass,
+		abandoned:   abandoned,
+		dropped:     r.dropped.Load(),
+		limitHits:   r.limitHits.Load(),
+		total:       rec.total,
+		lag:         rec.lag,
+		buckets:     rec.buckets,
+		windows:     windows,
+	}
+	rep.byClass[ClassTimeout] += abandoned
+	for c, texts := range rec.samples {
+		for _, s := range texts {
+			rep.samples = append(rep.samples, ErrorClass(c).String()+": "+s)
+		}
+	}
+	return rep
+}
+
+// Name returns the report's title: LoadOptions.Name or the test's name.
+func (r *Report) Name() string { return r.name }
+
+// Start returns when the recorded run started, after the warm-up. Offsets
+// in the report count from there.
+func (r *Report) Start() time.Time { return r.start }
+
+// Offset returns how far t is into the recorded run (negative before it).
+func (r *Report) Offset(t time.Time) time.Duration { return t.Sub(r.start) }
+
+// Duration returns the length of the recorded run: LoadOptions.Duration.
+func (r *Report) Duration() time.Duration { return r.duration }
+
+// BucketWidth returns the width of the timeline's buckets.
+func (r *Report) BucketWidth() time.Duration { return r.width }
+
+// Requests returns the number of calls of the recorded run, failed or not.
+// It includes the abandoned calls, and not the dropped ones.
+func (r *Report) Requests() int64 { return r.requests }
+
+// Errors returns the number of calls of the recorded run that failed,
+// abandoned calls included.
+func (r *Report) Errors() int64 { return r.errors }
+
+// ErrorsOf returns the number of failed calls of class c.
+func (r *Report) ErrorsOf(c ErrorClass) int64 {
+	if c < 0 || int(c) >= NumClasses {
+		return 0
+	}
+	return r.byClass[c]
+}
+
+// ErrorRate returns Errors/Requests, 0 without requests.
+func (r *Report) ErrorRate() float64 {
+	if r.requests == 0 {
+		return 0
+	}
+	return float64(r.errors) / float64(r.requests)
+}
+
+// ErrorSamples returns a few of the distinct error texts of each class
+// (the first ones seen), each prefixed with its class and ": ".
+func (r *Report) ErrorSamples() []string { return append([]string(nil), r.samples...) }
+
+// Abandoned returns the number of calls still running AbandonGrace after
+// their timeout, which Load stopped waiting for.
+func (r *Report) Abandoned() int64 { return r.abandoned }
+
+// Dropped returns the number of calls of the open model that were due but
+// never started because MaxInFlight calls were running until the end.
+func (r *Report) Dropped() int64 { return r.dropped }
+
+// MaxInFlightReached returns how many times a due call of the open model
+// found MaxInFlight calls running and had to wait.
+func (r *Report) MaxInFlightReached() int64 { return r.limitHits }
+
+// Latency returns the q quantile (0 ≤ q ≤ 1; 0.99 is p99) of the
+// latencies of the recorded run, to 3 significant figures; 0 without
+// requests. Abandoned calls are not in it.
+func (r *Report) Latency(q float64) time.Duration {
+	return quantile(r.total, q)
+}
+
+// ScheduleLag returns the q quantile of how late the calls of the open
+// model started after their scheduled time, to 2 significant figures: the
+// load generator's own delay (timer granularity, goroutine start, waits for
+// MaxInFlight), which is part of every latency. Zero for the closed model.
+func (r *Report) ScheduleLag(q float64) time.Duration {
+	return quantile(r.lag, q)
+}
+
+// sig3 rounds d to 3 significant digits, the precision of the latencies,
+// for messages.
+func sig3(d time.Duration) time.Duration {
+	unit := time.Duration(1)
+	for x := d / 1000; x > 0; x /= 10 {
+		unit *= 10
+	}
+	return d.Round(unit)
+}
+
+func quantile(h *hdr.Histogram, q float64) time.Duration {
+	return time.Duration(h.ValueAtQuantile(min(max(q, 0), 1) * 100))
+}
+
+// LatencyIn returns the q quantile of the latencies of the calls in the
+// buckets that lie entirely within w, to 2 significant figures, and the
+// number of those calls.
+func (r *Report) LatencyIn(w Window, q float64) (time.Duration, int64) {
+	lo, hi := r.bucketsIn(w)
+	h := newHistogram(bucketSigFigs)
+	for _, b := range r.buckets[lo:hi] {
+		h.Merge(b.hist)
+	}
+	return quantile(h, q), h.TotalCount()
+}
+
+// ErrorRateIn returns the error rate of the calls in the buckets that lie
+// entirely within w, and the number of those calls.
+func (r *Report) ErrorRateIn(w Window) (rate float64, requests int64) {
+	lo, hi := r.bucketsIn(w)
+	var errs int64
+	for _, b := range r.buckets[lo:hi] {
+		requests += b.requests
+		errs += b.errors
+	}
+	if requests == 0 {
+		return 0, 0
+	}
+	return float64(errs) / float64(requests), requests
+}
+
+// bucketsIn returns the range of buckets [lo, hi) that lie entirely in w.
+func (r *Report) bucketsIn(w Window) (lo, hi int) {
+	n := len(r.buckets)
+	lo = int(min(max((w.From+r.width-1)/r.width, 0), time.Duration(n)))
+	hi = int(min(max(w.To/r.width, 0), time.Duration(n)))
+	if w.From < 0 {
+		lo = 0
+	}
+	return lo, max(lo, hi)
+}
+
+// Timeline returns the run's buckets, in order; the last one may be cut
+// short by the end of the run.
+func (r *Report) Timeline() []Bucket {
+	out := make([]Bucket, len(r.buckets))
+	for i, b := range r.buckets {
+		out[i] = Bucket{
+			Start:    time.Duration(i) * r.width,
+			Requests: b.requests,
+			Errors:   b.errors,
+			ByClass:  b.byClass,
+			Faults:   b.faults,
+			P50:      quantile(b.hist, 0.5),
+			P99:      quantile(b.hist, 0.99),
+		}
+	}
+	return out
+}
+
+// FaultWindows returns the spans of the recorded run during which a
+// watched proxy had behaviors installed, ordered by start. Their ends are
+// known to within about 10 ms, the polling interval. A behavior limited
+// with For still counts as installed after its window closes: the proxy
+// lists it.
+func (r *Report) FaultWindows() []FaultWindow { return append([]FaultWindow(nil), r.windows...) }
+
+// FaultMarks returns the faults the watched proxies' ledgers recorded
+// during the recorded run, aggregated per bucket and label. A ledger keeps
+// only the most recent events ([faults.WithEventLimit]); the buckets'
+// Faults counts include the ones it dropped.
+func (r *Report) FaultMarks() []FaultMark { return append([]FaultMark(nil), r.marks...) }
+
+// FaultsFired returns the number of faults the watched proxies fired during
+// the recorded run.
+func (r *Report) FaultsFired() int64 {
+	var n int64
+	for _, b := range r.buckets {
+		n += b.faults
+	}
+	return n
+}
+
+// RecoveryTime tells how long after since the errors stopped for good: the
+// start (open model: scheduled start) of the last failed call that started
+// at or after since, minus since; zero if none failed. ok is false if the
+// run never recovered: no call succeeded after that last failure. Only
+// calls of the recorded run count, and abandoned calls are not known to
+// it.
+func (r *Report) RecoveryTime(since time.Time) (d time.Duration, ok bool) {
+	from := r.Offset(since)
+	lastErr, lastOK := time.Duration(-1), time.Duration(-1)
+	first := 0
+	if from > 0 {
+		first = int(min(from/r.width, time.Duration(len(r.buckets))))
+	}
+	for _, b := range r.buckets[first:] {
+		if b.lastErr >= from {
+			lastErr = max(lastErr, b.lastErr)
+		}
+		lastOK = max(lastOK, b.lastOK)
+	}
+	if lastErr < 0 {
+		return 0, true
+	}
+	return lastErr - from, lastOK > lastErr
+}
+
+// String summarizes the report on one line.
+func (r *Report) String() string {
+	return fmt.Sprintf("%s: %d requests, %d errors (%.2f%%), p50 %v, p99 %v, max %v",
+		r.name, r.requests, r.errors, 100*r.ErrorRate(), sig3(r.Latency(0.5)), sig3(r.Latency(0.99)), sig3(r.Latency(1)))
+}
+
+// WriteHTML writes the report as one self-contained HTML page: the
+// timeline with its fault windows and fired faults, a summary and the
+// sampled errors.
+func (r *Report) WriteHTML(w io.Writer) error {
+	return writeReportPage(w, r.page())
+}
+
+func (r *Report) page() reportPage {
+	p := reportPage{
+		Title:    r.name,
+		Started:  r.start,
+		Duration: r.duration,
+		Bucket:   r.width,
+		Samples:  r.ErrorSamples(),
+	}
+	for _, b := range r.Timeline() {
+		p.Buckets = append(p.Buckets, pageBucket{Start: b.Start, Requests: b.Requests, Errors: b.Errors, P50: b.P50, P99: b.P99})
+	}
+	proxies := map[string]bool{}
+	for _, fw := range r.windows {
+		proxies[fw.Proxy] = true
+	}
+	for _, fw := range r.windows {
+		label := fw.Label
+		if len(proxies) > 1 {
+			label = fw.Proxy + " " + label
+		}
+		p.Windows = append(p.Windows, pageWindow{From: fw.From, To: fw.To, Label: label})
+	}
+	for _, m := range r.marks {
+		p.Marks = append(p.Marks, pageMark{At: m.At, Count: m.Count, Label: m.Label})
+	}
+	model := fmt.Sprintf("open, %v calls/s", r.rate)
+	if !r.open {
+		model = fmt.Sprintf("closed, %d callers", r.concurrency)
+	}
+	row := func(name, format string, args ...any) {
+		p.Summary = append(p.Summary, [2]string{name, fmt.Sprintf(format, args...)})
+	}
+	row("model", "%s", model)
+	row("duration", "%v (warm-up %v, buckets of %v)", r.duration, r.warmup, r.width)
+	row("timeout", "%v per call", r.timeout)
+	row("requests", "%d (%.1f/s)", r.requests, float64(r.requests)/r.duration.Seconds())
+	row("errors", "%d (%.2f%%)", r.errors, 100*r.ErrorRate())
+	for c := range NumClasses {
+		row("  "+ErrorClass(c).String(), "%d", r.byClass[c])
+	}
+	for _, q := range []float64{0.5, 0.9, 0.99, 0.999, 1} {
+		name := fmt.Sprintf("p%g", 100*q)
+		if q == 1 {
+			name = "max"
+		}
+		row(name, "%v", sig3(r.Latency(q)))
+	}
+	row("faults fired", "%d", r.FaultsFired())
+	if r.open {
+		row("schedule lag", "p50 %v, p99 %v (part of every latency)", sig3(r.ScheduleLag(0.5)), sig3(r.ScheduleLag(0.99)))
+		row("max in flight", "%d (reached %d times, %d calls dropped)", r.maxInFlight, r.limitHits, r.dropped)
+	}
+	if r.abandoned > 0 {
+		row("abandoned", "%d calls still running %v after their timeout", r.abandoned, AbandonGrace)
+	}
+	return p
+}
