@@ -7,7 +7,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -18,56 +17,21 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/gofaults/faults"
+	"github.com/gofaults/faults/internal/testenv"
 )
 
-// mysqlAddr returns the address of the MySQL or MariaDB server the tests
-// run against (user root, empty password, database test): FAULTS_MYSQL_ADDR,
-// or 127.0.0.1:3306. If nothing answers there, the test is skipped, or
-// fails under FAULTS_REQUIRE_SERVICES=1. It checks with a real login rather
-// than a bare TCP connection, which a server counts against the host
-// (max_connect_errors). The package's internal tests have a twin of it
-// (mysqlTestAddr), since they cannot see this file.
+// mysqlAddr returns the address of the tests' MySQL or MariaDB server, or
+// skips or fails the test: see testenv.MySQLAddr.
 func mysqlAddr(t testing.TB) string {
 	t.Helper()
-	addr := os.Getenv("FAULTS_MYSQL_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:3306"
-	}
-	db, err := sql.Open("mysql", mysqlDSN(addr, "root", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		var opErr *net.OpError
-		if !errors.As(err, &opErr) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("MySQL server at %s (FAULTS_MYSQL_ADDR) refuses the tests' login (root, no password, database test): %v", addr, err)
-		}
-		msg := fmt.Sprintf("no MySQL server at %s (set FAULTS_MYSQL_ADDR to host:port): %v", addr, err)
-		if os.Getenv("FAULTS_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg + "; FAULTS_REQUIRE_SERVICES=1")
-		}
-		t.Skip(msg)
-	}
-	return addr
-}
-
-// mysqlDSN returns go-sql-driver's DSN for user on database test at addr.
-func mysqlDSN(addr, user, password string) string {
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd = user, password
-	cfg.Net, cfg.Addr, cfg.DBName = "tcp", addr, "test"
-	cfg.Timeout = 5 * time.Second
-	return cfg.FormatDSN()
+	return testenv.MySQLAddr(t)
 }
 
 // mysqlOpen opens a pool on the server at addr, closed at the end of the
 // test.
 func mysqlOpen(t *testing.T, addr string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("mysql", mysqlDSN(addr, "root", ""))
+	db, err := sql.Open("mysql", testenv.MySQLDSN(addr, "root", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +242,7 @@ func TestMySQLCatalogMatchesServer(t *testing.T) {
 	})
 
 	t.Run("MySQLAccessDenied", func(t *testing.T) {
-		bad, err := sql.Open("mysql", mysqlDSN(addr, "root", "wrong-password"))
+		bad, err := sql.Open("mysql", testenv.MySQLDSN(addr, "root", "wrong-password"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // ---- synthetic packets ----
@@ -843,40 +845,18 @@ func TestMySQLClientHello(t *testing.T) {
 
 // ---- the real server ----
 
-// mysqlTestAddr is the internal tests' twin of mysqlAddr
-// (mysqlerr_real_test.go, package faults_test, which they cannot see).
+// mysqlTestAddr returns the address of the tests' MySQL or MariaDB server,
+// or skips or fails the test: see testenv.MySQLAddr.
 func mysqlTestAddr(t testing.TB) string {
 	t.Helper()
-	addr := os.Getenv("FAULTS_MYSQL_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:3306"
-	}
-	db, err := sql.Open("mysql", mysqlTestDSN(addr, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		var opErr *net.OpError
-		if !errors.As(err, &opErr) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("MySQL server at %s (FAULTS_MYSQL_ADDR) refuses the tests' login (root, no password, database test): %v", addr, err)
-		}
-		msg := fmt.Sprintf("no MySQL server at %s (set FAULTS_MYSQL_ADDR to host:port): %v", addr, err)
-		if os.Getenv("FAULTS_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg + "; FAULTS_REQUIRE_SERVICES=1")
-		}
-		t.Skip(msg)
-	}
-	return addr
+	return testenv.MySQLAddr(t)
 }
 
+// mysqlTestDSN returns the DSN of the tests' login (root, no password,
+// database test) at addr, with multiple statements per query if multi.
 func mysqlTestDSN(addr string, multi bool) string {
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "tcp", addr, "test"
+	cfg := testenv.MySQLConfig(addr, "root", "")
 	cfg.MultiStatements = multi
-	cfg.Timeout = 5 * time.Second
 	return cfg.FormatDSN()
 }
 

@@ -4,35 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gofaults/faults"
+	"github.com/gofaults/faults/internal/testenv"
 )
 
-// redisAddr returns the address of the Redis server the tests use
-// (FAULTS_REDIS_ADDR, by default 127.0.0.1:6379), skipping the test if none
-// answers, or failing it if FAULTS_REQUIRE_SERVICES=1.
+// redisAddr returns the address of the tests' Redis server, or skips or
+// fails the test: see testenv.RedisAddr.
 func redisAddr(t testing.TB) string {
 	t.Helper()
-	addr := os.Getenv("FAULTS_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		msg := fmt.Sprintf("no Redis server at %s (set FAULTS_REDIS_ADDR to host:port): %v", addr, err)
-		if os.Getenv("FAULTS_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg + "; FAULTS_REQUIRE_SERVICES=1")
-		}
-		t.Skip(msg)
-	}
-	c.Close()
-	return addr
+	return testenv.RedisAddr(t)
 }
 
 // newRedisProxy starts a Redis-aware proxy to the tests' server, closed at

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -16,25 +15,11 @@ import (
 	"time"
 
 	"github.com/gofaults/faults"
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // The tests of this file run Redis's own tools, redis-cli and
 // redis-benchmark, through a Redis proxy.
-
-// rtTool returns the path of a Redis tool, skipping the test if it is
-// missing, or failing it under FAULTS_REQUIRE_SERVICES=1.
-func rtTool(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		msg := fmt.Sprintf("no %s on PATH: %v", name, err)
-		if os.Getenv("FAULTS_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg + "; FAULTS_REQUIRE_SERVICES=1")
-		}
-		t.Skip(msg)
-	}
-	return path
-}
 
 // rtRun runs a tool against addr, with stdin, for at most 30 s, and
 // returns its stdout, stderr and exit code.
@@ -69,7 +54,7 @@ func rtRun(t testing.TB, addr string, stdin []byte, tool string, args ...string)
 // TestRedisToolsCLI runs redis-cli through the proxy: single commands,
 // and --pipe mass insertion.
 func TestRedisToolsCLI(t *testing.T) {
-	cli := rtTool(t, "redis-cli")
+	cli := testenv.RequireCommand(t, "redis-cli")
 	p := rtProxy(t, "")
 	addr := redisAddr(t)
 	direct := newRedisClient(t, addr)
@@ -129,7 +114,7 @@ func TestRedisToolsCLI(t *testing.T) {
 // TestRedisToolsCLIPipeFaults: with a fault on 5% of the HSETs, redis-cli
 // --pipe counts as many errors as the proxy injected, and prints each.
 func TestRedisToolsCLIPipeFaults(t *testing.T) {
-	cli := rtTool(t, "redis-cli")
+	cli := testenv.RequireCommand(t, "redis-cli")
 	p := rtProxy(t, "", faults.WithSeed(1))
 	direct := newRedisClient(t, redisAddr(t))
 	h := testKey(t, direct, "h")
@@ -171,7 +156,7 @@ var rtBenchLine = regexp.MustCompile(`(?m)^(SET|GET): [0-9.]+ requests per secon
 // TestRedisToolsBenchmark runs redis-benchmark, pipelined, through the
 // proxy to a private server (its keys are not unique to the test).
 func TestRedisToolsBenchmark(t *testing.T) {
-	bench := rtTool(t, "redis-benchmark")
+	bench := testenv.RequireCommand(t, "redis-benchmark")
 	addr := startRedisServer(t)
 	p := rtProxy(t, addr)
 	args := []string{"-t", "set,get", "-n", "20000", "-P", "16", "-c", "10", "-q"}
@@ -197,7 +182,7 @@ func TestRedisToolsBenchmark(t *testing.T) {
 // and exits 1, with no result. With 5% of SETs and GETs failing, that is
 // what a test sees through the proxy.
 func TestRedisToolsBenchmarkFaults(t *testing.T) {
-	bench := rtTool(t, "redis-benchmark")
+	bench := testenv.RequireCommand(t, "redis-benchmark")
 	addr := startRedisServer(t)
 	p := rtProxy(t, addr, faults.WithSeed(1))
 	if err := p.Set(faults.Error(faults.RedisError("ERR injected")).When(faults.Command("SET", "GET")).Probability(0.05)); err != nil {

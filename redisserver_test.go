@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // startRedisServer starts a private redis-server for the test, on a free
@@ -22,17 +24,10 @@ import (
 // with --requirepass it answers NOAUTH), and kills it at cleanup.
 //
 // It skips the test if redis-server is not on PATH, or fails it under
-// FAULTS_REQUIRE_SERVICES=1, as redisAddr does.
+// FAULTS_REQUIRE_SERVICES=1 (testenv.RequireCommand).
 func startRedisServer(t testing.TB, args ...string) string {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		msg := fmt.Sprintf("no redis-server on PATH to start a private server: %v", err)
-		if os.Getenv("FAULTS_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg + "; FAULTS_REQUIRE_SERVICES=1")
-		}
-		t.Skip(msg)
-	}
+	path := testenv.RequireCommand(t, "redis-server")
 	dir := t.TempDir()
 	var failures []string
 	// The free port may be taken between its choice and the server's

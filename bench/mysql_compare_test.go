@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -16,20 +15,20 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // Environment of TestCompareMySQL (besides FAULTS_BENCH, FAULTS_BENCH_ROWS
-// and FAULTS_BENCH_OUT, read as by TestCompare).
+// and FAULTS_BENCH_OUT, read as by TestCompare, and FAULTS_MYSQL_ADDR and
+// FAULTS_REQUIRE_SERVICES, read by testenv.MySQLAddr).
 const (
-	envMySQLAddr      = "FAULTS_MYSQL_ADDR"         // the server (root, no password, database test)
-	envRequireService = "FAULTS_REQUIRE_SERVICES"   // "1": no server fails the test instead of skipping it
 	envBenchMySQLRnds = "FAULTS_BENCH_MYSQL_ROUNDS" // rounds, default 3
 	envBenchSlapQ     = "FAULTS_BENCH_SLAP_QUERIES" // mariadb-slap's --number-of-queries, default 40000
 	envBenchResTime   = "FAULTS_BENCH_RESULT_TIME"  // large result set time per row and round, default 1s
 )
 
 const (
-	defaultMySQLAddr  = "127.0.0.1:3306"
 	slapQuery         = "SELECT 1"       // the statement mariadb-slap repeats
 	slapConcurrency   = 8                // mariadb-slap's clients
 	slapLimit         = 30 * time.Second // longest one mariadb-slap run may take
@@ -105,7 +104,7 @@ func TestCompareMySQL(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	addr := mysqlServer(t)
+	addr := testenv.MySQLAddr(t) // the server to measure against; see testenv for when it skips
 	selected := selectRows(mysqlRows)
 
 	admin, err := sql.Open("mysql", mysqlBenchDSN(addr))
@@ -149,38 +148,6 @@ func TestCompareMySQL(t *testing.T) {
 	var sb strings.Builder
 	writeMySQLReport(&sb, results, version, cfg, time.Since(start))
 	emitReport(t, sb.String())
-}
-
-// mysqlServer returns the address of the server to measure against,
-// FAULTS_MYSQL_ADDR or 127.0.0.1:3306, after a real login (a bare TCP
-// connection would count against the host's max_connect_errors). Nothing
-// answering skips the test (fails it under FAULTS_REQUIRE_SERVICES=1); a
-// server that refuses the login fails it.
-func mysqlServer(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv(envMySQLAddr)
-	if addr == "" {
-		addr = defaultMySQLAddr
-	}
-	db, err := sql.Open("mysql", mysqlBenchDSN(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		var opErr *net.OpError
-		if !errors.As(err, &opErr) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("MySQL server at %s (%s) refuses the benchmark's login (root, no password, database test): %v", addr, envMySQLAddr, err)
-		}
-		msg := fmt.Sprintf("no MySQL server at %s (set %s to host:port): %v", addr, envMySQLAddr, err)
-		if os.Getenv(envRequireService) == "1" {
-			t.Fatal(msg + "; " + envRequireService + "=1")
-		}
-		t.Skip(msg)
-	}
-	return addr
 }
 
 // mysqlBenchDSN is go-sql-driver's DSN for root, no password, on database

@@ -13,23 +13,24 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
-// Environment of TestCompareRedis (besides FAULTS_BENCH, FAULTS_BENCH_ROWS,
-// FAULTS_BENCH_OUT and FAULTS_REQUIRE_SERVICES, read as by the others).
+// Environment of TestCompareRedis (besides FAULTS_BENCH, FAULTS_BENCH_ROWS
+// and FAULTS_BENCH_OUT, read as by the others, and FAULTS_REDIS_ADDR and
+// FAULTS_REQUIRE_SERVICES, read by testenv.RedisAddr).
 const (
-	envRedisAddr      = "FAULTS_REDIS_ADDR"         // the server, default 127.0.0.1:6379
 	envBenchRedisRnds = "FAULTS_BENCH_REDIS_ROUNDS" // rounds, default 3
 	envBenchRedisNP   = "FAULTS_BENCH_REDIS_N"      // commands per pipelined run, default 100000
 	envBenchRedisN1   = "FAULTS_BENCH_REDIS_N1"     // commands per non-pipelined run, default 10000
 )
 
 const (
-	defaultRedisAddr = "127.0.0.1:6379"
-	redisClients     = 10               // redis-benchmark's -c
-	redisPipeline    = 16               // -P of the pipelined runs
-	redisValue       = "xxx"            // the SET's value: what -t set sends (-d 3)
-	redisBenchLimit  = 60 * time.Second // longest one redis-benchmark run may take
+	redisClients    = 10               // redis-benchmark's -c
+	redisPipeline   = 16               // -P of the pipelined runs
+	redisValue      = "xxx"            // the SET's value: what -t set sends (-d 3)
+	redisBenchLimit = 60 * time.Second // longest one redis-benchmark run may take
 )
 
 // redisRows are the ways TestCompareRedis reaches the server.
@@ -134,27 +135,16 @@ func TestCompareRedis(t *testing.T) {
 
 // redisServer returns the address of the server to measure against,
 // FAULTS_REDIS_ADDR or 127.0.0.1:6379, after a PING. Nothing answering
-// skips the test (fails it under FAULTS_REQUIRE_SERVICES=1); a server that
-// answers the PING with an error fails it.
+// skips the test (fails it under FAULTS_REQUIRE_SERVICES=1: see
+// testenv.RedisAddr); a server that answers the PING with an error fails
+// it.
 func redisServer(t *testing.T) string {
 	t.Helper()
-	addr := os.Getenv(envRedisAddr)
-	if addr == "" {
-		addr = defaultRedisAddr
-	}
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		msg := fmt.Sprintf("no Redis server at %s (set %s to host:port): %v", addr, envRedisAddr, err)
-		if os.Getenv(envRequireService) == "1" {
-			t.Fatal(msg + "; " + envRequireService + "=1")
-		}
-		t.Skip(msg)
-	}
-	c.Close()
+	addr := testenv.RedisAddr(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, MaxRetries: -1})
 	defer rdb.Close()
 	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("Redis server at %s (%s) does not answer PING: %v", addr, envRedisAddr, err)
+		t.Fatalf("Redis server at %s (%s) does not answer PING: %v", addr, testenv.EnvRedisAddr, err)
 	}
 	return addr
 }

@@ -2,19 +2,17 @@ package loadtest
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"log"
-	"net"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"go.uber.org/goleak"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // TestMain runs the tests and fails the run if a goroutine they started
@@ -27,35 +25,11 @@ func TestMain(m *testing.M) {
 }
 
 // mysqlAddr returns the address of the MySQL or MariaDB server the tests
-// use: FAULTS_MYSQL_ADDR, or 127.0.0.1:3306, with user root, no password
-// and database test. It skips the test if no server answers there, or
-// fails it if FAULTS_REQUIRE_SERVICES=1; it fails the test if a server
-// answers but refuses the login.
+// use (user root, no password, database test), or skips or fails the test:
+// see testenv.MySQLAddr.
 func mysqlAddr(t testing.TB) string {
 	t.Helper()
-	addr := os.Getenv("FAULTS_MYSQL_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:3306"
-	}
-	db, err := sql.Open("mysql", DSN(addr, "root", "test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		var opErr *net.OpError
-		if !errors.As(err, &opErr) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("MySQL server at %s (FAULTS_MYSQL_ADDR) refuses the tests' login (root, no password, database test): %v", addr, err)
-		}
-		msg := fmt.Sprintf("no MySQL server at %s (set FAULTS_MYSQL_ADDR to host:port): %v", addr, err)
-		if os.Getenv("FAULTS_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg + "; FAULTS_REQUIRE_SERVICES=1")
-		}
-		t.Skip(msg)
-	}
-	return addr
+	return testenv.MySQLAddr(t)
 }
 
 var tableSeq atomic.Int64

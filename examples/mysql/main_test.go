@@ -14,6 +14,8 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 	"go.uber.org/goleak"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // mysqlAddr is the host:port of the MySQL or MariaDB server the tests front
@@ -38,8 +40,8 @@ func run(m *testing.M) int {
 	addr, stop, why := findMySQL()
 	if addr == "" {
 		msg := "examples/mysql: no MySQL server, skipping all tests: " + why
-		if os.Getenv("FAULTS_REQUIRE_SERVICES") == "1" {
-			fmt.Fprintln(os.Stderr, msg+"; FAULTS_REQUIRE_SERVICES=1, failing")
+		if testenv.Required() {
+			fmt.Fprintln(os.Stderr, msg+"; "+testenv.EnvRequireServices+"=1, failing")
 			return 1
 		}
 		fmt.Println(msg)
@@ -75,12 +77,9 @@ func findMySQL() (addr string, stop func(), why string) {
 			cerr = err
 		}
 	}
-	addr = os.Getenv("FAULTS_MYSQL_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:3306"
-	}
+	addr = testenv.MySQLAddrFromEnv()
 	if err := ping(addr); err != nil {
-		return "", nil, fmt.Sprintf("testcontainers: %v; and %s (FAULTS_MYSQL_ADDR, user root, no password, database test): %v", cerr, addr, err)
+		return "", nil, fmt.Sprintf("testcontainers: %v; and %s (%s, user root, no password, database test): %v", cerr, addr, testenv.EnvMySQLAddr, err)
 	}
 	fmt.Printf("examples/mysql: no container (%v); using the server at %s\n", cerr, addr)
 	return addr, nil, ""
@@ -127,11 +126,7 @@ func startContainer(timeout time.Duration) (addr string, stop func(), err error)
 // dsn is the driver's DSN for the tests' login at addr, with timeouts that
 // bound any hung I/O.
 func dsn(addr string) string {
-	cfg := mysql.NewConfig()
-	cfg.User = "root"
-	cfg.Net = "tcp"
-	cfg.Addr = addr
-	cfg.DBName = "test"
+	cfg := testenv.MySQLConfig(addr, "root", "")
 	cfg.Timeout = 2 * time.Second
 	cfg.ReadTimeout = 5 * time.Second
 	cfg.WriteTimeout = 5 * time.Second
