@@ -149,7 +149,7 @@ func TestCaptureRESPFixtures(t *testing.T) {
 	// The data the commands read. The large value holds CRLFs and RESP
 	// headers, which a framer must count past, not read.
 	setup := dialCapture(t, addr)
-	big := bytes.Repeat([]byte("big\r\n*3\r\n$-1\r\n:7\r\n"), (1<<20)/18+1)[:1<<20]
+	big := bytes.Repeat([]byte("big\r\n*3\r\n$-1\r\n:7\r\n"), (1<<17)/18+1)[:1<<17]
 	for _, cmd := range [][]string{
 		{"HSET", "h", "f1", "v1", "f2", "v2"},
 		{"SADD", "s", "a", "b", "c"},
