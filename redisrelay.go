@@ -55,19 +55,11 @@ type redisRelay struct {
 }
 
 func newRedisRelay(c *conn) *redisRelay {
-	c.mu.Lock()
-	server := c.server
-	c.mu.Unlock()
+	s := newSides(c, 0)
 	return &redisRelay{
-		sides: sides{
-			c:        c,
-			client:   c.client,
-			server:   server,
-			toClient: meter{c.client, &c.p.stats.bytesDown, c},
-			toServer: meter{server, &c.p.stats.bytesUp, c},
-		},
-		cmds:    newRESPReader(c.client),
-		replies: newRESPReader(server),
+		sides:   s,
+		cmds:    newRESPReader(s.client),
+		replies: newRESPReader(s.server),
 	}
 }
 
@@ -108,50 +100,9 @@ func (r *redisRelay) commands() {
 				cr.startCommand(cmd)
 				continue
 			}
-			unframe = endsFraming(cmd)
-			role := roleOf(cmd.name)
-			fx := r.decideCommand(cmd)
-			var reply []byte
-			if fx.reply != nil {
-				reply = fx.reply.(RedisReply).encode()
-			} else if role == roleExec && r.spoiled {
-				// A command of the transaction was refused by the
-				// proxy: the server would refuse EXEC too.
-				reply = RedisExecAbort.encode()
-			}
-			if fx.delayRequest > 0 || reply != nil {
-				// Pass on what is framed before the command first.
-				if err := r.send(cr, r.toServer); err != nil {
-					r.fail(err)
-					return
-				}
-			}
-			if fx.delayRequest > 0 && r.c.sleep(fx.delayRequest, nil) == ended {
+			var ok bool
+			if abortAt, unframe, ok = r.admit(cmd); !ok {
 				return
-			}
-			if reply != nil {
-				// The command never reaches the server: answer it,
-				// then drop it.
-				if err := r.answerInstead(reply, role); err != nil {
-					r.fail(err)
-					return
-				}
-				r.dropping, unframe = true, false
-			} else {
-				r.track(role)
-				switch {
-				case fx.any() || unframe:
-					o := redisOwed{unframed: unframe}
-					if fx.any() {
-						o.fx = &fx
-					}
-					serial := r.enqueue(o)
-					if fx.abort {
-						abortAt = serial + 1
-					}
-				default:
-					r.unsent++
-				}
 			}
 			cr.startCommand(cmd)
 		}
@@ -190,6 +141,60 @@ func (r *redisRelay) commands() {
 		r.passRaw(cr, r.toServer, r.client, r.server)
 		return
 	}
+}
+
+// admit decides what becomes of the command ahead, whose head has been
+// read: passed on (with an entry in the queue), or answered by the proxy
+// and dropped. It returns 1 + the command's serial
+// number if it is to be aborted once passed on, and whether it ends the
+// framing; false if the commands side must stop.
+func (r *redisRelay) admit(cmd respCommand) (abortAt uint64, unframe bool, ok bool) {
+	unframe = endsFraming(cmd)
+	role := roleOf(cmd.name)
+	fx := r.decideCommand(cmd)
+	var reply []byte
+	if fx.reply != nil {
+		reply = fx.reply.(RedisReply).encode()
+	} else if role == roleExec && r.spoiled {
+		// A command of the transaction was refused by the proxy:
+		// the server would refuse EXEC too.
+		reply = RedisExecAbort.encode()
+	}
+	if fx.delayRequest > 0 || reply != nil {
+		// Pass on what is framed before the command first.
+		if err := r.send(r.cmds, r.toServer); err != nil {
+			r.fail(err)
+			return 0, false, false
+		}
+	}
+	if fx.delayRequest > 0 && r.c.sleep(fx.delayRequest, nil) == ended {
+		return 0, false, false
+	}
+	if reply != nil {
+		// The command never reaches the server: answer it, then
+		// drop it.
+		if err := r.answerInstead(reply, role); err != nil {
+			r.fail(err)
+			return 0, false, false
+		}
+		r.dropping, unframe = true, false
+	} else {
+		r.track(role)
+		switch {
+		case fx.any() || unframe:
+			o := redisOwed{unframed: unframe}
+			if fx.any() {
+				o.fx = &fx
+			}
+			serial := r.enqueue(o)
+			if fx.abort {
+				abortAt = serial + 1
+			}
+		default:
+			r.unsent++
+		}
+	}
+	return abortAt, unframe, true
 }
 
 // transactionRole says what part a command plays in a transaction.

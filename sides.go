@@ -21,20 +21,24 @@ type sides struct {
 }
 
 // newSides reads each socket of c through a buffer of size bytes, the
-// longest message head the relay must see whole.
+// longest message head the relay must see whole; with size 0, the relay
+// reads the sockets in its own way, and fromClient and fromServer are nil.
 func newSides(c *conn, size int) sides {
 	c.mu.Lock()
 	server := c.server
 	c.mu.Unlock()
-	return sides{
-		c:          c,
-		client:     c.client,
-		server:     server,
-		fromClient: bufio.NewReaderSize(c.client, size),
-		fromServer: bufio.NewReaderSize(server, size),
-		toClient:   meter{c.client, &c.p.stats.bytesDown, c},
-		toServer:   meter{server, &c.p.stats.bytesUp, c},
+	s := sides{
+		c:        c,
+		client:   c.client,
+		server:   server,
+		toClient: meter{c.client, &c.p.stats.bytesDown, c},
+		toServer: meter{server, &c.p.stats.bytesUp, c},
 	}
+	if size > 0 {
+		s.fromClient = bufio.NewReaderSize(c.client, size)
+		s.fromServer = bufio.NewReaderSize(server, size)
+	}
+	return s
 }
 
 // fail ends the connection after a read or write error: a reset, unless the
