@@ -55,12 +55,6 @@ func (rr *respReader) atBoundary() bool {
 	return rr.owed == 0 && rr.payload == 0 && !rr.tail
 }
 
-// unframed returns the bytes read but not yet framed.
-func (rr *respReader) unframed() []byte { return rr.buf[rr.f:rr.w] }
-
-// framed returns the framed bytes not yet taken or skipped.
-func (rr *respReader) framed() []byte { return rr.buf[rr.r:rr.f] }
-
 // take returns the framed bytes and forgets them; the slice is valid
 // until the next fill.
 func (rr *respReader) take() []byte {

@@ -676,3 +676,9 @@ func TestEndsFraming(t *testing.T) {
 		}
 	}
 }
+
+// unframed returns the bytes read but not yet framed.
+func (rr *respReader) unframed() []byte { return rr.buf[rr.f:rr.w] }
+
+// framed returns the framed bytes not yet taken or skipped.
+func (rr *respReader) framed() []byte { return rr.buf[rr.r:rr.f] }
