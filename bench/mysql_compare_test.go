@@ -100,7 +100,7 @@ func TestCompareMySQL(t *testing.T) {
 	cfg.queries = envInt(t, envBenchSlapQ, cfg.queries, slapConcurrency, 1_000_000)
 	cfg.queries -= cfg.queries % slapConcurrency // slap gives each client queries/concurrency
 	cfg.resultTime = envDuration(t, envBenchResTime, cfg.resultTime)
-	slap, err := findSlap()
+	slap, err := findTool("mariadb-slap", "mariadb-client")
 	if err != nil {
 		t.Skip(err)
 	}

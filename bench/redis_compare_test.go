@@ -92,7 +92,7 @@ func TestCompareRedis(t *testing.T) {
 		{name: "pipelined", pipeline: redisPipeline, n: envInt(t, envBenchRedisNP, 100000, 1000, 10_000_000)},
 		{name: "not pipelined", pipeline: 1, n: envInt(t, envBenchRedisN1, 10000, 100, 1_000_000)},
 	}
-	bin, err := findRedisBench()
+	bin, err := findTool("redis-benchmark", "redis-tools")
 	if err != nil {
 		t.Skip(err)
 	}

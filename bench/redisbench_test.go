@@ -4,33 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"time"
 )
-
-// redisBenchBin is where TestCompareRedis looks for redis-benchmark when it
-// is not on $PATH.
-const redisBenchBin = "/usr/bin/redis-benchmark"
-
-// errNoRedisBench is returned (wrapped) when redis-benchmark is absent.
-var errNoRedisBench = errors.New("redis-benchmark not found on $PATH or at " + redisBenchBin +
-	"; install it with `apt-get install -y redis-tools`")
-
-// findRedisBench returns the path of redis-benchmark.
-func findRedisBench() (string, error) {
-	if p, err := exec.LookPath("redis-benchmark"); err == nil {
-		return p, nil
-	}
-	if fi, err := os.Stat(redisBenchBin); err == nil && !fi.IsDir() {
-		return redisBenchBin, nil
-	}
-	return "", errNoRedisBench
-}
 
 // redisBenchArgs are redis-benchmark's options for one run of n copies of
 // the command args against host:port, over clients connections with

@@ -3,34 +3,13 @@ package bench
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 )
-
-// slapBin is where TestCompareMySQL looks for mariadb-slap when it is not on
-// $PATH.
-const slapBin = "/usr/bin/mariadb-slap"
-
-// errNoSlap is returned (wrapped) when mariadb-slap is absent.
-var errNoSlap = errors.New("mariadb-slap not found on $PATH or at " + slapBin +
-	"; install it with `apt-get install -y mariadb-client`")
-
-// findSlap returns the path of mariadb-slap.
-func findSlap() (string, error) {
-	if p, err := exec.LookPath("mariadb-slap"); err == nil {
-		return p, nil
-	}
-	if fi, err := os.Stat(slapBin); err == nil && !fi.IsDir() {
-		return slapBin, nil
-	}
-	return "", errNoSlap
-}
 
 // slapRun is one mariadb-slap run: wall is the time around the whole
 // process (start, connections, queries, exit), reported what slap itself
