@@ -1,11 +1,8 @@
 package bench
 
 import (
-	"bytes"
-	"context"
 	"encoding/csv"
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -37,22 +34,11 @@ type redisBenchRun struct {
 // redis-benchmark 7 does not give up on a server it cannot reach, it
 // retries forever. Anything it prints on stderr is an error too.
 func runRedisBench(bin string, args []string, limit time.Duration) (redisBenchRun, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	dieWithParent(cmd)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	t0 := time.Now()
-	err := cmd.Run()
-	wall := time.Since(t0)
-	if ctx.Err() != nil {
-		err = fmt.Errorf("no end within %v: %v", limit, err)
+	out, wall, err := runTool(bin, args, limit)
+	if err != nil {
+		return redisBenchRun{}, err
 	}
-	if err != nil || stderr.Len() > 0 {
-		return redisBenchRun{}, fmt.Errorf("redis-benchmark %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout.Bytes(), stderr.Bytes())
-	}
-	r, err := parseRedisBench(stdout.String())
+	r, err := parseRedisBench(out)
 	r.wall = wall
 	return r, err
 }

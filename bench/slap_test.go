@@ -1,13 +1,9 @@
 package bench
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -42,19 +38,11 @@ func slapArgs(host, port, query string, concurrency, queries int) []string {
 // connection only makes slap print to stderr (its exit status stays 0), so
 // anything on stderr is an error too.
 func runSlap(bin string, args []string, limit time.Duration) (slapRun, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	dieWithParent(cmd)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	t0 := time.Now()
-	err := cmd.Run()
-	wall := time.Since(t0)
-	if err != nil || stderr.Len() > 0 {
-		return slapRun{}, fmt.Errorf("mariadb-slap %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout.Bytes(), stderr.Bytes())
+	out, wall, err := runTool(bin, args, limit)
+	if err != nil {
+		return slapRun{}, err
 	}
-	r, err := parseSlap(stdout.String())
+	r, err := parseSlap(out)
 	r.wall = wall
 	return r, err
 }
