@@ -30,18 +30,25 @@ func refusedErr(t *testing.T) error {
 	return err
 }
 
-// resetErr reads from a connection the server resets.
-func resetErr(t *testing.T) error {
+// dialLoopback returns a client connection to a listener on loopback,
+// both closed at cleanup.
+func dialLoopback(t *testing.T) (net.Conn, net.Listener) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c, ln
+}
+
+// resetErr reads from a connection the server resets.
+func resetErr(t *testing.T) error {
+	c, ln := dialLoopback(t)
 	s, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
@@ -55,18 +62,9 @@ func resetErr(t *testing.T) error {
 
 // readTimeoutErr reads from a silent connection with a short deadline.
 func readTimeoutErr(t *testing.T) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := dialLoopback(t)
 	c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-	_, err = c.Read(make([]byte, 1))
+	_, err := c.Read(make([]byte, 1))
 	return err
 }
 
