@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -514,7 +513,7 @@ func (r *httpRelay) fallBack(what string, err error) {
 // side falling back, in the middle of a message: copyBody has passed on
 // every byte it consumed, and the rest goes through raw.
 func (r *httpRelay) interrupted(err error) bool {
-	return r.raw.Load() && errors.Is(err, os.ErrDeadlineExceeded) && !r.c.isEnding()
+	return r.raw.Load() && r.woken(err)
 }
 
 // passRaw copies from, with its buffered bytes, to w until EOF, then
@@ -527,20 +526,5 @@ func (r *httpRelay) passRaw(from *bufio.Reader, w meter, dst net.Conn) {
 	if dst == r.client {
 		src = r.server
 	}
-	for {
-		if !r.rearm(src) {
-			return
-		}
-		_, err := io.Copy(w, from)
-		switch {
-		case err == nil:
-			closeWrite(dst)
-			return
-		case errors.Is(err, os.ErrDeadlineExceeded) && !r.c.isEnding():
-			continue // the fall-back's wake-up came late
-		default:
-			r.fail(err)
-			return
-		}
-	}
+	r.copyRaw(w, from, src, dst)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync/atomic"
 	"time"
 )
@@ -606,14 +605,6 @@ func (r *redisRelay) repliesFallBack(err error) {
 	r.passRaw(r.replies, r.toClient, r.server, r.client)
 }
 
-// woken reports whether err is a wake-up: of the commands side by the
-// replies side falling back, or of the replies side by a reply of the
-// proxy's to write. (The connection's end wakes reads the same way, and
-// framed protocols are not woken by changes of plan.)
-func (r *redisRelay) woken(err error) bool {
-	return errors.Is(err, os.ErrDeadlineExceeded) && !r.c.isEnding()
-}
-
 // passRaw writes what rr holds to w, then copies src to it until EOF and
 // half-closes dst.
 func (r *redisRelay) passRaw(rr *respReader, w meter, src, dst net.Conn) {
@@ -627,20 +618,5 @@ func (r *redisRelay) passRaw(rr *respReader, w meter, src, dst net.Conn) {
 			return
 		}
 	}
-	for {
-		if !r.rearm(src) {
-			return
-		}
-		_, err := io.Copy(w, src)
-		switch {
-		case err == nil:
-			closeWrite(dst)
-			return
-		case r.woken(err):
-			continue // a wake-up came late
-		default:
-			r.fail(err)
-			return
-		}
-	}
+	r.copyRaw(w, src, src, dst)
 }

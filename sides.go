@@ -3,7 +3,9 @@ package faults
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
 )
@@ -57,6 +59,35 @@ func (s *sides) fail(err error) {
 func (s *sides) rearm(sock net.Conn) bool {
 	sock.SetReadDeadline(time.Time{})
 	return !s.c.isEnding()
+}
+
+// woken reports whether err is a wake-up by a deadline the relay set
+// (framed protocols are not woken by changes of plan), not the
+// connection's end, which wakes reads the same way.
+func (s *sides) woken(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded) && !s.c.isEnding()
+}
+
+// copyRaw copies from, which reads the socket src, to w until EOF, then
+// half-closes dst: the bytes of a direction no longer framed. A wake-up
+// that comes late only restarts the copy.
+func (s *sides) copyRaw(w meter, from io.Reader, src, dst net.Conn) {
+	for {
+		if !s.rearm(src) {
+			return
+		}
+		_, err := io.Copy(w, from)
+		switch {
+		case err == nil:
+			closeWrite(dst)
+			return
+		case s.woken(err):
+			continue
+		default:
+			s.fail(err)
+			return
+		}
+	}
 }
 
 // meter writes to a socket, counting the bytes and noting activity.
