@@ -178,31 +178,45 @@ func pipeline(t testing.TB, addr string, paths ...string) (*net.TCPConn, *bufio.
 	return c, bufio.NewReader(c)
 }
 
-// TestHTTPErrorInPipeline: the answer injected for the third of five
-// pipelined requests comes third, after the server's answers to the first
-// two and before those to the last two; the server sees four requests.
-func TestHTTPErrorInPipeline(t *testing.T) {
-	var hl hitLog
-	srv := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
+// newSlowFirstServer starts a server that logs each request in hl and
+// answers "/n/1" 50ms late, so that a reply the proxy injects further down
+// a pipeline must wait for it.
+func newSlowFirstServer(t *testing.T, hl *hitLog) *httpServer {
+	return newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/n/1" {
-			// Make the injected reply wait for the server's.
 			time.Sleep(50 * time.Millisecond)
 		}
 		hl.handler(w, r)
 	})
-	p := newHTTPProxy(t, srv.addr())
-	mustSet(t, p, faults.Error(faults.HTTPStatus(503)).When(faults.Path("/n/3")))
-	c, br := pipeline(t, p.Addr(), "/n/1", "/n/2", "/n/3", "/n/4", "/n/5")
-	resps := readResponses(t, c, br, []string{"GET", "GET", "GET", "GET", "GET"}, 10*time.Second)
+}
+
+// checkPipelined checks the answers to pipelined requests for /n/1,
+// /n/2, ...: the injected 503 for request number injected, the server's
+// own answers for the others.
+func checkPipelined(t *testing.T, resps []*http.Response, injected int) {
+	t.Helper()
 	for i, r := range resps {
 		want, status := fmt.Sprintf("GET /n/%d", i+1), 200
-		if i == 2 {
+		if i+1 == injected {
 			want, status = injected503, 503
 		}
 		if body := bodyOf(r); r.StatusCode != status || body != want {
 			t.Errorf("response %d: %d %q, want %d %q", i+1, r.StatusCode, body, status, want)
 		}
 	}
+}
+
+// TestHTTPErrorInPipeline: the answer injected for the third of five
+// pipelined requests comes third, after the server's answers to the first
+// two and before those to the last two; the server sees four requests.
+func TestHTTPErrorInPipeline(t *testing.T) {
+	var hl hitLog
+	srv := newSlowFirstServer(t, &hl)
+	p := newHTTPProxy(t, srv.addr())
+	mustSet(t, p, faults.Error(faults.HTTPStatus(503)).When(faults.Path("/n/3")))
+	c, br := pipeline(t, p.Addr(), "/n/1", "/n/2", "/n/3", "/n/4", "/n/5")
+	resps := readResponses(t, c, br, []string{"GET", "GET", "GET", "GET", "GET"}, 10*time.Second)
+	checkPipelined(t, resps, 3)
 	if got, want := hl.get(), []string{"/n/1", "/n/2", "/n/4", "/n/5"}; !slices.Equal(got, want) {
 		t.Errorf("server saw %v, want %v", got, want)
 	}
@@ -217,25 +231,12 @@ func TestHTTPErrorInPipeline(t *testing.T) {
 // server never sees the last two.
 func TestHTTPErrorCloseInPipeline(t *testing.T) {
 	var hl hitLog
-	srv := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/n/1" {
-			time.Sleep(50 * time.Millisecond)
-		}
-		hl.handler(w, r)
-	})
+	srv := newSlowFirstServer(t, &hl)
 	p := newHTTPProxy(t, srv.addr())
 	mustSet(t, p, faults.Error(faults.HTTPStatus(503).CloseConnection()).When(faults.Path("/n/3")))
 	c, br := pipeline(t, p.Addr(), "/n/1", "/n/2", "/n/3", "/n/4", "/n/5")
 	resps := readResponses(t, c, br, []string{"GET", "GET", "GET"}, 10*time.Second)
-	for i, r := range resps {
-		want, status := fmt.Sprintf("GET /n/%d", i+1), 200
-		if i == 2 {
-			want, status = injected503, 503
-		}
-		if body := bodyOf(r); r.StatusCode != status || body != want {
-			t.Errorf("response %d: %d %q, want %d %q", i+1, r.StatusCode, body, status, want)
-		}
-	}
+	checkPipelined(t, resps, 3)
 	if !resps[2].Close {
 		t.Errorf("the injected reply does not say Connection: close")
 	}
@@ -599,12 +600,7 @@ func TestHTTPAbort(t *testing.T) {
 // connection ends, and the third request never reaches the server.
 func TestHTTPAbortInPipeline(t *testing.T) {
 	var hl hitLog
-	srv := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/n/1" {
-			time.Sleep(50 * time.Millisecond)
-		}
-		hl.handler(w, r)
-	})
+	srv := newSlowFirstServer(t, &hl)
 	p := newHTTPProxy(t, srv.addr())
 	mustSet(t, p, faults.Abort().When(faults.Path("/n/2")))
 	c, br := pipeline(t, p.Addr(), "/n/1", "/n/2", "/n/3")
