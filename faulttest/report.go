@@ -6,6 +6,8 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/gofaults/faults/faulttest/internal/reportpage"
 )
 
 // A Window is a span of a load run, [From, To), as offsets from the start
@@ -288,11 +290,11 @@ func (r *Report) String() string {
 // timeline with its fault windows and fired faults, a summary and the
 // sampled errors.
 func (r *Report) WriteHTML(w io.Writer) error {
-	return writeReportPage(w, r.page())
+	return reportpage.Write(w, r.page())
 }
 
-func (r *Report) page() reportPage {
-	p := reportPage{
+func (r *Report) page() reportpage.Page {
+	p := reportpage.Page{
 		Title:    r.name,
 		Started:  r.start,
 		Duration: r.duration,
@@ -300,7 +302,7 @@ func (r *Report) page() reportPage {
 		Samples:  r.ErrorSamples(),
 	}
 	for _, b := range r.Timeline() {
-		p.Buckets = append(p.Buckets, pageBucket{Start: b.Start, Requests: b.Requests, Errors: b.Errors, P50: b.P50, P99: b.P99})
+		p.Buckets = append(p.Buckets, reportpage.Bucket{Start: b.Start, Requests: b.Requests, Errors: b.Errors, P50: b.P50, P99: b.P99})
 	}
 	proxies := map[string]bool{}
 	for _, fw := range r.windows {
@@ -311,10 +313,10 @@ func (r *Report) page() reportPage {
 		if len(proxies) > 1 {
 			label = fw.Proxy + " " + label
 		}
-		p.Windows = append(p.Windows, pageWindow{From: fw.From, To: fw.To, Label: label})
+		p.Windows = append(p.Windows, reportpage.Window{From: fw.From, To: fw.To, Label: label})
 	}
 	for _, m := range r.marks {
-		p.Marks = append(p.Marks, pageMark{At: m.At, Count: m.Count, Label: m.Label})
+		p.Marks = append(p.Marks, reportpage.Mark{At: m.At, Count: m.Count, Label: m.Label})
 	}
 	model := fmt.Sprintf("open, %v calls/s", r.rate)
 	if !r.open {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/gofaults/faults/faulttest/internal/reportpage"
 )
 
 // fixedReport records a run by hand: 10 buckets of 100ms, one call per
@@ -67,14 +69,14 @@ func TestReportPage(t *testing.T) {
 		t.Errorf("bucket 4: %+v", b)
 	}
 	// With two proxies, the windows' labels name them.
-	want := []pageWindow{
-		{300 * time.Millisecond, 500 * time.Millisecond, "127.0.0.1:1 Blackout()"},
-		{600 * time.Millisecond, 700 * time.Millisecond, "127.0.0.1:2 Refuse()"},
+	want := []reportpage.Window{
+		{From: 300 * time.Millisecond, To: 500 * time.Millisecond, Label: "127.0.0.1:1 Blackout()"},
+		{From: 600 * time.Millisecond, To: 700 * time.Millisecond, Label: "127.0.0.1:2 Refuse()"},
 	}
 	if !slices.Equal(p.Windows, want) {
 		t.Errorf("windows %+v, want %+v", p.Windows, want)
 	}
-	if len(p.Marks) != 1 || p.Marks[0] != (pageMark{300 * time.Millisecond, 20, "Blackout()"}) {
+	if len(p.Marks) != 1 || p.Marks[0] != (reportpage.Mark{At: 300 * time.Millisecond, Count: 20, Label: "Blackout()"}) {
 		t.Errorf("marks %+v", p.Marks)
 	}
 	var names []string
