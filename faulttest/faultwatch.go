@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gofaults/faults"
+	"github.com/gofaults/faults/faulttest/internal/recorder"
 )
 
 // pollInterval is how often a load run looks at its proxies' behaviors and
@@ -66,7 +67,7 @@ func behaviorsLabel(p *faults.Proxy) string {
 // poll looks at every proxy at offset off of the recorded run: it closes
 // and opens fault windows where the behaviors changed, and counts the
 // faults fired since the last poll in rec.
-func (w *faultWatch) poll(off time.Duration, rec *recorder) {
+func (w *faultWatch) poll(off time.Duration, rec *recorder.Recorder) {
 	w.pollInjected(off, rec)
 	for i, p := range w.proxies {
 		label := behaviorsLabel(p)
@@ -80,13 +81,13 @@ func (w *faultWatch) poll(off time.Duration, rec *recorder) {
 
 // pollInjected counts in rec, at offset off, the faults fired since the
 // last poll. A nil w does nothing.
-func (w *faultWatch) pollInjected(off time.Duration, rec *recorder) {
+func (w *faultWatch) pollInjected(off time.Duration, rec *recorder.Recorder) {
 	if w == nil {
 		return
 	}
 	for i, p := range w.proxies {
 		if n := p.Stats().Injected; n != w.injected[i] {
-			rec.addFaults(off, n-w.injected[i])
+			rec.AddFaults(off, n-w.injected[i])
 			w.injected[i] = n
 		}
 	}

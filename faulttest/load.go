@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gofaults/faults"
+	"github.com/gofaults/faults/faulttest/internal/recorder"
 )
 
 // Bounds of a load run's options.
@@ -214,7 +215,7 @@ func autoBucket(d time.Duration) time.Duration {
 type run struct {
 	plan loadPlan
 	fn   func(context.Context) error
-	rec  *recorder
+	rec  *recorder.Recorder
 
 	t0    time.Time     // when the run (warm-up included) started
 	sem   chan struct{} // a slot per call in flight
@@ -239,6 +240,12 @@ func newRun(plan loadPlan, fn func(context.Context) error) *run {
 		schedDone:  make(chan struct{}),
 		workerDone: make(chan struct{}, plan.MaxInFlight),
 	}
+}
+
+// newRecorder returns the recorder of a run of the given duration, in
+// buckets of the given width, that classifies errors with [Classify].
+func newRecorder(duration, width time.Duration) *recorder.Recorder {
+	return recorder.New(duration, width, func(err error) int { return int(Classify(err)) })
 }
 
 // offset returns how far d is into the recorded run (negative during the
@@ -302,10 +309,10 @@ wait:
 		case <-pollC:
 			watch.poll(min(r.offset(time.Since(r.t0)), r.plan.Duration), r.rec)
 		case <-liveC:
-			s := r.rec.takeLive()
+			s := r.rec.TakeLive()
 			n := r.started.Load()
 			t.Logf("faulttest: load %v: %d calls started, %d returned, %d errors, p50 %v, p99 %v",
-				time.Since(r.t0).Round(time.Second), n-lastStarted, s.calls, s.errors, sig3(s.p50), sig3(s.p99))
+				time.Since(r.t0).Round(time.Second), n-lastStarted, s.Calls, s.Errors, sig3(s.P50), sig3(s.P99))
 			lastStarted = n
 		}
 	}
@@ -338,7 +345,7 @@ drain:
 			}
 		}
 	}
-	abandoned := r.started.Load() - r.rec.close()
+	abandoned := r.started.Load() - r.rec.Close()
 	drained := time.Since(r.t0) - r.plan.Warmup
 	if watch != nil {
 		watch.pollInjected(r.plan.Duration, r.rec)
@@ -427,7 +434,7 @@ func (r *run) call(due time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.plan.Timeout)
 	err := r.fn(ctx)
 	cancel()
-	r.rec.record(r.offset(due), lag, time.Since(r.t0)-due, err)
+	r.rec.Record(r.offset(due), lag, time.Since(r.t0)-due, err)
 }
 
 // caller is one caller of the closed model, holding a slot for its life.
@@ -445,7 +452,7 @@ func (r *run) caller() {
 		ctx, cancel := context.WithTimeout(context.Background(), r.plan.Timeout)
 		err := r.fn(ctx)
 		cancel()
-		r.rec.record(r.offset(start), -1, time.Since(r.t0)-start, err)
+		r.rec.Record(r.offset(start), -1, time.Since(r.t0)-start, err)
 	}
 }
 

@@ -18,9 +18,9 @@ func fixedReport() *Report {
 		if off >= 300*time.Millisecond && off < 500*time.Millisecond {
 			err = errors.New("boom")
 		}
-		rec.record(off, 0, time.Duration(off/(10*time.Millisecond)+1)*time.Microsecond, err)
+		rec.Record(off, 0, time.Duration(off/(10*time.Millisecond)+1)*time.Microsecond, err)
 	}
-	rec.addFaults(350*time.Millisecond, 20)
+	rec.AddFaults(350*time.Millisecond, 20)
 	r := &run{plan: loadPlan{LoadOptions: LoadOptions{Name: "fixed", Rate: 100, Duration: time.Second, Bucket: 100 * time.Millisecond, Timeout: time.Second}}, rec: rec}
 	r.t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	rep := r.report(0, []FaultWindow{
