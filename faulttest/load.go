@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gofaults/faults"
+	"github.com/gofaults/faults/faulttest/internal/faultwatch"
 	"github.com/gofaults/faults/faulttest/internal/recorder"
 )
 
@@ -254,9 +255,9 @@ func (r *run) offset(d time.Duration) time.Duration { return d - r.plan.Warmup }
 
 func (r *run) run(t LoadTB) *Report {
 	t.Helper()
-	var watch *faultWatch
+	var watch *faultwatch.Watch
 	if len(r.plan.Proxies) > 0 {
-		watch = newFaultWatch(r.plan.Proxies)
+		watch = faultwatch.New(r.plan.Proxies)
 	}
 	verbose := testing.Testing() && testing.Verbose()
 
@@ -275,7 +276,7 @@ func (r *run) run(t LoadTB) *Report {
 	// Watch the proxies and log progress until the run's time is up.
 	var pollC, liveC <-chan time.Time
 	if watch != nil {
-		tk := time.NewTicker(pollInterval)
+		tk := time.NewTicker(faultwatch.PollInterval)
 		defer tk.Stop()
 		pollC = tk.C
 	}
@@ -307,7 +308,7 @@ wait:
 				break wait
 			}
 		case <-pollC:
-			watch.poll(min(r.offset(time.Since(r.t0)), r.plan.Duration), r.rec)
+			watch.Poll(min(r.offset(time.Since(r.t0)), r.plan.Duration), r.rec)
 		case <-liveC:
 			s := r.rec.TakeLive()
 			n := r.started.Load()
@@ -324,8 +325,8 @@ wait:
 	stopOff := min(r.offset(time.Since(r.t0)), r.plan.Duration)
 	var windows []FaultWindow
 	if watch != nil {
-		watch.poll(stopOff, r.rec)
-		windows = watch.finish(stopOff)
+		watch.Poll(stopOff, r.rec)
+		windows = faultWindows(watch.Finish(stopOff))
 	}
 
 	// Wait for the calls in flight: take every slot. The faults they fire
@@ -339,7 +340,7 @@ drain:
 			case r.sem <- struct{}{}:
 				continue drain
 			case <-pollC:
-				watch.pollInjected(r.plan.Duration, r.rec)
+				watch.PollInjected(r.plan.Duration, r.rec)
 			case <-abandonAt.C:
 				break drain
 			}
@@ -348,7 +349,7 @@ drain:
 	abandoned := r.started.Load() - r.rec.Close()
 	drained := time.Since(r.t0) - r.plan.Warmup
 	if watch != nil {
-		watch.pollInjected(r.plan.Duration, r.rec)
+		watch.PollInjected(r.plan.Duration, r.rec)
 	}
 	if abandoned > 0 {
 		t.Logf("faulttest: Load: abandoned %d calls still running %v after their timeout of %v; their goroutines outlive Load",
@@ -359,9 +360,27 @@ drain:
 	}
 	rep := r.report(abandoned, windows)
 	if watch != nil {
-		rep.marks = watch.marks(rep.start, drained, rep.duration, rep.width)
+		rep.marks = faultMarks(watch.Marks(rep.start, drained, rep.duration, rep.width))
 	}
 	return rep
+}
+
+// faultWindows converts the windows a watch saw.
+func faultWindows(ws []faultwatch.Window) []FaultWindow {
+	out := make([]FaultWindow, len(ws))
+	for i, w := range ws {
+		out[i] = FaultWindow{Window: Window{From: w.From, To: w.To}, Proxy: w.Proxy, Label: w.Label}
+	}
+	return out
+}
+
+// faultMarks converts the marks a watch saw.
+func faultMarks(ms []faultwatch.Mark) []FaultMark {
+	out := make([]FaultMark, len(ms))
+	for i, m := range ms {
+		out[i] = FaultMark{At: m.At, Count: m.Count, Label: m.Label}
+	}
+	return out
 }
 
 // schedule starts the calls of the open model on time, in one goroutine.

@@ -26,6 +26,22 @@ type Bucket struct {
 	P50, P99 time.Duration     // latency quantiles; zero without requests
 }
 
+// A FaultWindow is a span of a load run during which a proxy had the same
+// non-empty set of behaviors installed.
+type FaultWindow struct {
+	Window
+	Proxy string // the proxy's address
+	Label string // the behaviors in force, as their String methods render them, joined by ", "
+}
+
+// A FaultMark counts the faults with one label that fired in one bucket of
+// the timeline, as the proxies' ledgers recorded them.
+type FaultMark struct {
+	At    time.Duration // the start of the bucket
+	Count int
+	Label string // the behavior that fired, prefixed with the proxy's address when the run watched several
+}
+
 // The recorder counts errors per class in arrays of the same length.
 var _ [NumClasses]int64 = [recorder.NumClasses]int64{}
 
