@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gofaults/faults"
+	"github.com/gofaults/faults/faulttest/internal/faultwatch"
+	"github.com/gofaults/faults/faulttest/internal/recorder"
 )
 
 // Bounds of a load run's options.
@@ -214,7 +216,7 @@ func autoBucket(d time.Duration) time.Duration {
 type run struct {
 	plan loadPlan
 	fn   func(context.Context) error
-	rec  *recorder
+	rec  *recorder.Recorder
 
 	t0    time.Time     // when the run (warm-up included) started
 	sem   chan struct{} // a slot per call in flight
@@ -241,15 +243,21 @@ func newRun(plan loadPlan, fn func(context.Context) error) *run {
 	}
 }
 
+// newRecorder returns the recorder of a run of the given duration, in
+// buckets of the given width, that classifies errors with [Classify].
+func newRecorder(duration, width time.Duration) *recorder.Recorder {
+	return recorder.New(duration, width, func(err error) int { return int(Classify(err)) })
+}
+
 // offset returns how far d is into the recorded run (negative during the
 // warm-up).
 func (r *run) offset(d time.Duration) time.Duration { return d - r.plan.Warmup }
 
 func (r *run) run(t LoadTB) *Report {
 	t.Helper()
-	var watch *faultWatch
+	var watch *faultwatch.Watch
 	if len(r.plan.Proxies) > 0 {
-		watch = newFaultWatch(r.plan.Proxies)
+		watch = faultwatch.New(r.plan.Proxies)
 	}
 	verbose := testing.Testing() && testing.Verbose()
 
@@ -268,7 +276,7 @@ func (r *run) run(t LoadTB) *Report {
 	// Watch the proxies and log progress until the run's time is up.
 	var pollC, liveC <-chan time.Time
 	if watch != nil {
-		tk := time.NewTicker(pollInterval)
+		tk := time.NewTicker(faultwatch.PollInterval)
 		defer tk.Stop()
 		pollC = tk.C
 	}
@@ -300,12 +308,12 @@ wait:
 				break wait
 			}
 		case <-pollC:
-			watch.poll(min(r.offset(time.Since(r.t0)), r.plan.Duration), r.rec)
+			watch.Poll(min(r.offset(time.Since(r.t0)), r.plan.Duration), r.rec)
 		case <-liveC:
-			s := r.rec.takeLive()
+			s := r.rec.TakeLive()
 			n := r.started.Load()
 			t.Logf("faulttest: load %v: %d calls started, %d returned, %d errors, p50 %v, p99 %v",
-				time.Since(r.t0).Round(time.Second), n-lastStarted, s.calls, s.errors, sig3(s.p50), sig3(s.p99))
+				time.Since(r.t0).Round(time.Second), n-lastStarted, s.Calls, s.Errors, sig3(s.P50), sig3(s.P99))
 			lastStarted = n
 		}
 	}
@@ -317,8 +325,8 @@ wait:
 	stopOff := min(r.offset(time.Since(r.t0)), r.plan.Duration)
 	var windows []FaultWindow
 	if watch != nil {
-		watch.poll(stopOff, r.rec)
-		windows = watch.finish(stopOff)
+		watch.Poll(stopOff, r.rec)
+		windows = faultWindows(watch.Finish(stopOff))
 	}
 
 	// Wait for the calls in flight: take every slot. The faults they fire
@@ -332,16 +340,16 @@ drain:
 			case r.sem <- struct{}{}:
 				continue drain
 			case <-pollC:
-				watch.pollInjected(r.plan.Duration, r.rec)
+				watch.PollInjected(r.plan.Duration, r.rec)
 			case <-abandonAt.C:
 				break drain
 			}
 		}
 	}
-	abandoned := r.started.Load() - r.rec.close()
+	abandoned := r.started.Load() - r.rec.Close()
 	drained := time.Since(r.t0) - r.plan.Warmup
 	if watch != nil {
-		watch.pollInjected(r.plan.Duration, r.rec)
+		watch.PollInjected(r.plan.Duration, r.rec)
 	}
 	if abandoned > 0 {
 		t.Logf("faulttest: Load: abandoned %d calls still running %v after their timeout of %v; their goroutines outlive Load",
@@ -352,9 +360,27 @@ drain:
 	}
 	rep := r.report(abandoned, windows)
 	if watch != nil {
-		rep.marks = watch.marks(rep.start, drained, rep.duration, rep.width)
+		rep.marks = faultMarks(watch.Marks(rep.start, drained, rep.duration, rep.width))
 	}
 	return rep
+}
+
+// faultWindows converts the windows a watch saw.
+func faultWindows(ws []faultwatch.Window) []FaultWindow {
+	out := make([]FaultWindow, len(ws))
+	for i, w := range ws {
+		out[i] = FaultWindow{Window: Window{From: w.From, To: w.To}, Proxy: w.Proxy, Label: w.Label}
+	}
+	return out
+}
+
+// faultMarks converts the marks a watch saw.
+func faultMarks(ms []faultwatch.Mark) []FaultMark {
+	out := make([]FaultMark, len(ms))
+	for i, m := range ms {
+		out[i] = FaultMark{At: m.At, Count: m.Count, Label: m.Label}
+	}
+	return out
 }
 
 // schedule starts the calls of the open model on time, in one goroutine.
@@ -427,7 +453,7 @@ func (r *run) call(due time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.plan.Timeout)
 	err := r.fn(ctx)
 	cancel()
-	r.rec.record(r.offset(due), lag, time.Since(r.t0)-due, err)
+	r.rec.Record(r.offset(due), lag, time.Since(r.t0)-due, err)
 }
 
 // caller is one caller of the closed model, holding a slot for its life.
@@ -445,7 +471,7 @@ func (r *run) caller() {
 		ctx, cancel := context.WithTimeout(context.Background(), r.plan.Timeout)
 		err := r.fn(ctx)
 		cancel()
-		r.rec.record(r.offset(start), -1, time.Since(r.t0)-start, err)
+		r.rec.Record(r.offset(start), -1, time.Since(r.t0)-start, err)
 	}
 }
 

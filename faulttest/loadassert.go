@@ -58,7 +58,7 @@ func RequireLatency(t TB, rep *Report, q float64, limit time.Duration) {
 	t.Helper()
 	if got := rep.Latency(q); got > limit {
 		t.Fatalf("faulttest: %s: p%g latency is %v over %d calls, want at most %v (p50 %v, max %v)",
-			rep.name, 100*q, sig3(got), rep.total.TotalCount(), limit, sig3(rep.Latency(0.5)), sig3(rep.Latency(1)))
+			rep.name, 100*q, sig3(got), rep.rec.Latencies(), limit, sig3(rep.Latency(0.5)), sig3(rep.Latency(1)))
 	}
 }
 
@@ -82,24 +82,13 @@ func (w Window) String() string { return fmt.Sprintf("[%v, %v)", w.From, w.To) }
 
 // countIn returns the errors and the calls in the buckets entirely in w.
 func (r *Report) countIn(w Window) (errs, reqs int64) {
-	lo, hi := r.bucketsIn(w)
-	for _, b := range r.buckets[lo:hi] {
-		errs += b.errors
-		reqs += b.requests
-	}
-	return errs, reqs
+	return r.rec.CountIn(w.From, w.To)
 }
 
 // classSummary describes the errors in w per class, with the samples, for
 // a failure message; empty without errors.
 func (r *Report) classSummary(w Window) string {
-	lo, hi := r.bucketsIn(w)
-	var by [NumClasses]int64
-	for _, b := range r.buckets[lo:hi] {
-		for c, n := range b.byClass {
-			by[c] += n
-		}
-	}
+	by := r.rec.ErrorsIn(w.From, w.To)
 	var parts []string
 	for c, n := range by {
 		if n > 0 {

@@ -30,7 +30,7 @@ func phasedReport() *Report {
 		if off < 500*ms || off >= 1000*ms && off < 1200*ms {
 			err = errors.New("backend down")
 		}
-		rec.record(off, 0, 2*ms, err)
+		rec.Record(off, 0, 2*ms, err)
 	}
 	r := &run{plan: loadPlan{LoadOptions: LoadOptions{Name: "phased", Rate: 200, Duration: 2 * time.Second, Bucket: 100 * ms}}, rec: rec}
 	r.t0 = time.Now()
@@ -121,7 +121,7 @@ func TestRequireRecoveryWhenErrorsNeverStop(t *testing.T) {
 		if off >= 500*ms {
 			err = errors.New("down")
 		}
-		rec.record(off, 0, ms, err)
+		rec.Record(off, 0, ms, err)
 	}
 	r := &run{plan: loadPlan{LoadOptions: LoadOptions{Name: "down", Rate: 100, Duration: time.Second, Bucket: 100 * ms}}, rec: rec}
 	r.t0 = time.Now()

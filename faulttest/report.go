@@ -5,7 +5,8 @@ import (
 	"io"
 	"time"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/gofaults/faults/faulttest/internal/recorder"
+	"github.com/gofaults/faults/faulttest/internal/reportpage"
 )
 
 // A Window is a span of a load run, [From, To), as offsets from the start
@@ -25,6 +26,25 @@ type Bucket struct {
 	P50, P99 time.Duration     // latency quantiles; zero without requests
 }
 
+// A FaultWindow is a span of a load run during which a proxy had the same
+// non-empty set of behaviors installed.
+type FaultWindow struct {
+	Window
+	Proxy string // the proxy's address
+	Label string // the behaviors in force, as their String methods render them, joined by ", "
+}
+
+// A FaultMark counts the faults with one label that fired in one bucket of
+// the timeline, as the proxies' ledgers recorded them.
+type FaultMark struct {
+	At    time.Duration // the start of the bucket
+	Count int
+	Label string // the behavior that fired, prefixed with the proxy's address when the run watched several
+}
+
+// The recorder counts errors per class in arrays of the same length.
+var _ [NumClasses]int64 = [recorder.NumClasses]int64{}
+
 // A Report is what a load run saw. It does not change once [Load] has
 // returned it, and its methods are safe for concurrent use. Its size does
 // not depend on the number of calls: latencies are kept in HDR histograms
@@ -42,22 +62,20 @@ type Report struct {
 	timeout     time.Duration
 	maxInFlight int
 
-	requests, errors int64
-	byClass          [NumClasses]int64
+	rec              *recorder.Recording // the recorded calls: latencies and timeline
+	requests, errors int64               // rec's, abandoned calls included
+	byClass          [NumClasses]int64   // rec's, abandoned calls counted as timeouts
 	samples          []string
 	abandoned        int64
 	dropped          int64
 	limitHits        int64
-	total            *hdr.Histogram
-	lag              *hdr.Histogram
-	buckets          []bucketStats
 	windows          []FaultWindow
 	marks            []FaultMark
 }
 
 // report turns the run's recordings into a Report. The recorder is closed.
 func (r *run) report(abandoned int64, windows []FaultWindow) *Report {
-	rec := r.rec
+	rec := r.rec.Recording()
 	rep := &Report{
 		name:        r.plan.Name,
 		open:        r.plan.Rate > 0,
@@ -69,19 +87,17 @@ func (r *run) report(abandoned int64, windows []FaultWindow) *Report {
 		warmup:      r.plan.Warmup,
 		timeout:     r.plan.Timeout,
 		maxInFlight: r.plan.MaxInFlight,
-		requests:    rec.requests + abandoned,
-		errors:      rec.errors + abandoned,
-		byClass:     rec.byClass,
+		rec:         rec,
+		requests:    rec.Requests + abandoned,
+		errors:      rec.Errors + abandoned,
+		byClass:     rec.ByClass,
 		abandoned:   abandoned,
 		dropped:     r.dropped.Load(),
 		limitHits:   r.limitHits.Load(),
-		total:       rec.total,
-		lag:         rec.lag,
-		buckets:     rec.buckets,
 		windows:     windows,
 	}
 	rep.byClass[ClassTimeout] += abandoned
-	for c, texts := range rec.samples {
+	for c, texts := range rec.Samples {
 		for _, s := range texts {
 			rep.samples = append(rep.samples, ErrorClass(c).String()+": "+s)
 		}
@@ -149,7 +165,7 @@ func (r *Report) MaxInFlightReached() int64 { return r.limitHits }
 // latencies of the recorded run, to 3 significant figures; 0 without
 // requests. Abandoned calls are not in it.
 func (r *Report) Latency(q float64) time.Duration {
-	return quantile(r.total, q)
+	return r.rec.Latency(q)
 }
 
 // ScheduleLag returns the q quantile of how late the calls of the open
@@ -157,7 +173,7 @@ func (r *Report) Latency(q float64) time.Duration {
 // load generator's own delay (timer granularity, goroutine start, waits for
 // MaxInFlight), which is part of every latency. Zero for the closed model.
 func (r *Report) ScheduleLag(q float64) time.Duration {
-	return quantile(r.lag, q)
+	return r.rec.ScheduleLag(q)
 }
 
 // sig3 rounds d to 3 significant digits, the precision of the latencies,
@@ -170,61 +186,37 @@ func sig3(d time.Duration) time.Duration {
 	return d.Round(unit)
 }
 
-func quantile(h *hdr.Histogram, q float64) time.Duration {
-	return time.Duration(h.ValueAtQuantile(min(max(q, 0), 1) * 100))
-}
-
 // LatencyIn returns the q quantile of the latencies of the calls in the
 // buckets that lie entirely within w, to 2 significant figures, and the
 // number of those calls.
 func (r *Report) LatencyIn(w Window, q float64) (time.Duration, int64) {
-	lo, hi := r.bucketsIn(w)
-	h := newHistogram(bucketSigFigs)
-	for _, b := range r.buckets[lo:hi] {
-		h.Merge(b.hist)
-	}
-	return quantile(h, q), h.TotalCount()
+	return r.rec.LatencyIn(w.From, w.To, q)
 }
 
 // ErrorRateIn returns the error rate of the calls in the buckets that lie
 // entirely within w, and the number of those calls.
 func (r *Report) ErrorRateIn(w Window) (rate float64, requests int64) {
-	lo, hi := r.bucketsIn(w)
-	var errs int64
-	for _, b := range r.buckets[lo:hi] {
-		requests += b.requests
-		errs += b.errors
-	}
+	errs, requests := r.rec.CountIn(w.From, w.To)
 	if requests == 0 {
 		return 0, 0
 	}
 	return float64(errs) / float64(requests), requests
 }
 
-// bucketsIn returns the range of buckets [lo, hi) that lie entirely in w.
-func (r *Report) bucketsIn(w Window) (lo, hi int) {
-	n := len(r.buckets)
-	lo = int(min(max((w.From+r.width-1)/r.width, 0), time.Duration(n)))
-	hi = int(min(max(w.To/r.width, 0), time.Duration(n)))
-	if w.From < 0 {
-		lo = 0
-	}
-	return lo, max(lo, hi)
-}
-
 // Timeline returns the run's buckets, in order; the last one may be cut
 // short by the end of the run.
 func (r *Report) Timeline() []Bucket {
-	out := make([]Bucket, len(r.buckets))
-	for i, b := range r.buckets {
+	tl := r.rec.Timeline()
+	out := make([]Bucket, len(tl))
+	for i, b := range tl {
 		out[i] = Bucket{
 			Start:    time.Duration(i) * r.width,
-			Requests: b.requests,
-			Errors:   b.errors,
-			ByClass:  b.byClass,
-			Faults:   b.faults,
-			P50:      quantile(b.hist, 0.5),
-			P99:      quantile(b.hist, 0.99),
+			Requests: b.Requests,
+			Errors:   b.Errors,
+			ByClass:  b.ByClass,
+			Faults:   b.Faults,
+			P50:      b.P50,
+			P99:      b.P99,
 		}
 	}
 	return out
@@ -246,11 +238,7 @@ func (r *Report) FaultMarks() []FaultMark { return append([]FaultMark(nil), r.ma
 // FaultsFired returns the number of faults the watched proxies fired during
 // the recorded run.
 func (r *Report) FaultsFired() int64 {
-	var n int64
-	for _, b := range r.buckets {
-		n += b.faults
-	}
-	return n
+	return r.rec.Faults()
 }
 
 // RecoveryTime tells how long after since the errors stopped for good: the
@@ -260,22 +248,7 @@ func (r *Report) FaultsFired() int64 {
 // calls of the recorded run count, and abandoned calls are not known to
 // it.
 func (r *Report) RecoveryTime(since time.Time) (d time.Duration, ok bool) {
-	from := r.Offset(since)
-	lastErr, lastOK := time.Duration(-1), time.Duration(-1)
-	first := 0
-	if from > 0 {
-		first = int(min(from/r.width, time.Duration(len(r.buckets))))
-	}
-	for _, b := range r.buckets[first:] {
-		if b.lastErr >= from {
-			lastErr = max(lastErr, b.lastErr)
-		}
-		lastOK = max(lastOK, b.lastOK)
-	}
-	if lastErr < 0 {
-		return 0, true
-	}
-	return lastErr - from, lastOK > lastErr
+	return r.rec.RecoveryTime(r.Offset(since))
 }
 
 // String summarizes the report on one line.
@@ -288,11 +261,11 @@ func (r *Report) String() string {
 // timeline with its fault windows and fired faults, a summary and the
 // sampled errors.
 func (r *Report) WriteHTML(w io.Writer) error {
-	return writeReportPage(w, r.page())
+	return reportpage.Write(w, r.page())
 }
 
-func (r *Report) page() reportPage {
-	p := reportPage{
+func (r *Report) page() reportpage.Page {
+	p := reportpage.Page{
 		Title:    r.name,
 		Started:  r.start,
 		Duration: r.duration,
@@ -300,7 +273,7 @@ func (r *Report) page() reportPage {
 		Samples:  r.ErrorSamples(),
 	}
 	for _, b := range r.Timeline() {
-		p.Buckets = append(p.Buckets, pageBucket{Start: b.Start, Requests: b.Requests, Errors: b.Errors, P50: b.P50, P99: b.P99})
+		p.Buckets = append(p.Buckets, reportpage.Bucket{Start: b.Start, Requests: b.Requests, Errors: b.Errors, P50: b.P50, P99: b.P99})
 	}
 	proxies := map[string]bool{}
 	for _, fw := range r.windows {
@@ -311,10 +284,10 @@ func (r *Report) page() reportPage {
 		if len(proxies) > 1 {
 			label = fw.Proxy + " " + label
 		}
-		p.Windows = append(p.Windows, pageWindow{From: fw.From, To: fw.To, Label: label})
+		p.Windows = append(p.Windows, reportpage.Window{From: fw.From, To: fw.To, Label: label})
 	}
 	for _, m := range r.marks {
-		p.Marks = append(p.Marks, pageMark{At: m.At, Count: m.Count, Label: m.Label})
+		p.Marks = append(p.Marks, reportpage.Mark{At: m.At, Count: m.Count, Label: m.Label})
 	}
 	model := fmt.Sprintf("open, %v calls/s", r.rate)
 	if !r.open {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/gofaults/faults/faulttest/internal/reportpage"
 )
 
 // fixedReport records a run by hand: 10 buckets of 100ms, one call per
@@ -16,9 +18,9 @@ func fixedReport() *Report {
 		if off >= 300*time.Millisecond && off < 500*time.Millisecond {
 			err = errors.New("boom")
 		}
-		rec.record(off, 0, time.Duration(off/(10*time.Millisecond)+1)*time.Microsecond, err)
+		rec.Record(off, 0, time.Duration(off/(10*time.Millisecond)+1)*time.Microsecond, err)
 	}
-	rec.addFaults(350*time.Millisecond, 20)
+	rec.AddFaults(350*time.Millisecond, 20)
 	r := &run{plan: loadPlan{LoadOptions: LoadOptions{Name: "fixed", Rate: 100, Duration: time.Second, Bucket: 100 * time.Millisecond, Timeout: time.Second}}, rec: rec}
 	r.t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	rep := r.report(0, []FaultWindow{
@@ -67,14 +69,14 @@ func TestReportPage(t *testing.T) {
 		t.Errorf("bucket 4: %+v", b)
 	}
 	// With two proxies, the windows' labels name them.
-	want := []pageWindow{
-		{300 * time.Millisecond, 500 * time.Millisecond, "127.0.0.1:1 Blackout()"},
-		{600 * time.Millisecond, 700 * time.Millisecond, "127.0.0.1:2 Refuse()"},
+	want := []reportpage.Window{
+		{From: 300 * time.Millisecond, To: 500 * time.Millisecond, Label: "127.0.0.1:1 Blackout()"},
+		{From: 600 * time.Millisecond, To: 700 * time.Millisecond, Label: "127.0.0.1:2 Refuse()"},
 	}
 	if !slices.Equal(p.Windows, want) {
 		t.Errorf("windows %+v, want %+v", p.Windows, want)
 	}
-	if len(p.Marks) != 1 || p.Marks[0] != (pageMark{300 * time.Millisecond, 20, "Blackout()"}) {
+	if len(p.Marks) != 1 || p.Marks[0] != (reportpage.Mark{At: 300 * time.Millisecond, Count: 20, Label: "Blackout()"}) {
 		t.Errorf("marks %+v", p.Marks)
 	}
 	var names []string

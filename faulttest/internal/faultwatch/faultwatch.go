@@ -1,4 +1,8 @@
-package faulttest
+// Package faultwatch follows the proxies of a faulttest load run: by
+// polling them, it tells when their behaviors changed (the run's fault
+// windows) and how many faults they fired, and it sorts the events of
+// their ledgers into the run's timeline.
+package faultwatch
 
 import (
 	"sort"
@@ -8,39 +12,49 @@ import (
 	"github.com/gofaults/faults"
 )
 
-// pollInterval is how often a load run looks at its proxies' behaviors and
+// PollInterval is how often a load run looks at its proxies' behaviors and
 // counters: a fault window's ends are known to within about this much.
-const pollInterval = 10 * time.Millisecond
+const PollInterval = 10 * time.Millisecond
 
-// A FaultWindow is a span of a load run during which a proxy had the same
-// non-empty set of behaviors installed.
-type FaultWindow struct {
-	Window
-	Proxy string // the proxy's address
-	Label string // the behaviors in force, as their String methods render them, joined by ", "
+// A Window is a span [From, To) of a run, as offsets from the start of the
+// recorded run, during which a proxy had the same non-empty set of
+// behaviors installed.
+type Window struct {
+	From, To time.Duration
+	Proxy    string // the proxy's address
+	Label    string // the behaviors in force, as their String methods render them, joined by ", "
 }
 
-// A FaultMark counts the faults with one label that fired in one bucket of
-// the timeline, as the proxies' ledgers recorded them.
-type FaultMark struct {
+// A Mark counts the faults with one label that fired in one bucket of the
+// timeline, as the proxies' ledgers recorded them.
+type Mark struct {
 	At    time.Duration // the start of the bucket
 	Count int
 	Label string // the behavior that fired, prefixed with the proxy's address when the run watched several
 }
 
-// faultWatch follows the behaviors and fault counters of a run's proxies by
+// A FaultCounter counts the faults fired at an offset of the run; the
+// run's recorder is one.
+type FaultCounter interface {
+	AddFaults(off time.Duration, n int64)
+}
+
+// A Watch follows the behaviors and fault counters of a run's proxies by
 // polling them. It is used by one goroutine.
-type faultWatch struct {
+type Watch struct {
 	proxies  []*faults.Proxy
 	prefix   bool            // several proxies: labels name the proxy
 	labels   []string        // behaviors in force per proxy
 	opened   []time.Duration // since when
 	injected []int64         // Stats().Injected at the last poll
-	windows  []FaultWindow
+	windows  []Window
 }
 
-func newFaultWatch(proxies []*faults.Proxy) *faultWatch {
-	w := &faultWatch{
+// New starts watching proxies: the behaviors they have now count as
+// installed since the start of the run, and the faults they fired so far
+// do not count.
+func New(proxies []*faults.Proxy) *Watch {
+	w := &Watch{
 		proxies:  proxies,
 		prefix:   len(proxies) > 1,
 		labels:   make([]string, len(proxies)),
@@ -63,11 +77,11 @@ func behaviorsLabel(p *faults.Proxy) string {
 	return strings.Join(s, ", ")
 }
 
-// poll looks at every proxy at offset off of the recorded run: it closes
+// Poll looks at every proxy at offset off of the recorded run: it closes
 // and opens fault windows where the behaviors changed, and counts the
-// faults fired since the last poll in rec.
-func (w *faultWatch) poll(off time.Duration, rec *recorder) {
-	w.pollInjected(off, rec)
+// faults fired since the last poll in fc.
+func (w *Watch) Poll(off time.Duration, fc FaultCounter) {
+	w.PollInjected(off, fc)
 	for i, p := range w.proxies {
 		label := behaviorsLabel(p)
 		if label == w.labels[i] {
@@ -78,21 +92,21 @@ func (w *faultWatch) poll(off time.Duration, rec *recorder) {
 	}
 }
 
-// pollInjected counts in rec, at offset off, the faults fired since the
+// PollInjected counts in fc, at offset off, the faults fired since the
 // last poll. A nil w does nothing.
-func (w *faultWatch) pollInjected(off time.Duration, rec *recorder) {
+func (w *Watch) PollInjected(off time.Duration, fc FaultCounter) {
 	if w == nil {
 		return
 	}
 	for i, p := range w.proxies {
 		if n := p.Stats().Injected; n != w.injected[i] {
-			rec.addFaults(off, n-w.injected[i])
+			fc.AddFaults(off, n-w.injected[i])
 			w.injected[i] = n
 		}
 	}
 }
 
-func (w *faultWatch) closeWindow(i int, off time.Duration) {
+func (w *Watch) closeWindow(i int, off time.Duration) {
 	if w.labels[i] == "" {
 		return
 	}
@@ -100,16 +114,17 @@ func (w *faultWatch) closeWindow(i int, off time.Duration) {
 	if off <= from {
 		return // entirely in the warm-up
 	}
-	w.windows = append(w.windows, FaultWindow{
-		Window: Window{From: from, To: off},
-		Proxy:  w.proxies[i].Addr(),
-		Label:  w.labels[i],
+	w.windows = append(w.windows, Window{
+		From:  from,
+		To:    off,
+		Proxy: w.proxies[i].Addr(),
+		Label: w.labels[i],
 	})
 }
 
-// finish closes the windows still open at offset end and returns them all,
+// Finish closes the windows still open at offset end and returns them all,
 // ordered by start.
-func (w *faultWatch) finish(end time.Duration) []FaultWindow {
+func (w *Watch) Finish(end time.Duration) []Window {
 	for i := range w.proxies {
 		w.closeWindow(i, end)
 		w.labels[i] = ""
@@ -118,13 +133,13 @@ func (w *faultWatch) finish(end time.Duration) []FaultWindow {
 	return w.windows
 }
 
-// marks aggregates the events of the proxies' ledgers that fired in
+// Marks aggregates the events of the proxies' ledgers that fired in
 // [start, start+until) per bucket of the given width and label; those
 // after duration, fired by calls still running, count in the last bucket.
 // The ledgers are bounded rings ([faults.WithEventLimit]): events that
 // were dropped from them before the run ended are missing here, though the
 // buckets' fault counts include them.
-func (w *faultWatch) marks(start time.Time, until, duration, width time.Duration) []FaultMark {
+func (w *Watch) Marks(start time.Time, until, duration, width time.Duration) []Mark {
 	type key struct {
 		at    time.Duration
 		label string
@@ -155,9 +170,9 @@ func (w *faultWatch) marks(start time.Time, until, duration, width time.Duration
 		}
 		return keys[i].label < keys[j].label
 	})
-	marks := make([]FaultMark, len(keys))
+	marks := make([]Mark, len(keys))
 	for i, k := range keys {
-		marks[i] = FaultMark{At: k.at, Count: counts[k], Label: k.label}
+		marks[i] = Mark{At: k.at, Count: counts[k], Label: k.label}
 	}
 	return marks
 }

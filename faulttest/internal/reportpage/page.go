@@ -1,4 +1,11 @@
-package faulttest
+// Package reportpage renders the HTML report of a faulttest load run: one
+// self-contained page (inline CSS and SVG, no scripts) with the throughput,
+// error-rate and latency charts over time, the fault windows shaded on
+// them, the fired faults marked, a summary table and the sampled errors.
+//
+// It knows nothing of how a run is recorded: faulttest fills a [Page] and
+// calls [Write].
+package reportpage
 
 import (
 	"bufio"
@@ -9,50 +16,51 @@ import (
 	"time"
 )
 
-// reportPage is what the HTML report shows; times are offsets from the start of the recorded run.
-type reportPage struct {
+// A Page is what the HTML report shows; times are offsets from the start
+// of the recorded run.
+type Page struct {
 	Title    string
 	Started  time.Time
 	Duration time.Duration
 	Bucket   time.Duration // width of every bucket
-	Buckets  []pageBucket
-	Windows  []pageWindow // fault windows, shaded
-	Marks    []pageMark   // faults that fired, aggregated per bucket
-	Summary  [][2]string  // rows of the summary table, in order: name, value
-	Samples  []string     // sampled error texts, each prefixed with its class
+	Buckets  []Bucket
+	Windows  []Window    // fault windows, shaded
+	Marks    []Mark      // faults that fired, aggregated per bucket
+	Summary  [][2]string // rows of the summary table, in order: name, value
+	Samples  []string    // sampled error texts, each prefixed with its class
 }
 
-// pageBucket is the calls that started in [Start, Start+Bucket): how many,
+// A Bucket is the calls that started in [Start, Start+Bucket): how many,
 // how many failed, and the median and 99th percentile of their latency.
-type pageBucket struct {
+type Bucket struct {
 	Start    time.Duration
 	Requests int64
 	Errors   int64
 	P50, P99 time.Duration
 }
 
-// pageWindow is a span of the run during which faults were in force.
-type pageWindow struct {
+// A Window is a span of the run during which faults were in force.
+type Window struct {
 	From, To time.Duration
 	Label    string // the behaviors in force
 }
 
-// pageMark is Count faults that fired in the bucket that starts at At.
-type pageMark struct {
+// A Mark is Count faults that fired in the bucket that starts at At.
+type Mark struct {
 	At    time.Duration
 	Count int
 	Label string
 }
 
 // Bounds on the lists of the page, so that its size stays bounded whatever
-// the run recorded (the charts bound themselves, see reportsvg.go).
+// the run recorded (the charts bound themselves, see svg.go).
 const (
 	maxPageWindows   = 200  // rows of the fault-window table
 	maxPageSamples   = 100  // sampled errors shown
 	maxPageTextRunes = 1000 // longest label, error text or summary cell shown
 )
 
-// pageView is reportPage prepared for the template.
+// pageView is Page prepared for the template.
 type pageView struct {
 	Title       string
 	Started     string // "" when unknown
@@ -70,12 +78,12 @@ type pageView struct {
 
 type windowRow struct{ From, To, Label string }
 
-// writeReportPage writes p to w as one self-contained HTML page: inline CSS
-// and SVG, no scripts, no external resources. Every text of p is escaped.
+// Write writes p to w as one self-contained HTML page: inline CSS and SVG,
+// no scripts, no external resources. Every text of p is escaped.
 // Any p renders, including one without buckets, windows past the run's
 // ends (clipped) and buckets without requests (drawn as gaps); the page's
 // size is bounded whatever the number of buckets.
-func writeReportPage(w io.Writer, p reportPage) error {
+func Write(w io.Writer, p Page) error {
 	g := newGeometry(p)
 	v := pageView{
 		Title:    shorten(p.Title),

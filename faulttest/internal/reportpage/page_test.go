@@ -1,4 +1,4 @@
-package faulttest
+package reportpage
 
 import (
 	"bytes"
@@ -17,17 +17,17 @@ const hostile = `<script>alert(1)</script>`
 // restartPage is a 6 s run at 100 calls/s in 100 ms buckets, with the
 // database restarting from 2 s to 3.5 s: every call fails meanwhile, and
 // the p99 latency jumps from 3 ms to 250 ms.
-func restartPage() reportPage {
-	p := reportPage{
+func restartPage() Page {
+	p := Page{
 		Title:    "TestCheckout/restart " + hostile,
 		Started:  time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC),
 		Duration: 6 * time.Second,
 		Bucket:   100 * time.Millisecond,
-		Windows: []pageWindow{
+		Windows: []Window{
 			{From: 2 * time.Second, To: 3500 * time.Millisecond, Label: "Restart(1.5s)"},
 			{From: 4500 * time.Millisecond, To: 5 * time.Second, Label: "Latency(20ms) " + hostile},
 		},
-		Marks: []pageMark{
+		Marks: []Mark{
 			{At: 2 * time.Second, Count: 7, Label: "Restart(1.5s)"},
 			{At: 4500 * time.Millisecond, Count: 1, Label: hostile},
 		},
@@ -42,7 +42,7 @@ func restartPage() reportPage {
 	}
 	for i := range 60 {
 		start := time.Duration(i) * p.Bucket
-		b := pageBucket{Start: start, Requests: 10, P50: 800 * time.Microsecond, P99: 3 * time.Millisecond}
+		b := Bucket{Start: start, Requests: 10, P50: 800 * time.Microsecond, P99: 3 * time.Millisecond}
 		if start >= 2*time.Second && start < 3500*time.Millisecond {
 			b.Errors, b.P50, b.P99 = 10, 2*time.Millisecond, 250*time.Millisecond
 		}
@@ -55,11 +55,11 @@ func restartPage() reportPage {
 }
 
 // render writes p and parses the result; it fails the test if either fails.
-func render(t *testing.T, p reportPage) (string, *html.Node) {
+func render(t *testing.T, p Page) (string, *html.Node) {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := writeReportPage(&buf, p); err != nil {
-		t.Fatalf("writeReportPage: %v", err)
+	if err := Write(&buf, p); err != nil {
+		t.Fatalf("Write: %v", err)
 	}
 	doc, err := html.Parse(bytes.NewReader(buf.Bytes()))
 	if err != nil {
@@ -306,14 +306,14 @@ func TestReportPageIsSelfContained(t *testing.T) {
 func TestReportPageEmptyAndTinyRuns(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		p      reportPage
+		p      Page
 		points int
 	}{
-		{"zero value", reportPage{}, 0},
-		{"no buckets", reportPage{Title: "x", Duration: 5 * time.Second, Bucket: time.Second}, 0},
-		{"one bucket", reportPage{Duration: time.Second, Bucket: time.Second,
-			Buckets: []pageBucket{{Requests: 3, Errors: 1, P50: time.Millisecond, P99: 2 * time.Millisecond}}}, 1},
-		{"bucket width unknown", reportPage{Buckets: []pageBucket{{Requests: 3}, {Start: time.Second, Requests: 5}}}, 2},
+		{"zero value", Page{}, 0},
+		{"no buckets", Page{Title: "x", Duration: 5 * time.Second, Bucket: time.Second}, 0},
+		{"one bucket", Page{Duration: time.Second, Bucket: time.Second,
+			Buckets: []Bucket{{Requests: 3, Errors: 1, P50: time.Millisecond, P99: 2 * time.Millisecond}}}, 1},
+		{"bucket width unknown", Page{Buckets: []Bucket{{Requests: 3}, {Start: time.Second, Requests: 5}}}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, doc := render(t, tc.p)
@@ -336,7 +336,7 @@ func TestReportPageEmptyAndTinyRuns(t *testing.T) {
 }
 
 func TestReportPageBucketsWithoutRequestsBreakTheLines(t *testing.T) {
-	p := reportPage{Duration: 4 * time.Second, Bucket: time.Second, Buckets: []pageBucket{
+	p := Page{Duration: 4 * time.Second, Bucket: time.Second, Buckets: []Bucket{
 		{Start: 0, Requests: 10, Errors: 1, P50: time.Millisecond, P99: 2 * time.Millisecond},
 		{Start: time.Second}, // nothing started: no error rate, no latency
 		{Start: 2 * time.Second, Requests: 10, Errors: 5, P50: time.Millisecond, P99: 2 * time.Millisecond},
@@ -356,7 +356,7 @@ func TestReportPageBucketsWithoutRequestsBreakTheLines(t *testing.T) {
 }
 
 func TestReportPageClipsWindows(t *testing.T) {
-	p := reportPage{Duration: 6 * time.Second, Bucket: time.Second, Windows: []pageWindow{
+	p := Page{Duration: 6 * time.Second, Bucket: time.Second, Windows: []Window{
 		{From: -time.Second, To: 100 * time.Second, Label: "whole run"},
 		{From: 7 * time.Second, To: 8 * time.Second, Label: "after the run"},
 		{From: 3 * time.Second, To: 2 * time.Second, Label: "backwards"},
@@ -374,16 +374,16 @@ func TestReportPageClipsWindows(t *testing.T) {
 }
 
 func TestReportPageTenThousandBucketsStaysSmall(t *testing.T) {
-	p := reportPage{Title: "long run", Duration: 10000 * 100 * time.Millisecond, Bucket: 100 * time.Millisecond}
+	p := Page{Title: "long run", Duration: 10000 * 100 * time.Millisecond, Bucket: 100 * time.Millisecond}
 	for i := range 10000 {
-		b := pageBucket{Start: time.Duration(i) * p.Bucket, Requests: int64(50 + i%7), P50: time.Millisecond, P99: time.Duration(1+i%13) * time.Millisecond}
+		b := Bucket{Start: time.Duration(i) * p.Bucket, Requests: int64(50 + i%7), P50: time.Millisecond, P99: time.Duration(1+i%13) * time.Millisecond}
 		if i%500 < 20 {
 			b.Errors = b.Requests / 2
 		}
 		p.Buckets = append(p.Buckets, b)
-		p.Marks = append(p.Marks, pageMark{At: b.Start, Count: 1, Label: "Latency(1ms)"})
+		p.Marks = append(p.Marks, Mark{At: b.Start, Count: 1, Label: "Latency(1ms)"})
 		if i%10 == 0 {
-			p.Windows = append(p.Windows, pageWindow{From: b.Start, To: b.Start + 50*time.Millisecond, Label: "Latency(1ms)"})
+			p.Windows = append(p.Windows, Window{From: b.Start, To: b.Start + 50*time.Millisecond, Label: "Latency(1ms)"})
 		}
 		p.Samples = append(p.Samples, strings.Repeat("e", 5000))
 	}
@@ -423,10 +423,10 @@ func TestReportPageTenThousandBucketsStaysSmall(t *testing.T) {
 }
 
 func TestDownsampleKeepsTotalsAndPeaks(t *testing.T) {
-	var bs []pageBucket
+	var bs []Bucket
 	var reqs, errs int64
 	for i := range 1005 {
-		b := pageBucket{Start: time.Duration(i) * time.Second, Requests: int64(i % 5), Errors: int64(i % 2), P50: time.Millisecond, P99: time.Millisecond}
+		b := Bucket{Start: time.Duration(i) * time.Second, Requests: int64(i % 5), Errors: int64(i % 2), P50: time.Millisecond, P99: time.Millisecond}
 		if i == 777 {
 			b.P99 = time.Minute
 		}

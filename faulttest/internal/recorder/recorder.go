@@ -1,4 +1,13 @@
-package faulttest
+// Package recorder accumulates the outcomes of the calls of a faulttest
+// load run in memory that does not grow with the number of calls: HDR
+// histograms of the latencies, counts of errors per class, a few error
+// texts, and a timeline of fixed-width buckets. When the run is over, the
+// [Recording] answers the report's questions: quantiles, error rates and
+// recovery over spans of the timeline.
+//
+// Error classes are small integers below [NumClasses]; faulttest decides
+// what they mean, through the classify function given to [New].
+package recorder
 
 import (
 	"sync"
@@ -6,6 +15,10 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
+
+// NumClasses is the number of error classes: classify functions return a
+// class in [0, NumClasses).
+const NumClasses = 4
 
 // Histogram geometry. Latencies are recorded in nanoseconds from 1 ns up to
 // maxLatency; longer ones are recorded as maxLatency. The whole run keeps 3
@@ -35,8 +48,8 @@ func recordLatency(h *hdr.Histogram, d time.Duration) {
 	_ = h.RecordValue(int64(d)) // in range by construction
 }
 
-// bucketStats is what a timeline bucket accumulates.
-type bucketStats struct {
+// bucket is what a timeline bucket accumulates.
+type bucket struct {
 	requests, errors int64
 	byClass          [NumClasses]int64
 	faults           int64         // faults fired, from the proxies' Injected counters
@@ -44,17 +57,18 @@ type bucketStats struct {
 	hist             *hdr.Histogram
 }
 
-// recorder accumulates the outcome of the calls of one run. It is safe for
-// concurrent use; its memory does not grow with the number of calls.
-type recorder struct {
-	width time.Duration // bucket width
+// A Recorder accumulates the outcome of the calls of one run. It is safe
+// for concurrent use; its memory does not grow with the number of calls.
+type Recorder struct {
+	width    time.Duration // bucket width
+	classify func(error) int
 
 	mu       sync.Mutex
 	closed   bool  // set once the run is over: late (abandoned) calls are ignored
 	finished int64 // calls recorded, warm-up and late ones included
 	total    *hdr.Histogram
 	lag      *hdr.Histogram // open model: how late calls started
-	buckets  []bucketStats
+	buckets  []bucket
 	requests int64
 	errors   int64
 	byClass  [NumClasses]int64
@@ -66,30 +80,34 @@ type recorder struct {
 	liveCalls, liveErrors int64
 }
 
-func newRecorder(duration, width time.Duration) *recorder {
+// New returns a Recorder for a run of the given duration, in buckets of
+// the given width (the last one may be cut short). classify tells the
+// class of a non-nil error, in [0, NumClasses).
+func New(duration, width time.Duration, classify func(error) int) *Recorder {
 	n := int((duration + width - 1) / width)
-	r := &recorder{
-		width:   width,
-		total:   newHistogram(runSigFigs),
-		lag:     newHistogram(bucketSigFigs),
-		live:    newHistogram(bucketSigFigs),
-		buckets: make([]bucketStats, n),
+	r := &Recorder{
+		width:    width,
+		classify: classify,
+		total:    newHistogram(runSigFigs),
+		lag:      newHistogram(bucketSigFigs),
+		live:     newHistogram(bucketSigFigs),
+		buckets:  make([]bucket, n),
 	}
 	for i := range r.buckets {
-		r.buckets[i] = bucketStats{lastErr: -1, lastOK: -1, hist: newHistogram(bucketSigFigs)}
+		r.buckets[i] = bucket{lastErr: -1, lastOK: -1, hist: newHistogram(bucketSigFigs)}
 	}
 	return r
 }
 
-// record adds the outcome of one call that started (or was scheduled) at
+// Record adds the outcome of one call that started (or was scheduled) at
 // offset off from the start of the recorded run, started lag late (open
-// model; -1 for the closed model) and took lat. A negative
-// offset is a warm-up call: it only counts in the live window, as do calls
-// past the last bucket.
-func (r *recorder) record(off, lag, lat time.Duration, err error) {
-	class := ClassOther
+// model; -1 for the closed model) and took lat. A negative offset is a
+// warm-up call: it only counts in the live window, as do calls past the
+// last bucket. Calls recorded after Close are ignored.
+func (r *Recorder) Record(off, lag, lat time.Duration, err error) {
+	var class int
 	if err != nil {
-		class = Classify(err)
+		class = r.classify(err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -127,7 +145,7 @@ func (r *recorder) record(off, lag, lat time.Duration, err error) {
 
 // sample keeps err's text if it is one of the first distinct texts of its
 // class. The caller holds r.mu.
-func (r *recorder) sample(class ErrorClass, err error) {
+func (r *Recorder) sample(class int, err error) {
 	s := r.samples[class]
 	if len(s) >= maxSamples {
 		return
@@ -144,10 +162,10 @@ func (r *recorder) sample(class ErrorClass, err error) {
 	r.samples[class] = append(s, text)
 }
 
-// addFaults counts n faults fired at offset off: those fired during the
+// AddFaults counts n faults fired at offset off: those fired during the
 // warm-up are ignored, those fired after the run, by calls still running,
-// count in the last bucket.
-func (r *recorder) addFaults(off time.Duration, n int64) {
+// count in the last bucket. It still counts after Close.
+func (r *Recorder) AddFaults(off time.Duration, n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if off < 0 {
@@ -156,30 +174,30 @@ func (r *recorder) addFaults(off time.Duration, n int64) {
 	r.buckets[min(int(off/r.width), len(r.buckets)-1)].faults += n
 }
 
-// liveStats is one second of progress.
-type liveStats struct {
-	calls, errors int64
-	p50, p99      time.Duration
+// Live is one second of progress.
+type Live struct {
+	Calls, Errors int64
+	P50, P99      time.Duration
 }
 
-// takeLive returns the live window and starts a new one.
-func (r *recorder) takeLive() liveStats {
+// TakeLive returns the live window and starts a new one.
+func (r *Recorder) TakeLive() Live {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := liveStats{
-		calls:  r.liveCalls,
-		errors: r.liveErrors,
-		p50:    time.Duration(r.live.ValueAtQuantile(50)),
-		p99:    time.Duration(r.live.ValueAtQuantile(99)),
+	s := Live{
+		Calls:  r.liveCalls,
+		Errors: r.liveErrors,
+		P50:    time.Duration(r.live.ValueAtQuantile(50)),
+		P99:    time.Duration(r.live.ValueAtQuantile(99)),
 	}
 	r.live.Reset()
 	r.liveCalls, r.liveErrors = 0, 0
 	return s
 }
 
-// close stops recording, so that calls that return later are ignored, and
+// Close stops recording, so that calls that return later are ignored, and
 // returns the number of calls recorded.
-func (r *recorder) close() int64 {
+func (r *Recorder) Close() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.closed = true

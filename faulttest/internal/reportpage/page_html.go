@@ -1,4 +1,4 @@
-package faulttest
+package reportpage
 
 // pageHTML is the template of the HTML report, executed with a pageView.
 // It must stay self-contained: no scripts, no links, no fonts or images

@@ -1,4 +1,4 @@
-package faulttest
+package reportpage
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 
 // buildCharts returns the throughput, error-rate and latency charts of p,
 // whose geometry is g.
-func buildCharts(g pageGeometry, p reportPage) []chartSVG {
+func buildCharts(g pageGeometry, p Page) []chartSVG {
 	marks := markGroups(g, p.Marks)
 	cs := []chartSVG{throughputChart(g, marks), errorChart(g, marks), latencyChart(g, marks)}
 	for i := range cs {
@@ -81,7 +81,7 @@ func fitLabel(label string, width float64) string {
 
 // markGroups merges the fired-fault marks into bins markBinPx wide. A
 // mark is drawn at the middle of its bucket, as the series' points are.
-func markGroups(g pageGeometry, ms []pageMark) []svgMark {
+func markGroups(g pageGeometry, ms []Mark) []svgMark {
 	type bin struct {
 		x      float64
 		from   time.Duration
@@ -258,15 +258,15 @@ func latencyChart(g pageGeometry, marks []svgMark) chartSVG {
 		c.YTicks = yTicks(linearTicks(top, step), at)
 		c.YLabel = "ms"
 	}
-	lat := func(pick func(pageBucket) time.Duration) func(int) (float64, bool) {
+	lat := func(pick func(Bucket) time.Duration) func(int) (float64, bool) {
 		return func(i int) (float64, bool) {
 			b := g.Buckets[i]
 			return at(ms(pick(b))), b.Requests > 0
 		}
 	}
 	c.Series = []svgSeries{
-		lineSeries(g, "p50", colorP50, false, 0, lat(func(b pageBucket) time.Duration { return b.P50 })),
-		lineSeries(g, "p99", colorP99, false, 0, lat(func(b pageBucket) time.Duration { return b.P99 })),
+		lineSeries(g, "p50", colorP50, false, 0, lat(func(b Bucket) time.Duration { return b.P50 })),
+		lineSeries(g, "p99", colorP99, false, 0, lat(func(b Bucket) time.Duration { return b.P99 })),
 	}
 	for i, s := range c.Series { // keys at the top right, 70 units apart
 		c.Keys = append(c.Keys, svgKey{X: plotLeft + plotWidth - 70*float64(len(c.Series)-i), Name: s.Name, Color: s.Color})

@@ -1,4 +1,4 @@
-package faulttest
+package reportpage
 
 import "time"
 
@@ -100,15 +100,15 @@ type pageGeometry struct {
 	End     time.Duration   // the time axis runs from 0 to End
 	Width   time.Duration   // width of the page's buckets
 	Bucket  time.Duration   // width of the buckets in Buckets (merged ones, after downsampling)
-	Buckets []pageBucket    // p.Buckets, merged so that there are at most maxPoints
+	Buckets []Bucket        // p.Buckets, merged so that there are at most maxPoints
 	Spans   []time.Duration // the time each of Buckets covers: Bucket, or less for the last merged one
-	Windows []pageWindow    // p.Windows clipped to [0, End], empty ones dropped
+	Windows []Window        // p.Windows clipped to [0, End], empty ones dropped
 	x       linScale
 }
 
 // bucketWidth is p.Bucket, or when it is not positive a width inferred
 // from the buckets or the duration.
-func bucketWidth(p reportPage) time.Duration {
+func bucketWidth(p Page) time.Duration {
 	if p.Bucket > 0 {
 		return p.Bucket
 	}
@@ -122,7 +122,7 @@ func bucketWidth(p reportPage) time.Duration {
 }
 
 // newGeometry computes the shared geometry of p.
-func newGeometry(p reportPage) pageGeometry {
+func newGeometry(p Page) pageGeometry {
 	g := pageGeometry{Bucket: bucketWidth(p), End: p.Duration}
 	g.Width = g.Bucket
 	for _, b := range p.Buckets {
@@ -143,7 +143,7 @@ func newGeometry(p reportPage) pageGeometry {
 // spike never disappears). It returns the buckets, the time each covers
 // (the last merged one may cover fewer buckets than the others), and their
 // width.
-func downsample(bs []pageBucket, width time.Duration, limit int) ([]pageBucket, []time.Duration, time.Duration) {
+func downsample(bs []Bucket, width time.Duration, limit int) ([]Bucket, []time.Duration, time.Duration) {
 	k := max((len(bs)+limit-1)/limit, 1)
 	spans := make([]time.Duration, 0, min(len(bs), limit))
 	if k == 1 {
@@ -152,11 +152,11 @@ func downsample(bs []pageBucket, width time.Duration, limit int) ([]pageBucket, 
 		}
 		return bs, spans, width
 	}
-	out := make([]pageBucket, 0, limit)
+	out := make([]Bucket, 0, limit)
 	for i := 0; i < len(bs); i += k {
 		grp := bs[i:min(i+k, len(bs))]
 		spans = append(spans, width*time.Duration(len(grp)))
-		m := pageBucket{Start: grp[0].Start}
+		m := Bucket{Start: grp[0].Start}
 		var weighted float64
 		for _, b := range grp {
 			m.Requests += b.Requests
@@ -173,8 +173,8 @@ func downsample(bs []pageBucket, width time.Duration, limit int) ([]pageBucket, 
 }
 
 // clipWindows clips ws to [0, end] and drops the windows left empty.
-func clipWindows(ws []pageWindow, end time.Duration) []pageWindow {
-	var out []pageWindow
+func clipWindows(ws []Window, end time.Duration) []Window {
+	var out []Window
 	for _, w := range ws {
 		w.From, w.To = max(w.From, 0), min(w.To, end)
 		if w.To > w.From {
@@ -185,7 +185,7 @@ func clipWindows(ws []pageWindow, end time.Duration) []pageWindow {
 }
 
 // throughput is b's requests per second over the time it covers.
-func throughput(b pageBucket, width time.Duration) float64 {
+func throughput(b Bucket, width time.Duration) float64 {
 	if width <= 0 {
 		return 0
 	}
@@ -194,7 +194,7 @@ func throughput(b pageBucket, width time.Duration) float64 {
 
 // errorPercent is b's share of failed calls in percent; ok is false when b
 // has no requests (the rate is undefined, not zero).
-func errorPercent(b pageBucket) (pct float64, ok bool) {
+func errorPercent(b Bucket) (pct float64, ok bool) {
 	if b.Requests <= 0 {
 		return 0, false
 	}

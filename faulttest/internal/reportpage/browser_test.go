@@ -1,4 +1,4 @@
-package faulttest
+package reportpage
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ func TestReportPageRendersInChromium(t *testing.T) {
 	page := filepath.Join(dir, "report.html")
 	shot := filepath.Join(dir, "report.png")
 	var buf bytes.Buffer
-	if err := writeReportPage(&buf, restartPage()); err != nil {
+	if err := Write(&buf, restartPage()); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(page, buf.Bytes(), 0o644); err != nil {
