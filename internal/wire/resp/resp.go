@@ -94,10 +94,12 @@ func (rr *Reader) Take() []byte {
 // Skip forgets the framed bytes, as Take without returning them.
 func (rr *Reader) Skip() { rr.r = rr.f }
 
-// Drop forgets every byte read, framed or not, and the unframed ones
-// without framing them: the framing state (AtBoundary) is left as it is,
-// so that framing cannot go on after a Drop in the middle of a value.
-// Slices returned before stay valid until the next Fill.
+// Drop forgets every byte read and not yet taken or skipped, framed or
+// not, without framing the unframed ones. It is for handing a stream over
+// to something else (raw pass-through, discarding): the framing state
+// (AtBoundary) is left as it was, so framing does not resume correctly
+// after a Drop in the middle of a value. Slices returned before stay
+// valid until the next Fill.
 func (rr *Reader) Drop() { rr.r, rr.f = rr.w, rr.w }
 
 // Unframed returns the bytes read but not yet framed. The slice is valid
