@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gofaults/faults/internal/wire/resp"
 )
 
 // RedisReply is an error reply the proxy writes in place of a Redis
@@ -168,8 +170,5 @@ func checkRedisRedirect(text string) string {
 
 // encode returns r as a RESP simple error.
 func (r RedisReply) encode() []byte {
-	b := make([]byte, 0, len(r.text)+3)
-	b = append(b, '-')
-	b = append(b, r.text...)
-	return append(b, '\r', '\n')
+	return resp.AppendError(make([]byte, 0, len(r.text)+3), r.text)
 }

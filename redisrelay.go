@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync/atomic"
 	"time"
+
+	"github.com/gofaults/faults/internal/wire/resp"
 )
 
 // redisRelay forwards one Redis connection, framing the client's commands
@@ -27,8 +29,8 @@ import (
 // passed on in one write.
 type redisRelay struct {
 	sides
-	cmds    *respReader // from the client
-	replies *respReader // from the server
+	cmds    *resp.Reader // from the client
+	replies *resp.Reader // from the server
 
 	queue redisQueue
 
@@ -57,8 +59,8 @@ func newRedisRelay(c *conn) *redisRelay {
 	s := newSides(c, 0)
 	return &redisRelay{
 		sides:   s,
-		cmds:    newRESPReader(s.client),
-		replies: newRESPReader(s.server),
+		cmds:    resp.NewReader(s.client),
+		replies: resp.NewReader(s.server),
 	}
 }
 
@@ -78,15 +80,15 @@ func (r *redisRelay) commands() {
 	var abortAt uint64 // if not 0, 1 + the serial of the command being framed, to abort
 	unframe := false   // the command being framed ends the framing
 	for {
-		if cr.atBoundary() {
+		if cr.AtBoundary() {
 			if r.raw.Load() {
 				r.commit()
 				r.passRaw(cr, r.toServer, r.client, r.server)
 				return
 			}
-			cmd, err := cr.peekCommand()
+			cmd, err := cr.PeekCommand()
 			switch {
-			case err == errRESPShort:
+			case err == resp.ErrShort:
 				if !r.more(cr, r.toServer, r.server) {
 					return
 				}
@@ -94,21 +96,21 @@ func (r *redisRelay) commands() {
 			case err != nil:
 				r.commandsFallBack(err)
 				return
-			case cmd.none:
+			case cmd.None:
 				// Nothing is owed for it.
-				cr.startCommand(cmd)
+				cr.StartCommand(cmd)
 				continue
 			}
 			var ok bool
 			if abortAt, unframe, ok = r.admit(cmd); !ok {
 				return
 			}
-			cr.startCommand(cmd)
+			cr.StartCommand(cmd)
 		}
-		if !cr.atBoundary() {
-			whole, err := cr.frame()
+		if !cr.AtBoundary() {
+			whole, err := cr.Frame()
 			if r.dropping {
-				cr.skip()
+				cr.Skip()
 			}
 			if err != nil {
 				r.commandsFallBack(err)
@@ -121,7 +123,7 @@ func (r *redisRelay) commands() {
 				continue
 			}
 		} else if r.dropping {
-			cr.skip() // an inline command, framed whole
+			cr.Skip() // an inline command, framed whole
 		}
 		// The command is framed whole.
 		r.dropping = false
@@ -147,9 +149,9 @@ func (r *redisRelay) commands() {
 // and dropped. It returns 1 + the command's serial
 // number if it is to be aborted once passed on, and whether it ends the
 // framing; false if the commands side must stop.
-func (r *redisRelay) admit(cmd respCommand) (abortAt uint64, unframe bool, ok bool) {
+func (r *redisRelay) admit(cmd resp.Command) (abortAt uint64, unframe bool, ok bool) {
 	unframe = endsFraming(cmd)
-	role := roleOf(cmd.name)
+	role := roleOf(cmd.Name)
 	fx := r.decideCommand(cmd)
 	var reply []byte
 	if fx.reply != nil {
@@ -262,8 +264,8 @@ func (r *redisRelay) answerInstead(reply []byte, role transactionRole) error {
 // per channel to them and to their UNSUBSCRIBE counterparts), MONITOR's
 // feed, nothing after CLIENT REPLY OFF or SKIP, the replication stream
 // after SYNC or PSYNC.
-func endsFraming(cmd respCommand) bool {
-	name := cmd.name
+func endsFraming(cmd resp.Command) bool {
+	name := cmd.Name
 	if len(name) > len("PUNSUBSCRIBE") {
 		return false
 	}
@@ -279,25 +281,25 @@ func endsFraming(cmd respCommand) bool {
 		"MONITOR", "SYNC", "PSYNC":
 		return true
 	case "CLIENT":
-		return bytes.EqualFold(cmd.key, []byte("REPLY"))
+		return bytes.EqualFold(cmd.Key, []byte("REPLY"))
 	}
 	return false
 }
 
 // decideCommand decides what becomes of a command.
-func (r *redisRelay) decideCommand(cmd respCommand) effects {
+func (r *redisRelay) decideCommand(cmd resp.Command) effects {
 	plan := r.c.plan.Load()
 	if len(plan.requests) == 0 {
 		r.c.p.stats.requests.Add(1)
 		return noEffects()
 	}
-	req := &request{command: string(bytes.ToUpper(cmd.name)), key: string(cmd.key), hasKey: cmd.key != nil}
+	req := &request{command: string(bytes.ToUpper(cmd.Name)), key: string(cmd.Key), hasKey: cmd.Key != nil}
 	return r.c.decide(plan, req, nil)
 }
 
 // more passes on what is framed from the side read by rr and reads more. It
 // reports whether the side goes on; if not, it has ended its direction.
-func (r *redisRelay) more(rr *respReader, w meter, dst net.Conn) bool {
+func (r *redisRelay) more(rr *resp.Reader, w meter, dst net.Conn) bool {
 	if err := r.send(rr, w); err != nil {
 		r.fail(err)
 		return false
@@ -307,15 +309,15 @@ func (r *redisRelay) more(rr *respReader, w meter, dst net.Conn) bool {
 		src = r.server
 	}
 	for {
-		err := rr.fill()
+		err := rr.Fill()
 		switch {
 		case err == nil:
 			return true
 		case err == io.EOF:
 			// A value cut short passes on as it came, unless it is a
 			// command the proxy answered.
-			if tail := rr.buf[rr.f:rr.w]; len(tail) > 0 && !(rr == r.cmds && r.dropping) {
-				rr.r, rr.f = rr.w, rr.w
+			if tail := rr.Unframed(); len(tail) > 0 && !(rr == r.cmds && r.dropping) {
+				rr.Drop()
 				if _, err := w.Write(tail); err != nil {
 					r.fail(err)
 					return false
@@ -345,11 +347,11 @@ func (r *redisRelay) more(rr *respReader, w meter, dst net.Conn) bool {
 
 // send writes the framed bytes of rr to w; on the commands side, the
 // entries of the commands among them go to the queue first.
-func (r *redisRelay) send(rr *respReader, w meter) error {
+func (r *redisRelay) send(rr *resp.Reader, w meter) error {
 	if rr == r.cmds {
 		r.commit()
 	}
-	if b := rr.take(); len(b) > 0 {
+	if b := rr.Take(); len(b) > 0 {
 		_, err := w.Write(b)
 		return err
 	}
@@ -405,8 +407,8 @@ func (r *redisRelay) answers(done chan<- struct{}) {
 	rr := r.replies
 	push := false // the value being framed is a push, owed to no command
 	for {
-		if rr.atBoundary() && rr.f < rr.w {
-			push = rr.buf[rr.f] == '>'
+		if next := rr.Unframed(); rr.AtBoundary() && len(next) > 0 {
+			push = next[0] == '>'
 			if !push {
 				o, ok, err := r.claim()
 				switch {
@@ -427,7 +429,7 @@ func (r *redisRelay) answers(done chan<- struct{}) {
 				}
 			}
 		}
-		whole, err := rr.frame()
+		whole, err := rr.Frame()
 		switch {
 		case err != nil:
 			r.repliesFallBack(err)
@@ -488,7 +490,7 @@ func (r *redisRelay) claim() (redisOwed, bool, error) {
 // the queue's lock: the commands side must not wait on a client that is
 // not reading.
 func (r *redisRelay) deliver() error {
-	if b := r.replies.take(); len(b) > 0 {
+	if b := r.replies.Take(); len(b) > 0 {
 		if _, err := r.toClient.Write(b); err != nil {
 			return err
 		}
@@ -521,7 +523,7 @@ func (r *redisRelay) special(o redisOwed) bool {
 	}
 	if fx.drop {
 		// The client never gets this reply, nor any after it.
-		rr.r, rr.f = rr.w, rr.w
+		rr.Drop()
 		io.Copy(io.Discard, r.server)
 		return false
 	}
@@ -532,15 +534,15 @@ func (r *redisRelay) special(o redisOwed) bool {
 		w = shaped
 	}
 	for {
-		whole, err := rr.frame()
+		whole, err := rr.Frame()
 		if err == nil {
-			_, err = w.Write(rr.take())
+			_, err = w.Write(rr.Take())
 		}
 		switch {
 		case shaped != nil && shaped.cut:
 			r.c.end(endClose)
 			return false
-		case errors.Is(err, errMalformedRESP):
+		case errors.Is(err, resp.ErrMalformed):
 			r.repliesFallBack(err)
 			return false
 		case err != nil:
@@ -560,8 +562,8 @@ func (r *redisRelay) special(o redisOwed) bool {
 func (r *redisRelay) replaceReply(reply []byte) bool {
 	rr := r.replies
 	for {
-		whole, err := rr.frame()
-		rr.skip()
+		whole, err := rr.Frame()
+		rr.Skip()
 		switch {
 		case err != nil:
 			r.repliesFallBack(err)
@@ -607,12 +609,12 @@ func (r *redisRelay) repliesFallBack(err error) {
 
 // passRaw writes what rr holds to w, then copies src to it until EOF and
 // half-closes dst.
-func (r *redisRelay) passRaw(rr *respReader, w meter, src, dst net.Conn) {
+func (r *redisRelay) passRaw(rr *resp.Reader, w meter, src, dst net.Conn) {
 	if r.c.isEnding() {
 		return
 	}
-	if b := rr.buf[rr.r:rr.w]; len(b) > 0 {
-		rr.r, rr.f = rr.w, rr.w
+	if b := rr.Pending(); len(b) > 0 {
+		rr.Drop()
 		if _, err := w.Write(b); err != nil {
 			r.fail(err)
 			return

@@ -3,7 +3,6 @@ package faults
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,14 +10,13 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"testing/iotest"
 	"time"
 )
 
-// respFuzzSeeds returns the captured fixtures small enough to seed a fuzz
-// target, and a few malformed inputs.
-func respFuzzSeeds(f *testing.F) [][]byte {
-	paths, err := filepath.Glob(filepath.Join("testdata", "resp", "*.resp"))
+// redisFuzzSeeds returns the codec's captured fixtures small enough to
+// seed a fuzz target, and a few malformed inputs.
+func redisFuzzSeeds(f *testing.F) [][]byte {
+	paths, err := filepath.Glob(filepath.Join("internal", "wire", "resp", "testdata", "*.resp"))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -40,61 +38,6 @@ func respFuzzSeeds(f *testing.F) [][]byte {
 		seeds = append(seeds, []byte(s))
 	}
 	return seeds
-}
-
-// respFuzzOutcome is what framing an input came to.
-type respFuzzOutcome struct {
-	ends      []int
-	malformed bool
-}
-
-func respFuzzFrame(t *testing.T, in []byte, src io.Reader) respFuzzOutcome {
-	ends, err := respFrameAll(t, src)
-	if err != nil && !errors.Is(err, errMalformedRESP) {
-		t.Fatalf("frame: %v", err)
-	}
-	last := 0
-	for _, e := range ends {
-		if e <= last || e > len(in) {
-			t.Fatalf("values end at %v in %d bytes", ends, len(in))
-		}
-		last = e
-	}
-	return respFuzzOutcome{ends: ends, malformed: err != nil}
-}
-
-// FuzzRESPFrame frames arbitrary bytes read whole, a byte at a time and in
-// chunks of sizes drawn from seed: the framer must not panic, must find the
-// same value boundaries and the same verdict whatever the chunking, and
-// never frame past the input. peekCommand must come to the same answer
-// whole and a byte at a time.
-func FuzzRESPFrame(f *testing.F) {
-	for i, s := range respFuzzSeeds(f) {
-		f.Add(s, uint64(i))
-	}
-	f.Fuzz(func(t *testing.T, in []byte, seed uint64) {
-		want := respFuzzFrame(t, in, bytes.NewReader(in))
-		for how, src := range respReaders(in, seed) {
-			got := respFuzzFrame(t, in, src)
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Fatalf("%s: %+v; whole: %+v", how, got, want)
-			}
-		}
-
-		peek := func(src io.Reader) string {
-			cmd, err := respPeek(t, src)
-			if err != nil && !errors.Is(err, errMalformedRESP) && !errors.Is(err, io.EOF) {
-				t.Fatalf("peekCommand: %v", err)
-			}
-			if cmd.inline > len(in) || len(cmd.name)+len(cmd.key) > len(in) {
-				t.Fatalf("peekCommand: %+v of %d bytes", cmd, len(in))
-			}
-			return fmt.Sprintf("%q %q %v %d %v", cmd.name, cmd.key, cmd.none, cmd.inline, errors.Is(err, errMalformedRESP))
-		}
-		if a, b := peek(bytes.NewReader(in)), peek(iotest.OneByteReader(bytes.NewReader(in))); a != b {
-			t.Fatalf("peekCommand whole: %s; a byte at a time: %s", a, b)
-		}
-	})
 }
 
 // redisFuzzBackend is a fake Redis server: the first connection it accepts
@@ -177,7 +120,7 @@ func (b *redisFuzzBackend) close() {
 // bytes each side receives are a prefix of what the other sent. The proxy
 // must then serve a well-formed second connection: PING, PONG.
 func FuzzRedisRelay(f *testing.F) {
-	seeds := respFuzzSeeds(f)
+	seeds := redisFuzzSeeds(f)
 	for i, s := range seeds {
 		f.Add(uint8(i%8), seeds[(i+3)%len(seeds)], s)
 	}

@@ -1,4 +1,4 @@
-package faults
+package resp
 
 import (
 	"bytes"
@@ -13,13 +13,13 @@ import (
 	"testing/iotest"
 )
 
-// respFixture is what a captured reply in testdata/resp holds.
+// respFixture is what a captured reply in testdata holds.
 type respFixture struct {
 	typ   byte   // the type byte that starts it
 	first string // if it holds two values, the first; else ""
 }
 
-// respFixtures lists testdata/resp/*.resp (see its README): every file
+// respFixtures lists testdata/*.resp (see its README): every file
 // there must be listed, and every listed one be there.
 var respFixtures = map[string]respFixture{
 	"resp2_command_info":            {typ: '*'},
@@ -70,10 +70,10 @@ var respFixtures = map[string]respFixture{
 	"resp3_zrange_withscores":       {typ: '*'},
 }
 
-// loadRESPFixtures reads testdata/resp, checking it against respFixtures.
+// loadRESPFixtures reads testdata, checking it against respFixtures.
 func loadRESPFixtures(t testing.TB) map[string][]byte {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "resp", "*.resp"))
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.resp"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func loadRESPFixtures(t testing.TB) map[string][]byte {
 	}
 	for name := range respFixtures {
 		if got[name] == nil {
-			t.Fatalf("fixture %s.resp is missing from testdata/resp", name)
+			t.Fatalf("fixture %s.resp is missing from testdata", name)
 		}
 	}
 	return got
@@ -113,18 +113,18 @@ func (fx respFixture) ends(b []byte) []int {
 
 // respFrameAll frames what src yields, calling frame after every read,
 // until src ends or frame fails. It returns the stream offsets at which
-// frame reported a whole value, and frame's or fill's error (nil at
+// Frame reported a whole value, and Frame's or Fill's error (nil at
 // io.EOF). It checks that frame reports whole only once per value and
 // that the framed bytes never pass what was read.
 func respFrameAll(t testing.TB, src io.Reader) (ends []int, err error) {
 	t.Helper()
-	rr := newRESPReader(src)
+	rr := NewReader(src)
 	taken := 0 // bytes taken before rr.r
 	for i := 0; ; i++ {
 		if i > 1<<24 {
 			t.Fatal("respFrameAll: no end after 1<<24 steps")
 		}
-		whole, err := rr.frame()
+		whole, err := rr.Frame()
 		if rr.r > rr.f || rr.f > rr.w {
 			t.Fatalf("r %d, f %d, w %d out of order", rr.r, rr.f, rr.w)
 		}
@@ -132,14 +132,14 @@ func respFrameAll(t testing.TB, src io.Reader) (ends []int, err error) {
 			return ends, err
 		}
 		if whole {
-			if !rr.atBoundary() {
+			if !rr.AtBoundary() {
 				t.Fatal("frame reported whole away from a boundary")
 			}
 			ends = append(ends, taken+rr.f-rr.r)
 			continue
 		}
-		taken += len(rr.take())
-		if err := rr.fill(); err != nil {
+		taken += len(rr.Take())
+		if err := rr.Fill(); err != nil {
 			if err == io.EOF {
 				return ends, nil
 			}
@@ -334,7 +334,7 @@ func TestRESPFrameDeepAndEmpty(t *testing.T) {
 }
 
 func TestRESPFrameMalformed(t *testing.T) {
-	long := "+" + strings.Repeat("a", respMaxLine+10)
+	long := "+" + strings.Repeat("a", MaxLine+10)
 	for _, in := range []string{
 		"?x\r\n",                  // no such type
 		"hello\r\n",               // an inline command is no reply
@@ -358,7 +358,7 @@ func TestRESPFrameMalformed(t *testing.T) {
 		"$\r\n",                   // no length
 		"*\r\n",                   //
 		"*99999999999\r\n",        // 11 digits
-		"*4294967297\r\n",         // more than respMaxCount
+		"*4294967297\r\n",         // more than MaxCount
 		"$3\r\nabcX\r\n",          // no CRLF after a bulk
 		"$3\r\nabc\n\r",           //
 		"$3\r\nabc\r\r",           //
@@ -372,8 +372,8 @@ func TestRESPFrameMalformed(t *testing.T) {
 	} {
 		for how, src := range respReaders([]byte(in), 4) {
 			ends, err := respFrameAll(t, src)
-			if !errors.Is(err, errMalformedRESP) {
-				t.Fatalf("%.40q (%s): values end at %v, error %v; want errMalformedRESP", in, how, ends, err)
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%.40q (%s): values end at %v, error %v; want ErrMalformed", in, how, ends, err)
 			}
 			if in == "+OK\r\n*1\r\n?\r\n" && fmt.Sprint(ends) != "[5]" || in != "+OK\r\n*1\r\n?\r\n" && len(ends) > 0 {
 				t.Fatalf("%.40q (%s): values end at %v before the error", in, how, ends)
@@ -382,27 +382,27 @@ func TestRESPFrameMalformed(t *testing.T) {
 	}
 }
 
-// TestRESPFrameLineLimit: a line of respMaxLine bytes is framed, one byte
+// TestRESPFrameLineLimit: a line of MaxLine bytes is framed, one byte
 // more is refused.
 func TestRESPFrameLineLimit(t *testing.T) {
-	ok := "+" + strings.Repeat("a", respMaxLine-1) + "\r\n"
+	ok := "+" + strings.Repeat("a", MaxLine-1) + "\r\n"
 	ends, err := respFrameAll(t, bytes.NewReader([]byte(ok)))
 	if err != nil || fmt.Sprint(ends) != fmt.Sprint([]int{len(ok)}) {
-		t.Fatalf("a line of %d bytes: values end at %v, %v", respMaxLine, ends, err)
+		t.Fatalf("a line of %d bytes: values end at %v, %v", MaxLine, ends, err)
 	}
-	over := "+" + strings.Repeat("a", respMaxLine) + "\r\n"
-	if _, err := respFrameAll(t, bytes.NewReader([]byte(over))); !errors.Is(err, errMalformedRESP) {
-		t.Fatalf("a line of %d bytes: %v, want errMalformedRESP", respMaxLine+1, err)
+	over := "+" + strings.Repeat("a", MaxLine) + "\r\n"
+	if _, err := respFrameAll(t, bytes.NewReader([]byte(over))); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a line of %d bytes: %v, want ErrMalformed", MaxLine+1, err)
 	}
 }
 
 // TestRESPFrameLineLimitIndependentOfChunking: whether a line of exactly
-// respMaxLine bytes is refused must not depend on how its bytes arrive.
+// MaxLine bytes is refused must not depend on how its bytes arrive.
 // A regression test: line() once refused such a line when its CR came in
-// a read before its LF (respMaxLine+1 unframed bytes), and framed it when
+// a read before its LF (MaxLine+1 unframed bytes), and framed it when
 // read whole.
 func TestRESPFrameLineLimitIndependentOfChunking(t *testing.T) {
-	ok := []byte("+" + strings.Repeat("a", respMaxLine-1) + "\r\n")
+	ok := []byte("+" + strings.Repeat("a", MaxLine-1) + "\r\n")
 	for how, src := range map[string]io.Reader{
 		"whole":              bytes.NewReader(ok),
 		"CR apart from LF":   &splitReader{b: ok, k: len(ok) - 1},
@@ -410,19 +410,19 @@ func TestRESPFrameLineLimitIndependentOfChunking(t *testing.T) {
 	} {
 		ends, err := respFrameAll(t, src)
 		if err != nil || fmt.Sprint(ends) != fmt.Sprint([]int{len(ok)}) {
-			t.Errorf("a line of %d bytes, %s: values end at %v, %v; want [%d], nil", respMaxLine, how, ends, err, len(ok))
+			t.Errorf("a line of %d bytes, %s: values end at %v, %v; want [%d], nil", MaxLine, how, ends, err, len(ok))
 		}
 	}
 }
 
-// TestRESPFillPanicsWithFramedBytes: fill refuses to run over framed
+// TestRESPFillPanicsWithFramedBytes: Fill refuses to run over framed
 // bytes not yet passed on.
 func TestRESPFillPanicsWithFramedBytes(t *testing.T) {
-	rr := newRESPReader(strings.NewReader("+OK\r\n+OK\r\n"))
-	if err := rr.fill(); err != nil {
+	rr := NewReader(strings.NewReader("+OK\r\n+OK\r\n"))
+	if err := rr.Fill(); err != nil {
 		t.Fatal(err)
 	}
-	if whole, err := rr.frame(); !whole || err != nil {
+	if whole, err := rr.Frame(); !whole || err != nil {
 		t.Fatalf("frame: %v, %v", whole, err)
 	}
 	defer func() {
@@ -430,60 +430,60 @@ func TestRESPFillPanicsWithFramedBytes(t *testing.T) {
 			t.Fatal("fill with framed bytes pending did not panic")
 		}
 	}()
-	rr.fill()
+	rr.Fill()
 }
 
-// TestRESPTakeSkip: take returns exactly the framed bytes, once; skip
+// TestRESPTakeSkip: Take returns exactly the framed bytes, once; Skip
 // forgets them; the unframed bytes stay.
 func TestRESPTakeSkip(t *testing.T) {
-	rr := newRESPReader(strings.NewReader("+A\r\n$3\r\nabc\r\n:1"))
-	if err := rr.fill(); err != nil {
+	rr := NewReader(strings.NewReader("+A\r\n$3\r\nabc\r\n:1"))
+	if err := rr.Fill(); err != nil {
 		t.Fatal(err)
 	}
-	if whole, _ := rr.frame(); !whole {
+	if whole, _ := rr.Frame(); !whole {
 		t.Fatal("+A not whole")
 	}
-	if whole, _ := rr.frame(); !whole {
+	if whole, _ := rr.Frame(); !whole {
 		t.Fatal("$3 not whole")
 	}
-	if got := string(rr.take()); got != "+A\r\n$3\r\nabc\r\n" {
+	if got := string(rr.Take()); got != "+A\r\n$3\r\nabc\r\n" {
 		t.Fatalf("take = %q", got)
 	}
-	if got := rr.take(); len(got) != 0 {
+	if got := rr.Take(); len(got) != 0 {
 		t.Fatalf("second take = %q", got)
 	}
-	if whole, err := rr.frame(); whole || err != nil {
+	if whole, err := rr.Frame(); whole || err != nil {
 		t.Fatalf(":1 without CRLF: %v, %v", whole, err)
 	}
-	if got := string(rr.unframed()); got != ":1" {
+	if got := string(rr.Unframed()); got != ":1" {
 		t.Fatalf("unframed = %q", got)
 	}
-	rr.skip()
-	if len(rr.framed()) != 0 || string(rr.unframed()) != ":1" {
-		t.Fatalf("after skip: framed %q, unframed %q", rr.framed(), rr.unframed())
+	rr.Skip()
+	if len(rr.framed()) != 0 || string(rr.Unframed()) != ":1" {
+		t.Fatalf("after skip: framed %q, unframed %q", rr.framed(), rr.Unframed())
 	}
 }
 
-// respPeek reads src until peekCommand stops asking for more (at most
+// respPeek reads src until PeekCommand stops asking for more (at most
 // 1<<20 reads), or src ends.
-func respPeek(t *testing.T, src io.Reader) (respCommand, error) {
+func respPeek(t *testing.T, src io.Reader) (Command, error) {
 	t.Helper()
-	rr := newRESPReader(src)
+	rr := NewReader(src)
 	for i := 0; i < 1<<20; i++ {
-		cmd, err := rr.peekCommand()
-		if err != errRESPShort {
+		cmd, err := rr.PeekCommand()
+		if err != ErrShort {
 			return cmd, err
 		}
-		if err := rr.fill(); err != nil {
-			return respCommand{}, fmt.Errorf("fill: %w", err)
+		if err := rr.Fill(); err != nil {
+			return Command{}, fmt.Errorf("fill: %w", err)
 		}
 	}
 	t.Fatal("peekCommand: no answer")
-	return respCommand{}, nil
+	return Command{}, nil
 }
 
 func TestRESPPeekCommand(t *testing.T) {
-	longKey := strings.Repeat("k", respMaxLine+100)
+	longKey := strings.Repeat("k", MaxLine+100)
 	for _, tc := range []struct {
 		in   string
 		name string
@@ -507,44 +507,44 @@ func TestRESPPeekCommand(t *testing.T) {
 		for how, src := range respReaders([]byte(tc.in), 5) {
 			cmd, err := respPeek(t, src)
 			key := "<nil>"
-			if cmd.key != nil {
-				key = string(cmd.key)
+			if cmd.Key != nil {
+				key = string(cmd.Key)
 			}
-			if err != nil || string(cmd.name) != tc.name || key != tc.key || cmd.none != tc.none {
-				t.Fatalf("%.40q (%s): name %q, key %q, none %v, %v; want %q, %q, %v", tc.in, how, cmd.name, key, cmd.none, err, tc.name, tc.key, tc.none)
+			if err != nil || string(cmd.Name) != tc.name || key != tc.key || cmd.None != tc.none {
+				t.Fatalf("%.40q (%s): name %q, key %q, none %v, %v; want %q, %q, %v", tc.in, how, cmd.Name, key, cmd.None, err, tc.name, tc.key, tc.none)
 			}
-			// An inline command is framed whole by startCommand; a
+			// An inline command is framed whole by StartCommand; a
 			// multibulk one frames to its end.
 			inline := tc.in[0] != '*'
-			if inline && cmd.inline != len(tc.in) || !inline && cmd.inline != 0 {
-				t.Fatalf("%.40q: inline %d", tc.in, cmd.inline)
+			if inline && cmd.Inline != len(tc.in) || !inline && cmd.Inline != 0 {
+				t.Fatalf("%.40q: inline %d", tc.in, cmd.Inline)
 			}
 		}
 	}
 }
 
-// TestRESPStartCommand: after peekCommand, startCommand and frame consume
+// TestRESPStartCommand: after PeekCommand, StartCommand and Frame consume
 // exactly the command, pipelined or not.
 func TestRESPStartCommand(t *testing.T) {
 	in := "*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n*0\r\n\r\n*1\r\n$4\r\nQUIT\r\n"
-	rr := newRESPReader(strings.NewReader(in))
-	if err := rr.fill(); err != nil {
+	rr := NewReader(strings.NewReader(in))
+	if err := rr.Fill(); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for i := 0; i < 10 && rr.f < rr.w; i++ {
-		cmd, err := rr.peekCommand()
+		cmd, err := rr.PeekCommand()
 		if err != nil {
 			t.Fatal(err)
 		}
 		start := rr.f
-		rr.startCommand(cmd)
-		if cmd.inline == 0 {
-			if whole, err := rr.frame(); !whole || err != nil {
-				t.Fatalf("%q: frame %v, %v", cmd.name, whole, err)
+		rr.StartCommand(cmd)
+		if cmd.Inline == 0 {
+			if whole, err := rr.Frame(); !whole || err != nil {
+				t.Fatalf("%q: frame %v, %v", cmd.Name, whole, err)
 			}
 		}
-		got = append(got, fmt.Sprintf("%s=%q", cmd.name, in[start:rr.f]))
+		got = append(got, fmt.Sprintf("%s=%q", cmd.Name, in[start:rr.f]))
 	}
 	want := []string{`GET="*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"`, `PING="PING\r\n"`, `="*0\r\n"`, `="\r\n"`, `QUIT="*1\r\n$4\r\nQUIT\r\n"`}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -567,18 +567,18 @@ func TestRESPPeekCommandShort(t *testing.T) {
 		"PING",
 		"SET k v\r",
 	} {
-		rr := newRESPReader(strings.NewReader(in))
-		if err := rr.fill(); err != nil {
+		rr := NewReader(strings.NewReader(in))
+		if err := rr.Fill(); err != nil {
 			t.Fatal(err)
 		}
-		if cmd, err := rr.peekCommand(); err != errRESPShort {
-			t.Fatalf("%q: %+v, %v; want errRESPShort", in, cmd, err)
+		if cmd, err := rr.PeekCommand(); err != ErrShort {
+			t.Fatalf("%q: %+v, %v; want ErrShort", in, cmd, err)
 		}
 		if rr.f != 0 {
 			t.Fatalf("%q: peekCommand framed %d bytes", in, rr.f)
 		}
 	}
-	if _, err := newRESPReader(nil).peekCommand(); err != errRESPShort {
+	if _, err := NewReader(nil).PeekCommand(); err != ErrShort {
 		t.Fatalf("nothing read: %v", err)
 	}
 }
@@ -588,29 +588,29 @@ func TestRESPPeekCommandMalformed(t *testing.T) {
 		"*x\r\n",
 		"*-2\r\n",
 		"*+1\r\n$4\r\nPING\r\n",
-		"*1\r\n:1\r\n",                      // an argument not a bulk
-		"*1\r\n*1\r\n$4\r\nPING\r\n",        //
-		"*1\r\n$-1\r\n",                     // a null argument
-		"*1\r\n$x\r\nPING\r\n",              //
-		"*1\r\n$4\r\nPINGxy",                // no CRLF after the name
-		"*2\r\n$3\r\nGET\r\n$1\r\nkXY",      // nor after the key
-		"*2\r\n$3\r\nGET\r\n+k\r\n",         //
-		"*1\r\n$99999999999\r\n",            //
-		strings.Repeat("x", respMaxLine+10), // an inline line with no end
+		"*1\r\n:1\r\n",                  // an argument not a bulk
+		"*1\r\n*1\r\n$4\r\nPING\r\n",    //
+		"*1\r\n$-1\r\n",                 // a null argument
+		"*1\r\n$x\r\nPING\r\n",          //
+		"*1\r\n$4\r\nPINGxy",            // no CRLF after the name
+		"*2\r\n$3\r\nGET\r\n$1\r\nkXY",  // nor after the key
+		"*2\r\n$3\r\nGET\r\n+k\r\n",     //
+		"*1\r\n$99999999999\r\n",        //
+		strings.Repeat("x", MaxLine+10), // an inline line with no end
 		"*1\r\n$70000\r\n" + strings.Repeat("n", 70000) + "\r\n", // a name too long to wait for
 	} {
 		cmd, err := respPeek(t, bytes.NewReader([]byte(in)))
-		if !errors.Is(err, errMalformedRESP) {
-			t.Fatalf("%.40q: %+v, %v; want errMalformedRESP", in, cmd, err)
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("%.40q: %+v, %v; want ErrMalformed", in, cmd, err)
 		}
 	}
 }
 
 // TestRESPPeekCommandLFWithoutCR: a multibulk head whose line ends with LF
-// alone is malformed, as frame() and Redis ("Protocol error: invalid
-// multibulk length") find it. A regression test: respCut once took a LF
-// without CR for no line end yet, so peekCommand asked for more bytes
-// until respMaxLine of them had come, and the proxy held the command back
+// alone is malformed, as Frame and Redis ("Protocol error: invalid
+// multibulk length") find it. A regression test: cutLine once took a LF
+// without CR for no line end yet, so PeekCommand asked for more bytes
+// until MaxLine of them had come, and the proxy held the command back
 // while the server would have answered an error.
 func TestRESPPeekCommandLFWithoutCR(t *testing.T) {
 	for _, in := range []string{
@@ -618,67 +618,15 @@ func TestRESPPeekCommandLFWithoutCR(t *testing.T) {
 		"*1\r\n$4\nPING\r\n",
 		"*2\r\n$3\r\nGET\r\n$1\nk\r\n",
 	} {
-		rr := newRESPReader(strings.NewReader(in))
-		if err := rr.fill(); err != nil {
+		rr := NewReader(strings.NewReader(in))
+		if err := rr.Fill(); err != nil {
 			t.Fatal(err)
 		}
-		if cmd, err := rr.peekCommand(); !errors.Is(err, errMalformedRESP) {
-			t.Errorf("%q: %+v, %v; want errMalformedRESP", in, cmd, err)
+		if cmd, err := rr.PeekCommand(); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q: %+v, %v; want ErrMalformed", in, cmd, err)
 		}
 	}
 }
-
-func TestEndsFraming(t *testing.T) {
-	names := []string{"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR", "SYNC", "PSYNC"}
-	mixed := func(s string) string {
-		b := []byte(strings.ToLower(s))
-		for i := 0; i < len(b); i += 2 {
-			b[i] -= 'a' - 'A'
-		}
-		return string(b)
-	}
-	for _, n := range names {
-		for _, v := range []string{n, strings.ToLower(n), mixed(n)} {
-			if !endsFraming(respCommand{name: []byte(v)}) {
-				t.Errorf("endsFraming(%s) = false", v)
-			}
-			if !endsFraming(respCommand{name: []byte(v), key: []byte("chan")}) {
-				t.Errorf("endsFraming(%s chan) = false", v)
-			}
-		}
-	}
-	for _, sub := range []string{"REPLY", "reply", "RePlY"} {
-		for _, client := range []string{"CLIENT", "client", "cLiEnT"} {
-			if !endsFraming(respCommand{name: []byte(client), key: []byte(sub)}) {
-				t.Errorf("endsFraming(%s %s) = false", client, sub)
-			}
-		}
-	}
-	for _, c := range []respCommand{
-		{name: []byte("CLIENT"), key: []byte("LIST")},
-		{name: []byte("CLIENT")},
-		{name: []byte("CLIENT"), key: []byte("REPLYX")},
-		{name: []byte("SUBSCRIBER")},
-		{name: []byte("SUBSCRIB")},
-		{name: []byte("XSUBSCRIBE")},
-		{name: []byte("PUNSUBSCRIBEX")},
-		{name: []byte("SYNCX")},
-		{name: []byte("ASYNC")},
-		{name: []byte("PUBLISH"), key: []byte("SUBSCRIBE")},
-		{name: []byte("GET"), key: []byte("MONITOR")},
-		{name: []byte("REPLY")},
-		{name: []byte("")},
-		{name: []byte(strings.Repeat("S", 100))},
-		{none: true},
-	} {
-		if endsFraming(c) {
-			t.Errorf("endsFraming(%q %q) = true", c.name, c.key)
-		}
-	}
-}
-
-// unframed returns the bytes read but not yet framed.
-func (rr *respReader) unframed() []byte { return rr.buf[rr.f:rr.w] }
 
 // framed returns the framed bytes not yet taken or skipped.
-func (rr *respReader) framed() []byte { return rr.buf[rr.r:rr.f] }
+func (rr *Reader) framed() []byte { return rr.buf[rr.r:rr.f] }

@@ -1,0 +1,94 @@
+package resp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/iotest"
+)
+
+// respFuzzSeeds returns the captured fixtures small enough to seed a fuzz
+// target, and a few malformed inputs.
+func respFuzzSeeds(f *testing.F) [][]byte {
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.resp"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var seeds [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if len(b) <= 4096 {
+			seeds = append(seeds, b)
+		}
+	}
+	for _, s := range []string{
+		"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n*0\r\n",
+		"$-2\r\n", "*-1\r\n", "$3\r\nabcX\r\n", "+OK\n", "|1\r\n+a\r\n+b\r\n:1\r\n",
+		"*1\n$4\r\nPING\r\n", ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n+OK\r\n",
+	} {
+		seeds = append(seeds, []byte(s))
+	}
+	return seeds
+}
+
+// respFuzzOutcome is what framing an input came to.
+type respFuzzOutcome struct {
+	ends      []int
+	malformed bool
+}
+
+func respFuzzFrame(t *testing.T, in []byte, src io.Reader) respFuzzOutcome {
+	ends, err := respFrameAll(t, src)
+	if err != nil && !errors.Is(err, ErrMalformed) {
+		t.Fatalf("frame: %v", err)
+	}
+	last := 0
+	for _, e := range ends {
+		if e <= last || e > len(in) {
+			t.Fatalf("values end at %v in %d bytes", ends, len(in))
+		}
+		last = e
+	}
+	return respFuzzOutcome{ends: ends, malformed: err != nil}
+}
+
+// FuzzRESPFrame frames arbitrary bytes read whole, a byte at a time and in
+// chunks of sizes drawn from seed: the framer must not panic, must find the
+// same value boundaries and the same verdict whatever the chunking, and
+// never frame past the input. PeekCommand must come to the same answer
+// whole and a byte at a time.
+func FuzzRESPFrame(f *testing.F) {
+	for i, s := range respFuzzSeeds(f) {
+		f.Add(s, uint64(i))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, seed uint64) {
+		want := respFuzzFrame(t, in, bytes.NewReader(in))
+		for how, src := range respReaders(in, seed) {
+			got := respFuzzFrame(t, in, src)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%s: %+v; whole: %+v", how, got, want)
+			}
+		}
+
+		peek := func(src io.Reader) string {
+			cmd, err := respPeek(t, src)
+			if err != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, io.EOF) {
+				t.Fatalf("PeekCommand: %v", err)
+			}
+			if cmd.Inline > len(in) || len(cmd.Name)+len(cmd.Key) > len(in) {
+				t.Fatalf("PeekCommand: %+v of %d bytes", cmd, len(in))
+			}
+			return fmt.Sprintf("%q %q %v %d %v", cmd.Name, cmd.Key, cmd.None, cmd.Inline, errors.Is(err, ErrMalformed))
+		}
+		if a, b := peek(bytes.NewReader(in)), peek(iotest.OneByteReader(bytes.NewReader(in))); a != b {
+			t.Fatalf("PeekCommand whole: %s; a byte at a time: %s", a, b)
+		}
+	})
+}
