@@ -57,7 +57,7 @@ type mysqlWirePacket struct {
 
 // splitMySQLPackets splits a recorded stream into packets, with the
 // framer.
-func splitMySQLPackets(t *testing.T, stream []byte) []mysqlWirePacket {
+func splitMySQLPackets(t testing.TB, stream []byte) []mysqlWirePacket {
 	t.Helper()
 	br := bufio.NewReader(bytes.NewReader(stream))
 	var out []mysqlWirePacket
