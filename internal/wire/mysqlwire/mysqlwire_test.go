@@ -821,3 +821,18 @@ func TestClientHello(t *testing.T) {
 		t.Errorf("short: %v", err)
 	}
 }
+
+func TestAppendErr(t *testing.T) {
+	got := AppendErr([]byte("x"), 1, 1146, "42S02", "No")
+	if want := []byte("x\x0b\x00\x00\x01\xff\x7a\x04#42S02No"); !bytes.Equal(got, want) {
+		t.Errorf("AppendErr: % x, expected % x", got, want)
+	}
+	got = AppendErrWithoutSQLState(nil, 0, 1040, "Too many connections")
+	if want := []byte("\x17\x00\x00\x00\xff\x10\x04Too many connections"); !bytes.Equal(got, want) {
+		t.Errorf("AppendErrWithoutSQLState: % x, expected % x", got, want)
+	}
+	code, state, msg, ok := ParseErr(MessagePayload(got))
+	if !ok || code != 1040 || state != "" || msg != "Too many connections" {
+		t.Errorf("read back: %d %q %q %v", code, state, msg, ok)
+	}
+}
