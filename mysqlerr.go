@@ -3,6 +3,8 @@ package faults
 import (
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/gofaults/faults/internal/wire/mysqlwire"
 )
 
 // MySQLReply is an ERR packet the proxy writes in place of a MySQL or
@@ -83,12 +85,7 @@ func (r MySQLReply) check() string {
 // response (the greeting is 0, the response 1), more after an auth switch
 // or a multi-packet command.
 func (r MySQLReply) encode(seq byte) []byte {
-	n := 1 + 2 + 1 + len(r.sqlstate) + len(r.message)
-	b := make([]byte, 0, mysqlHeaderLen+n)
-	b = append(b, byte(n), byte(n>>8), byte(n>>16), seq)
-	b = append(b, 0xff, byte(r.number), byte(r.number>>8), '#')
-	b = append(b, r.sqlstate...)
-	return append(b, r.message...)
+	return mysqlwire.AppendErr(nil, seq, r.number, r.sqlstate, r.message)
 }
 
 // encodeWithoutSQLState writes r as an ERR packet without its SQLSTATE:
@@ -100,11 +97,7 @@ func (r MySQLReply) encode(seq byte) []byte {
 // 1053), is written this way, with sequence id 0. Clients tell the two
 // forms apart by the '#'.
 func (r MySQLReply) encodeWithoutSQLState(seq byte) []byte {
-	n := 1 + 2 + len(r.message)
-	b := make([]byte, 0, mysqlHeaderLen+n)
-	b = append(b, byte(n), byte(n>>8), byte(n>>16), seq)
-	b = append(b, 0xff, byte(r.number), byte(r.number>>8))
-	return append(b, r.message...)
+	return mysqlwire.AppendErrWithoutSQLState(nil, seq, r.number, r.message)
 }
 
 // The catalog: replies whose number, SQLSTATE and text are those MariaDB
@@ -126,7 +119,7 @@ func (r MySQLReply) encodeWithoutSQLState(seq byte) []byte {
 //
 // encode reproduces the server's ERR packets byte for byte, sequence id
 // included (mysqlerr_test.go: a deadlock recorded live, and the 1062,
-// 1146 and 1969 packets of the recorded sessions in mysqlpacket_test.go),
+// 1146 and 1969 packets of the recorded sessions in the codec's testdata),
 // and go-sql-driver decodes what encode and encodeWithoutSQLState write
 // into the *mysql.MySQLError of the reply's number, SQLSTATE and message.
 //

@@ -10,12 +10,16 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/gofaults/faults/internal/testenv"
+	"github.com/gofaults/faults/internal/wire/mysqlwire"
 )
 
 func TestMySQLErrorCheck(t *testing.T) {
@@ -89,40 +93,40 @@ func TestMySQLErrorEncode(t *testing.T) {
 	for _, e := range mysqlCatalog {
 		b := e.reply.encode(7)
 		br := bufio.NewReader(bytes.NewReader(b))
-		p, err := readMySQLPacket(br)
-		if err != nil || p.seq != 7 || p.length != len(b)-4 {
+		p, err := mysqlwire.ReadHeader(br)
+		if err != nil || p.Seq != 7 || p.Length != len(b)-4 {
 			t.Fatalf("%s: %v %v", e.name, p, err)
 		}
-		n, state, msg, ok := parseMySQLERR(b[4:])
+		n, state, msg, ok := mysqlwire.ParseErr(b[4:])
 		if !ok || n != e.reply.number || state != e.reply.sqlstate || msg != e.reply.message {
 			t.Errorf("%s: read back %d %q %q", e.name, n, state, msg)
 		}
-		if classifyMySQLReply(b[4:], p.length) != mysqlReplyERR {
+		if mysqlwire.ClassifyReply(b[4:], p.Length) != mysqlwire.ReplyErr {
 			t.Errorf("%s: not classified as ERR", e.name)
 		}
 	}
 }
 
 // TestMySQLErrorEncodeMatchesFixtures compares encode with the ERR packets
-// of the recorded sessions (mysqlFixtures): a missing table, a duplicate
+// of the recorded sessions (the codec's testdata): a missing table, a duplicate
 // key, a statement timeout after a row, byte for byte with the sequence id
 // the server used.
 func TestMySQLErrorEncodeMatchesFixtures(t *testing.T) {
-	for _, v := range mysqlVariants {
-		fx := mysqlFixtures[v.name]
+	for _, v := range mysqlSessionVariants {
+		fx := loadMySQLSession(t, v)
 		var found []string
 		for _, p := range splitMySQLPackets(t, fx.server) {
 			if len(p.payload) == 0 || p.payload[0] != 0xff {
 				continue
 			}
-			n, state, msg, ok := parseMySQLERR(p.payload)
+			n, state, msg, ok := mysqlwire.ParseErr(p.payload)
 			if !ok {
-				t.Fatalf("%s: malformed ERR % x", v.name, p.payload)
+				t.Fatalf("%s: malformed ERR % x", v, p.payload)
 			}
-			raw := appendMySQLPacket(nil, p.seq, p.payload)
+			raw := mysqlwire.AppendPacket(nil, p.Seq, p.payload)
 			r := MySQLError(n, state, msg)
-			if !bytes.Equal(r.encode(p.seq), raw) {
-				t.Errorf("%s: encode gives % x, server sent % x", v.name, r.encode(p.seq), raw)
+			if !bytes.Equal(r.encode(p.Seq), raw) {
+				t.Errorf("%s: encode gives % x, server sent % x", v, r.encode(p.Seq), raw)
 			}
 			for _, e := range mysqlCatalog {
 				if e.reply.number == n && e.reply.message == msg && e.reply.sqlstate == state {
@@ -131,13 +135,13 @@ func TestMySQLErrorEncodeMatchesFixtures(t *testing.T) {
 			}
 			if n == 1146 {
 				if mysqlShapeOf(msg) != mysqlShapeOf(MySQLTableNotFound.message) || state != MySQLTableNotFound.sqlstate {
-					t.Errorf("%s: %q (%s) is not shaped as MySQLTableNotFound", v.name, msg, state)
+					t.Errorf("%s: %q (%s) is not shaped as MySQLTableNotFound", v, msg, state)
 				}
 				found = append(found, "1146")
 			}
 		}
 		if got := strings.Join(found, " "); got != "1146 MySQLDuplicateKey MySQLQueryTimeout" {
-			t.Errorf("%s: errors %s", v.name, got)
+			t.Errorf("%s: errors %s", v, got)
 		}
 	}
 }
@@ -166,8 +170,8 @@ func mysqlShapeOf(msg string) string {
 // ERR packet byte for byte, with the sequence id the server used.
 func TestMySQLErrorEncodeMatchesServer(t *testing.T) {
 	addr := mysqlTestAddr(t)
-	rec := newMySQLRecorder(t, addr, 0, 0)
-	db, err := sql.Open("mysql", mysqlTestDSN(rec.addr(), false))
+	rec := testenv.NewRecorder(t, addr, nil)
+	db, err := sql.Open("mysql", mysqlTestDSN(rec.Addr(), false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,20 +239,20 @@ func TestMySQLErrorEncodeMatchesServer(t *testing.T) {
 	a.Close()
 	b.Close()
 	db.Close()
-	rec.close()
+	rec.Close()
 
 	var found int
-	for _, r := range rec.recordings() {
-		_, server := r.streams()
+	for _, r := range rec.Recordings() {
+		_, server := r.Streams()
 		for _, p := range splitMySQLPackets(t, server) {
-			if n, _, _, ok := parseMySQLERR(p.payload); ok && n == 1213 {
+			if n, _, _, ok := mysqlwire.ParseErr(p.payload); ok && n == 1213 {
 				found++
-				raw := appendMySQLPacket(nil, p.seq, p.payload)
-				if got := MySQLDeadlock.encode(p.seq); !bytes.Equal(got, raw) {
-					t.Errorf("MySQLDeadlock.encode(%d):\n% x\nserver sent:\n% x", p.seq, got, raw)
+				raw := mysqlwire.AppendPacket(nil, p.Seq, p.payload)
+				if got := MySQLDeadlock.encode(p.Seq); !bytes.Equal(got, raw) {
+					t.Errorf("MySQLDeadlock.encode(%d):\n% x\nserver sent:\n% x", p.Seq, got, raw)
 				}
-				if p.seq != 1 {
-					t.Errorf("the server's ERR has sequence id %d, not 1", p.seq)
+				if p.Seq != 1 {
+					t.Errorf("the server's ERR has sequence id %d, not 1", p.Seq)
 				}
 			}
 		}
@@ -263,7 +267,7 @@ func TestMySQLErrorEncodeMatchesServer(t *testing.T) {
 // the driver reports each as the *mysql.MySQLError of its number, SQLSTATE
 // and message, in answer to a query, and in place of the greeting.
 func TestMySQLErrorDriverReadsEncode(t *testing.T) {
-	greeting := appendMySQLPacket(nil, 0, mariadbGreeting(t))
+	greeting := mysqlwire.AppendPacket(nil, 0, mariadbGreeting(t))
 	serve := func(t *testing.T, handle func(c net.Conn, br *bufio.Reader)) string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -290,12 +294,12 @@ func TestMySQLErrorDriverReadsEncode(t *testing.T) {
 		return ln.Addr().String()
 	}
 	readMessage := func(br *bufio.Reader) ([]byte, error) {
-		p, err := readMySQLPacket(br)
+		p, err := mysqlwire.ReadHeader(br)
 		if err != nil {
 			return nil, err
 		}
-		raw, _, err := readMySQLMessage(nil, br, p, 1<<20)
-		return mysqlMessagePayload(raw), err
+		raw, _, err := mysqlwire.ReadMessage(nil, br, p, 1<<20)
+		return mysqlwire.MessagePayload(raw), err
 	}
 	check := func(t *testing.T, err error, want MySQLReply, state string) {
 		t.Helper()
@@ -315,10 +319,10 @@ func TestMySQLErrorDriverReadsEncode(t *testing.T) {
 				if _, err := readMessage(br); err != nil { // handshake response
 					return
 				}
-				c.Write(appendMySQLPacket(nil, 2, []byte{0, 0, 0, 2, 0, 0, 0}))
+				c.Write(mysqlwire.AppendPacket(nil, 2, []byte{0, 0, 0, 2, 0, 0, 0}))
 				for {
 					cmd, err := readMessage(br)
-					if err != nil || len(cmd) == 0 || cmd[0] == byte(mysqlComQuit) {
+					if err != nil || len(cmd) == 0 || cmd[0] == byte(mysqlwire.ComQuit) {
 						return
 					}
 					c.Write(r.encode(1))
@@ -369,4 +373,78 @@ func catalogReplies() []MySQLReply {
 		out[i] = *e.reply
 	}
 	return out
+}
+
+// mysqlTestAddr returns the address of the tests' MySQL or MariaDB server,
+// or skips or fails the test: see testenv.MySQLAddr.
+func mysqlTestAddr(t testing.TB) string {
+	t.Helper()
+	return testenv.MySQLAddr(t)
+}
+
+// mysqlTestDSN returns the DSN of the tests' login (root, no password,
+// database test) at addr, with multiple statements per query if multi.
+func mysqlTestDSN(addr string, multi bool) string {
+	cfg := testenv.MySQLConfig(addr, "root", "")
+	cfg.MultiStatements = multi
+	return cfg.FormatDSN()
+}
+
+// mysqlSessionVariants name the sessions recorded from MariaDB 10.11.19
+// with go-sql-driver v1.10.1 that the MySQL codec's tests keep in their
+// testdata, one per capability variant.
+var mysqlSessionVariants = []string{"Negotiated", "NoDeprecateEOF", "NoCacheMetadata", "Classic"}
+
+// mysqlSession is a recorded session: what the client and the server sent.
+type mysqlSession struct{ client, server []byte }
+
+// loadMySQLSession returns the recorded session of variant name.
+func loadMySQLSession(t testing.TB, name string) mysqlSession {
+	t.Helper()
+	var s mysqlSession
+	for _, side := range []struct {
+		ext string
+		b   *[]byte
+	}{{"client", &s.client}, {"server", &s.server}} {
+		b, err := os.ReadFile(filepath.Join("internal", "wire", "mysqlwire", "testdata", "session-"+name+"."+side.ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		*side.b = b
+	}
+	return s
+}
+
+// mysqlWirePacket is a packet of a recorded stream.
+type mysqlWirePacket struct {
+	mysqlwire.Header
+	payload []byte
+}
+
+// splitMySQLPackets splits a recorded stream into packets.
+func splitMySQLPackets(t testing.TB, stream []byte) []mysqlWirePacket {
+	t.Helper()
+	br := bufio.NewReader(bytes.NewReader(stream))
+	var out []mysqlWirePacket
+	for {
+		p, err := mysqlwire.ReadHeader(br)
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("packet %d: %v", len(out), err)
+		}
+		payload := make([]byte, p.Length)
+		if _, err := io.ReadFull(br, payload); err != nil {
+			t.Fatalf("packet %d: %v", len(out), err)
+		}
+		out = append(out, mysqlWirePacket{p, payload})
+	}
+}
+
+// mariadbGreeting returns the greeting of MariaDB 10.11.19 as recorded in
+// the Negotiated session (unmodified).
+func mariadbGreeting(t testing.TB) []byte {
+	t.Helper()
+	return splitMySQLPackets(t, loadMySQLSession(t, "Negotiated").server)[0].payload
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gofaults/faults/internal/wire/mysqlwire"
 )
 
 // mysqlRelay forwards one MySQL connection. The client's side is framed
@@ -25,17 +27,17 @@ type mysqlRelay struct {
 	inTrans atomic.Bool               // the last answer followed said a transaction is open
 
 	mu       sync.Mutex
-	prepared map[uint32]string // statement texts by id
-	greeting mysqlGreeting     // as the client saw it
-	session  mysqlSession      // what client and server agreed on, after the login
+	prepared map[uint32]string  // statement texts by id
+	greeting mysqlwire.Greeting // as the client saw it
+	session  mysqlwire.Session  // what client and server agreed on, after the login
 }
 
 // mysqlOwed is what becomes of the server's next answer.
 type mysqlOwed struct {
 	fx      effects
-	cmd     mysqlCommand // the command answered
-	follow  bool         // follow the answer packet by packet, to learn the transaction state
-	prepare string       // the text of a COM_STMT_PREPARE, to learn its statement id
+	cmd     mysqlwire.Command // the command answered
+	follow  bool              // follow the answer packet by packet, to learn the transaction state
+	prepare string            // the text of a COM_STMT_PREPARE, to learn its statement id
 }
 
 func newMySQLRelay(c *conn) *mysqlRelay {
@@ -88,8 +90,8 @@ func (r *mysqlRelay) commands(login *MySQLReply) {
 	skipping := false // dropping the rest of a long command the proxy answered
 	prevSeq, prevLen := byte(0), 0
 	for {
-		p, err := peekMySQLHeader(r.fromClient)
-		length, seq := p.length, p.seq
+		p, err := mysqlwire.PeekHeader(r.fromClient)
+		length, seq := p.Length, p.Seq
 		if err != nil {
 			if err == io.EOF {
 				closeWrite(r.server)
@@ -121,7 +123,7 @@ func (r *mysqlRelay) commands(login *MySQLReply) {
 			w := io.Writer(r.toServer)
 			if skipping {
 				w = io.Discard
-				skipping = length == mysqlMaxPayload
+				skipping = length == mysqlwire.MaxPayload
 			}
 			if err := r.copyPacket(w, length); err != nil {
 				r.fail(err)
@@ -134,7 +136,7 @@ func (r *mysqlRelay) commands(login *MySQLReply) {
 			r.fail(err)
 			return
 		}
-		skipping = answered && length == mysqlMaxPayload
+		skipping = answered && length == mysqlwire.MaxPayload
 	}
 }
 
@@ -155,24 +157,24 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 		return false, err
 	}
 	payload := pkt[4:]
-	cmd := mysqlCommand(payload[0])
+	cmd := mysqlwire.Command(payload[0])
 	owed := mysqlOwed{fx: noEffects(), cmd: cmd}
 	switch cmd {
-	case mysqlComQuit, mysqlComStmtClose, mysqlComStmtSendLongData:
+	case mysqlwire.ComQuit, mysqlwire.ComStmtClose, mysqlwire.ComStmtSendLongData:
 		// No answer comes: nothing to fault.
-		if id, ok := mysqlStmtID(payload); ok && cmd == mysqlComStmtClose {
+		if id, ok := mysqlwire.StmtID(payload); ok && cmd == mysqlwire.ComStmtClose {
 			r.mu.Lock()
 			delete(r.prepared, id)
 			r.mu.Unlock()
 		}
 		r.c.p.stats.requests.Add(1)
 		return false, r.copyPacket(r.toServer, length)
-	case mysqlComChangeUser:
+	case mysqlwire.ComChangeUser:
 		r.c.p.stats.requests.Add(1)
 		return false, r.copyPacket(r.toServer, length)
 	}
 	plan := r.c.plan.Load()
-	if cmd == mysqlComStmtPrepare {
+	if cmd == mysqlwire.ComStmtPrepare {
 		// Query matches the executions of a prepared statement, not its
 		// preparation (see Query): the text only names the request.
 		owed.prepare = string(payload[1:])
@@ -182,10 +184,10 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 	} else {
 		req := &request{method: cmd.String(), target: owed.prepare, inTrans: r.inTrans.Load()}
 		switch cmd {
-		case mysqlComQuery:
+		case mysqlwire.ComQuery:
 			req.query = string(payload[1:])
-		case mysqlComStmtExecute:
-			if id, ok := mysqlStmtID(payload); ok {
+		case mysqlwire.ComStmtExecute:
+			if id, ok := mysqlwire.StmtID(payload); ok {
 				r.mu.Lock()
 				req.query = r.prepared[id]
 				r.mu.Unlock()
@@ -325,12 +327,12 @@ func (r *mysqlRelay) learnSession(length int) {
 	if err != nil || len(b) < 4 {
 		return
 	}
-	h, err := parseMySQLClientHello(b[4:])
+	h, err := mysqlwire.ParseClientHello(b[4:])
 	if err != nil {
 		return
 	}
 	r.mu.Lock()
-	r.session = negotiateMySQL(r.greeting, h)
+	r.session = mysqlwire.Negotiate(r.greeting, h)
 	r.mu.Unlock()
 }
 
@@ -342,28 +344,28 @@ func (r *mysqlRelay) follow(owed *mysqlOwed, chunk []byte, n int64) bool {
 	r.mu.Lock()
 	session := r.session
 	r.mu.Unlock()
-	f := newMySQLFollower(owed.cmd.response(), session)
+	f := mysqlwire.NewFollower(owed.cmd.Response(), session)
 	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(append([]byte(nil), chunk...)), r.fromServer), 16<<10)
 	var rows int64
-	for !f.done() {
-		if f.failed() != nil {
+	for !f.Done() {
+		if f.Err() != nil {
 			// Not a response this follower knows: pass the rest raw.
-			r.c.p.log.Warn("faults: MySQL answer not followed; it passes whole", "conn", r.c.id, "err", f.failed())
+			r.c.p.log.Warn("faults: MySQL answer not followed; it passes whole", "conn", r.c.id, "err", f.Err())
 			return r.passRest(br)
 		}
-		p, err := readMySQLPacket(br)
+		p, err := mysqlwire.ReadHeader(br)
 		if err != nil {
 			r.fail(err)
 			return false
 		}
-		head, err := peekMySQLPayload(br, p, mysqlHeadLen)
+		head, err := mysqlwire.PeekPayload(br, p, mysqlwire.HeadLen)
 		if err != nil {
 			r.fail(err)
 			return false
 		}
-		wasRows := f.state == mfRows && !f.serverCont
-		f.server(head, p.length)
-		if wasRows && f.state == mfRows && n >= 0 {
+		wasRows := f.State() == mysqlwire.StateRows && !f.Continued()
+		f.Server(head, p.Length)
+		if wasRows && f.State() == mysqlwire.StateRows && n >= 0 {
 			if rows == n {
 				// A clean close, not a reset: a reset could discard rows
 				// the client has not read yet.
@@ -372,11 +374,11 @@ func (r *mysqlRelay) follow(owed *mysqlOwed, chunk []byte, n int64) bool {
 			}
 			rows++
 		}
-		hdr := p.header()
+		hdr := p.Bytes()
 		r.clientMu.Lock()
 		_, err = r.toClient.Write(hdr[:])
 		if err == nil {
-			_, err = copyMySQLPayload(r.toClient, br, p)
+			_, err = mysqlwire.CopyPayload(r.toClient, br, p)
 		}
 		r.clientMu.Unlock()
 		if err != nil {
@@ -384,10 +386,10 @@ func (r *mysqlRelay) follow(owed *mysqlOwed, chunk []byte, n int64) bool {
 			return false
 		}
 	}
-	if f.status != 0 {
+	if f.Status() != 0 {
 		// An answer that ended in OK or EOF tells; an ERR leaves the
 		// transaction as it was.
-		r.inTrans.Store(f.status&mysqlServerStatusInTrans != 0)
+		r.inTrans.Store(f.Status()&mysqlwire.ServerStatusInTrans != 0)
 	}
 	if br.Buffered() > 0 {
 		return r.passRest(br)
@@ -409,15 +411,15 @@ func (r *mysqlRelay) passRest(br *bufio.Reader) bool {
 // learnStatement records the id the server gave a prepared statement, from
 // the first bytes of its answer: a COM_STMT_PREPARE_OK packet.
 func (r *mysqlRelay) learnStatement(owed *mysqlOwed, answer []byte) {
-	if owed.prepare == "" || len(answer) < mysqlHeaderLen {
+	if owed.prepare == "" || len(answer) < mysqlwire.HeaderLen {
 		return
 	}
-	ok, valid := parseMySQLPrepareOK(answer[mysqlHeaderLen:])
+	ok, valid := mysqlwire.ParsePrepareOK(answer[mysqlwire.HeaderLen:])
 	if !valid {
 		return
 	}
 	r.mu.Lock()
-	r.prepared[ok.stmtID] = owed.prepare
+	r.prepared[ok.StmtID] = owed.prepare
 	r.mu.Unlock()
 }
 
@@ -425,8 +427,8 @@ func (r *mysqlRelay) learnStatement(owed *mysqlOwed, answer []byte) {
 // capabilities, or answers in its place with greeting, if not nil. It
 // reports whether the relay goes on.
 func (r *mysqlRelay) greet(greeting *MySQLReply) bool {
-	p, err := peekMySQLHeader(r.fromServer)
-	length := p.length
+	p, err := mysqlwire.PeekHeader(r.fromServer)
+	length := p.Length
 	if err != nil {
 		if err == io.EOF {
 			closeWrite(r.client)
@@ -451,8 +453,8 @@ func (r *mysqlRelay) greet(greeting *MySQLReply) bool {
 	pkt = append([]byte(nil), pkt...)
 	// A greeting that cannot be read (an ERR, an old protocol) passes as
 	// it is.
-	if clearMySQLCapabilities(pkt[4:], mysqlCapsUnfollowed, 0) == nil {
-		g, _ := parseMySQLGreeting(pkt[4:])
+	if mysqlwire.ClearCapabilities(pkt[4:], mysqlwire.Unfollowed, 0) == nil {
+		g, _ := mysqlwire.ParseGreeting(pkt[4:])
 		r.mu.Lock()
 		r.greeting = g
 		r.mu.Unlock()

@@ -1,4 +1,4 @@
-package faults
+package mysqlwire
 
 import (
 	"bufio"
@@ -10,7 +10,7 @@ import (
 	"testing/iotest"
 )
 
-// myFuzzReaders are reused by FuzzMySQLPacket (one input at a time per
+// myFuzzReaders are reused by FuzzPacket (one input at a time per
 // process).
 var myFuzzReaders [2]*bufio.Reader
 
@@ -24,9 +24,9 @@ func myFuzzReader(i int, r io.Reader) *bufio.Reader {
 
 // myFuzzStep is what one framer call did, for comparing two readers.
 type myFuzzStep struct {
-	p        mysqlPacket
+	p        Header
 	raw      []byte
-	last     mysqlPacket
+	last     Header
 	err      string
 	consumed int
 }
@@ -36,7 +36,7 @@ func myFuzzFrame(t *testing.T, in []byte, br *bufio.Reader, max int) []myFuzzSte
 	var steps []myFuzzStep
 	off := 0
 	for {
-		p, err := readMySQLPacket(br)
+		p, err := ReadHeader(br)
 		if err != nil {
 			left := len(in) - off
 			switch {
@@ -44,31 +44,31 @@ func myFuzzFrame(t *testing.T, in []byte, br *bufio.Reader, max int) []myFuzzSte
 				if left != 0 {
 					t.Fatalf("io.EOF with %d bytes left", left)
 				}
-			case errors.Is(err, errMySQLMalformed) && errors.Is(err, io.ErrUnexpectedEOF):
-				if left == 0 || left >= mysqlHeaderLen {
+			case errors.Is(err, ErrMalformed) && errors.Is(err, io.ErrUnexpectedEOF):
+				if left == 0 || left >= HeaderLen {
 					t.Fatalf("short header with %d bytes left", left)
 				}
 			default:
-				t.Fatalf("readMySQLPacket: %v", err)
+				t.Fatalf("ReadHeader: %v", err)
 			}
 			if rest, _ := io.ReadAll(br); !bytes.Equal(rest, in[off:]) {
 				t.Fatalf("error %v, but consumed %d bytes", err, len(in)-off-len(rest))
 			}
 			return append(steps, myFuzzStep{err: err.Error()})
 		}
-		if p.length != int(in[off])|int(in[off+1])<<8|int(in[off+2])<<16 || p.seq != in[off+3] {
+		if p.Length != int(in[off])|int(in[off+1])<<8|int(in[off+2])<<16 || p.Seq != in[off+3] {
 			t.Fatalf("header % x read as %v", in[off:off+4], p)
 		}
-		head, herr := peekMySQLPayload(br, p, mysqlHeadLen)
-		avail := len(in) - off - mysqlHeaderLen
-		if want := min(p.length, mysqlHeadLen); avail >= want {
+		head, herr := PeekPayload(br, p, HeadLen)
+		avail := len(in) - off - HeaderLen
+		if want := min(p.Length, HeadLen); avail >= want {
 			if herr != nil || !bytes.Equal(head, in[off+4:off+4+want]) {
 				t.Fatalf("peek: % x, %v", head, herr)
 			}
 		} else if !errors.Is(herr, io.ErrUnexpectedEOF) {
 			t.Fatalf("peek past the end: %v", herr)
 		}
-		raw, last, err := readMySQLMessage(nil, br, p, max)
+		raw, last, err := ReadMessage(nil, br, p, max)
 		step := myFuzzStep{p: p, raw: raw, last: last}
 		// raw is exactly what was consumed.
 		if !bytes.Equal(raw, in[off:off+len(raw)]) {
@@ -79,8 +79,8 @@ func myFuzzFrame(t *testing.T, in []byte, br *bufio.Reader, max int) []myFuzzSte
 			t.Fatalf("%d bytes buffered, %d left", rest, len(in)-off)
 		}
 		if err != nil {
-			if !errors.Is(err, errMySQLMalformed) && !errors.Is(err, io.ErrUnexpectedEOF) {
-				t.Fatalf("readMySQLMessage: %v", err)
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("ReadMessage: %v", err)
 			}
 			if rest, _ := io.ReadAll(br); !bytes.Equal(rest, in[off:]) {
 				t.Fatalf("error %v: the rest is not what is left", err)
@@ -89,31 +89,32 @@ func myFuzzFrame(t *testing.T, in []byte, br *bufio.Reader, max int) []myFuzzSte
 			return append(steps, step)
 		}
 		// A complete message re-encodes to itself.
-		if again := appendMySQLPacket(nil, p.seq, mysqlMessagePayload(raw)); !bytes.Equal(again, raw) {
+		if again := AppendPacket(nil, p.Seq, MessagePayload(raw)); !bytes.Equal(again, raw) {
 			t.Fatalf("message of %d bytes does not re-encode", len(raw))
 		}
-		if last.continued() {
+		if last.Continued() {
 			t.Fatalf("message ends with a full packet %v", last)
 		}
 		steps = append(steps, step)
 	}
 }
 
-// FuzzMySQLPacket feeds arbitrary bytes to the framer and the parsers:
+// FuzzPacket feeds arbitrary bytes to the framer and the parsers:
 // no panic; nothing consumed on a refused header; a message's raw bytes
 // are exactly those consumed and re-encode to themselves; one byte at a
 // time gives the same result; clearing capabilities changes only their
 // bytes.
-func FuzzMySQLPacket(f *testing.F) {
-	for _, fx := range mysqlFixtures {
+func FuzzPacket(f *testing.F) {
+	for _, v := range mysqlVariants {
+		fx := loadSession(f, v.name)
 		f.Add(fx.client[:min(len(fx.client), 600)])
 		f.Add(fx.server[:min(len(fx.server), 600)])
 	}
 	f.Add([]byte("\xff\xff\xff\x00abc"))
 	f.Add([]byte{1, 0, 0, 0, 0x0e})
-	f.Add(MySQLDeadlock.encode(1))
+	f.Add(AppendErr(nil, 1, 1213, "40001", deadlockMessage))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		max := mysqlMaxMessage
+		max := MaxMessage
 		if len(in) > 0 && in[0]&1 == 1 {
 			max = int(in[0]) << 8
 		}
@@ -129,10 +130,10 @@ func FuzzMySQLPacket(f *testing.F) {
 			}
 		}
 
-		// readMySQLPacketWant consumes nothing it refuses.
+		// ReadExpectedHeader consumes nothing it refuses.
 		if len(in) >= 2 {
 			br := myFuzzReader(0, bytes.NewReader(in[2:]))
-			if _, err := readMySQLPacketWant(br, in[0], int(in[1])*97); err != nil {
+			if _, err := ReadExpectedHeader(br, in[0], int(in[1])*97); err != nil {
 				if rest, _ := io.ReadAll(br); !bytes.Equal(rest, in[2:]) {
 					t.Fatalf("refused header consumed: %v", err)
 				}
@@ -140,57 +141,57 @@ func FuzzMySQLPacket(f *testing.F) {
 		}
 
 		// Parsers.
-		if g, err := parseMySQLGreeting(in); err == nil {
+		if g, err := ParseGreeting(in); err == nil {
 			b := bytes.Clone(in)
 			var bits, mb uint32
 			if len(in) >= 8 {
 				bits, mb = binary.LittleEndian.Uint32(in), binary.LittleEndian.Uint32(in[4:])
 			}
-			if err := clearMySQLCapabilities(b, bits, mb); err != nil {
+			if err := ClearCapabilities(b, bits, mb); err != nil {
 				t.Fatalf("clear: %v", err)
 			}
-			g2, err := parseMySQLGreeting(b)
+			g2, err := ParseGreeting(b)
 			if err != nil {
 				t.Fatalf("cleared greeting: %v", err)
 			}
-			wantCaps := g.capabilities &^ bits
+			wantCaps := g.Capabilities &^ bits
 			if g.capHigh == 0 {
 				wantCaps &= 0xffff
 			}
-			if g2.capabilities != wantCaps {
-				t.Fatalf("cleared 0x%08x of 0x%08x: 0x%08x", bits, g.capabilities, g2.capabilities)
+			if g2.Capabilities != wantCaps {
+				t.Fatalf("cleared 0x%08x of 0x%08x: 0x%08x", bits, g.Capabilities, g2.Capabilities)
 			}
 			for i := range b {
 				if b[i] != in[i] && i != g.capLow && i != g.capLow+1 && (g.capHigh == 0 || i != g.capHigh && i != g.capHigh+1) && (g.mariadbAt == 0 || i < g.mariadbAt || i >= g.mariadbAt+4) {
 					t.Fatalf("clearing changed byte %d", i)
 				}
 			}
-		} else if !errors.Is(err, errMySQLMalformed) {
+		} else if !errors.Is(err, ErrMalformed) {
 			t.Fatalf("greeting: %v", err)
 		}
-		if _, err := parseMySQLClientHello(in); err != nil && !errors.Is(err, errMySQLMalformed) {
+		if _, err := ParseClientHello(in); err != nil && !errors.Is(err, ErrMalformed) {
 			t.Fatalf("client hello: %v", err)
 		}
-		if v, n, ok := readMySQLLenEnc(in); ok {
+		if v, n, ok := ParseLenEnc(in); ok {
 			if n > len(in) || n < 1 {
 				t.Fatalf("lenenc of %d bytes in %d", n, len(in))
 			}
-			if enc := appendMySQLLenEnc(nil, v); len(enc) > n {
+			if enc := AppendLenEnc(nil, v); len(enc) > n {
 				t.Fatalf("%d encoded in %d bytes, read from %d", v, len(enc), n)
 			}
 		}
-		parseMySQLOK(in)
-		parseMySQLEOF(in)
-		parseMySQLPrepareOK(in)
-		if n, state, msg, ok := parseMySQLERR(in); ok {
-			if r := MySQLError(n, state, msg); state != "" && !bytes.Equal(r.encode(0)[4:], in) {
-				t.Fatalf("ERR % x re-encodes as % x", in, r.encode(0)[4:])
+		ParseOK(in)
+		ParseEOF(in)
+		ParsePrepareOK(in)
+		if n, state, msg, ok := ParseErr(in); ok {
+			if r := AppendErr(nil, 0, n, state, msg); state != "" && !bytes.Equal(r[4:], in) {
+				t.Fatalf("ERR % x re-encodes as % x", in, r[4:])
 			}
 		}
-		classifyMySQLReply(in[:min(len(in), mysqlHeadLen)], len(in))
-		mysqlStmtID(in)
-		if c, ok := mysqlCommandOf(in); ok {
-			_ = c.String() + c.response().String()
+		ClassifyReply(in[:min(len(in), HeadLen)], len(in))
+		StmtID(in)
+		if c, ok := commandOf(in); ok {
+			_ = c.String() + c.Response().String()
 		}
 	})
 }
@@ -214,15 +215,15 @@ func (g *myGen) bool() bool     { return g.byte()&1 == 1 }
 // myGenResponse generates, from g, a response that a server could send
 // (with the client's packets during LOCAL INFILE and authentication), of
 // one of the shapes the follower follows, in a session it draws too.
-func myGenResponse(g *myGen) (mysqlResponse, mysqlSession, []mp) {
-	s := mysqlSession{caps: mysqlClientProtocol41 | mysqlClientMultiResults}
+func myGenResponse(g *myGen) (Response, Session, []mp) {
+	s := Session{Capabilities: ClientProtocol41 | ClientMultiResults}
 	if g.bool() {
-		s.caps |= mysqlClientDeprecateEOF
+		s.Capabilities |= ClientDeprecateEOF
 	}
 	if g.bool() {
-		s.mariadbCaps = mariadbClientCacheMetadata
+		s.MariaDBCapabilities = MariaDBClientCacheMetadata
 	}
-	dep := s.caps&mysqlClientDeprecateEOF != 0
+	dep := s.Capabilities&ClientDeprecateEOF != 0
 	var out []mp
 	add := func(p ...mp) { out = append(out, p...) }
 	errP := func() mp {
@@ -250,9 +251,9 @@ func myGenResponse(g *myGen) (mysqlResponse, mysqlSession, []mp) {
 			}
 			return srvLong(length, b)
 		}
-		add(mk(mysqlMaxPayload, first))
+		add(mk(MaxPayload, first))
 		for g.intn(3) == 2 {
-			add(mk(mysqlMaxPayload, g.byte()))
+			add(mk(MaxPayload, g.byte()))
 		}
 		add(mk(g.intn(3)*7, g.byte()))
 	}
@@ -299,14 +300,14 @@ func myGenResponse(g *myGen) (mysqlResponse, mysqlSession, []mp) {
 			more := g.bool()
 			status := uint16(2)
 			if more {
-				status |= mysqlServerMoreResultsExist
+				status |= ServerMoreResultsExist
 			}
 			switch g.intn(5) {
 			case 0:
 				add(okPkt(0, uint64(g.byte())<<10, uint64(g.byte()), status))
 			case 1:
 				add(errP())
-				return mysqlRespResult, s, out
+				return ResponseResult, s, out
 			case 2:
 				add(srv(0xfb, 'f'))
 				for g.intn(3) != 0 {
@@ -319,13 +320,13 @@ func myGenResponse(g *myGen) (mysqlResponse, mysqlSession, []mp) {
 				add(cli())
 				if g.intn(4) == 0 {
 					add(errP())
-					return mysqlRespResult, s, out
+					return ResponseResult, s, out
 				}
 				add(okPkt(0, 1, 0, status))
 			default:
 				n := 1 + g.intn(4)
 				meta := true
-				if s.mariadbCaps != 0 {
+				if s.MariaDBCapabilities != 0 {
 					meta = g.bool()
 					add(colCount(uint64(n), map[bool]byte{false: 0, true: 1}[meta]))
 				} else {
@@ -337,29 +338,29 @@ func myGenResponse(g *myGen) (mysqlResponse, mysqlSession, []mp) {
 				cursor := g.intn(8) == 0
 				if !dep {
 					if cursor {
-						add(eofPkt(2 | mysqlServerStatusCursorExist))
-						return mysqlRespResult, s, out
+						add(eofPkt(2 | ServerStatusCursorExists))
+						return ResponseResult, s, out
 					}
 					add(eofPkt(2))
 				} else if cursor {
-					end(2 | mysqlServerStatusCursorExist)
-					return mysqlRespResult, s, out
+					end(2 | ServerStatusCursorExists)
+					return ResponseResult, s, out
 				}
 				rows(g.bool())
 				if g.intn(5) == 0 {
 					add(errP())
-					return mysqlRespResult, s, out
+					return ResponseResult, s, out
 				}
 				end(status)
 			}
 			if !more {
-				return mysqlRespResult, s, out
+				return ResponseResult, s, out
 			}
 		}
 	case 2:
 		if g.intn(4) == 0 {
 			add(errP())
-			return mysqlRespPrepare, s, out
+			return ResponsePrepare, s, out
 		}
 		cols, params := g.intn(4), g.intn(4)
 		add(prepOK(1, uint16(cols), uint16(params)))
@@ -375,11 +376,11 @@ func myGenResponse(g *myGen) (mysqlResponse, mysqlSession, []mp) {
 				add(eofPkt(2))
 			}
 		}
-		return mysqlRespPrepare, s, out
+		return ResponsePrepare, s, out
 	case 3:
-		resp := mysqlRespFetch
+		resp := ResponseFetch
 		if g.bool() {
-			resp = mysqlRespFieldList
+			resp = ResponseFieldList
 			defs(g.intn(4))
 		} else {
 			rows(true)
@@ -387,7 +388,7 @@ func myGenResponse(g *myGen) (mysqlResponse, mysqlSession, []mp) {
 		if g.intn(4) == 0 {
 			add(errP())
 		} else {
-			end(2 | mysqlServerStatusLastRowSent)
+			end(2 | ServerStatusLastRowSent)
 		}
 		return resp, s, out
 	case 4:
@@ -400,7 +401,7 @@ func myGenResponse(g *myGen) (mysqlResponse, mysqlSession, []mp) {
 		} else {
 			add(srv(cat([]byte{b}, bytes.Repeat([]byte{'s'}, g.intn(40)))...))
 		}
-		return mysqlRespSingle, s, out
+		return ResponseSingle, s, out
 	}
 	for g.intn(3) != 0 {
 		switch g.intn(3) {
@@ -423,15 +424,15 @@ func myGenResponse(g *myGen) (mysqlResponse, mysqlSession, []mp) {
 	} else {
 		add(okPkt(0, 0, 0, 2))
 	}
-	return mysqlRespAuth, s, out
+	return ResponseAuth, s, out
 }
 
-// FuzzMySQLFollower checks the follower two ways. On a response generated
+// FuzzFollower checks the follower two ways. On a response generated
 // from the input (myGenResponse) it must be done after the last packet and
 // never before, and want the client's packets exactly when they come. On
 // packets made of the raw input it must not panic, stay done or failed
 // once it is, and refuse any packet after the end.
-func FuzzMySQLFollower(f *testing.F) {
+func FuzzFollower(f *testing.F) {
 	f.Add([]byte{0, 1, 1, 0, 3, 2, 1, 7, 7, 3, 0, 1})
 	f.Add([]byte{0, 0, 0, 2, 2, 1, 1, 3, 0, 5})
 	f.Add([]byte{0, 1, 0, 5, 1, 0, 1, 0, 3, 1, 0})
@@ -444,25 +445,25 @@ func FuzzMySQLFollower(f *testing.F) {
 		if in[0]&1 == 0 {
 			g := &myGen{in[1:]}
 			resp, s, packets := myGenResponse(g)
-			fz := newMySQLFollower(resp, s)
+			fz := NewFollower(resp, s)
 			for i, p := range packets {
-				if fz.done() {
+				if fz.Done() {
 					t.Fatalf("%v response: done before packet %d of %d", resp, i, len(packets))
 				}
-				if fz.wantsClient() != p.client {
-					t.Fatalf("%v response, packet %d: wantsClient %v, the packet is the client's: %v", resp, i, fz.wantsClient(), p.client)
+				if fz.WantsClient() != p.client {
+					t.Fatalf("%v response, packet %d: wantsClient %v, the packet is the client's: %v", resp, i, fz.WantsClient(), p.client)
 				}
 				var err error
 				if p.client {
-					err = fz.client(p.length)
+					err = fz.Client(p.length)
 				} else {
-					err = fz.server(p.head, p.length)
+					err = fz.Server(p.head, p.length)
 				}
 				if err != nil {
 					t.Fatalf("%v response (session %+v), packet %d (% x, %d bytes): %v", resp, s, i, p.head[:min(len(p.head), 8)], p.length, err)
 				}
 			}
-			if !fz.done() {
+			if !fz.Done() {
 				t.Fatalf("%v response: not done after %d packets (state %v)", resp, len(packets), fz.state)
 			}
 			return
@@ -475,16 +476,16 @@ func FuzzMySQLFollower(f *testing.F) {
 		if len(in) > 1 {
 			sel = in[1]
 		}
-		s := mysqlSession{caps: mysqlClientProtocol41}
+		s := Session{Capabilities: ClientProtocol41}
 		if sel&8 != 0 {
-			s.caps |= mysqlClientDeprecateEOF
+			s.Capabilities |= ClientDeprecateEOF
 		}
 		if sel&16 != 0 {
-			s.mariadbCaps = mariadbClientCacheMetadata
+			s.MariaDBCapabilities = MariaDBClientCacheMetadata
 		}
-		fz := newMySQLFollower(mysqlResponse(sel%8), s)
+		fz := NewFollower(Response(sel%8), s)
 		rest := in[min(len(in), 2):]
-		wasDone := fz.done()
+		wasDone := fz.Done()
 		for len(rest) >= 2 {
 			flags, n := rest[0], int(rest[1])
 			rest = rest[2:]
@@ -492,25 +493,25 @@ func FuzzMySQLFollower(f *testing.F) {
 			rest = rest[len(head):]
 			length := len(head)
 			if flags&2 != 0 {
-				length = mysqlMaxPayload
-				if len(head) < mysqlHeadLen {
-					head = append(bytes.Clone(head), make([]byte, mysqlHeadLen-len(head))...)
+				length = MaxPayload
+				if len(head) < HeadLen {
+					head = append(bytes.Clone(head), make([]byte, HeadLen-len(head))...)
 				}
 			}
-			failedBefore := fz.failed() != nil
+			failedBefore := fz.Err() != nil
 			var err error
 			if flags&1 != 0 {
-				err = fz.client(length)
+				err = fz.Client(length)
 			} else {
-				err = fz.server(head, length)
+				err = fz.Server(head, length)
 			}
 			if (failedBefore || wasDone) && err == nil {
 				t.Fatalf("packet accepted after the follower ended (done %v, failed %v)", wasDone, failedBefore)
 			}
-			if err != nil && (fz.failed() == nil || fz.done()) {
+			if err != nil && (fz.Err() == nil || fz.Done()) {
 				t.Fatalf("error %v, but the follower has not failed", err)
 			}
-			wasDone = fz.done()
+			wasDone = fz.Done()
 		}
 	})
 }
