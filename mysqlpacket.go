@@ -159,7 +159,39 @@ func peekMySQLPayload(br *bufio.Reader, p mysqlPacket, n int) ([]byte, error) {
 // has just read, from br to w, straight from br's buffer. A stream that
 // ends first gives io.ErrUnexpectedEOF.
 func copyMySQLPayload(w io.Writer, br *bufio.Reader, p mysqlPacket) (int64, error) {
-	return hfCopyN(w, br, int64(p.length))
+	return copyBufferedN(w, br, int64(p.length))
+}
+
+// copyBufferedN copies n bytes from br to w, straight from br's buffer,
+// consuming what w took. A stream that ends first gives
+// io.ErrUnexpectedEOF; after a write error, the bytes w did not take are
+// still in br.
+func copyBufferedN(w io.Writer, br *bufio.Reader, n int64) (int64, error) {
+	var written int64
+	for written < n {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return written, err
+			}
+		}
+		p, _ := br.Peek(int(min(int64(br.Buffered()), n-written)))
+		m, err := w.Write(p)
+		if m < 0 || m > len(p) {
+			m, err = 0, errors.New("faults: invalid Write result")
+		}
+		br.Discard(m)
+		written += int64(m)
+		if err == nil && m < len(p) {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
 }
 
 // copyMySQLMessage forwards a whole message whose first header p
