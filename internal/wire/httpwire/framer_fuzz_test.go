@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -146,6 +148,15 @@ func fuzzGet(t *testing.T, get func(string) (string, bool), fields []Field) {
 	}
 }
 
+// fuzzFixture returns the bytes of testdata/name.
+func fuzzFixture(f *testing.F, name string) []byte {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return b
+}
+
 func FuzzReadRequestHead(f *testing.F) {
 	for _, c := range requestCases {
 		f.Add([]byte(c.head + c.rest))
@@ -155,6 +166,9 @@ func FuzzReadRequestHead(f *testing.F) {
 	}
 	for _, c := range truncatedRequests {
 		f.Add([]byte(c.in))
+	}
+	for _, fx := range fixtures {
+		f.Add(fuzzFixture(f, fx.name+".request"))
 	}
 	f.Add([]byte("GET / HTTP/1.1\r\nX-Fault: a\r\nx-fault:b\r\n\r\n"))
 	f.Add([]byte("GET /1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello\r\n" +
@@ -219,6 +233,15 @@ func FuzzReadResponseHead(f *testing.F) {
 	}
 	for _, c := range malformedResponses {
 		f.Add([]byte(c.in), uint8(0))
+	}
+	for _, fx := range fixtures {
+		m := 0
+		for i, s := range methods {
+			if s == fx.method {
+				m = i
+			}
+		}
+		f.Add(fuzzFixture(f, fx.name+".response"), uint8(m))
 	}
 	f.Add([]byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"+
 		"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"+
