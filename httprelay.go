@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gofaults/faults/internal/wire/httpwire"
 )
 
 // httpRelay forwards one HTTP connection, framing requests and responses so
@@ -26,8 +28,8 @@ type httpRelay struct {
 	// One framer per direction, in no-copy mode: a head's raw bytes are
 	// valid until the next read from its reader, so each head is written
 	// on before its body is read.
-	requestFramer  httpFramer
-	responseFramer httpFramer
+	requestFramer  httpwire.Framer
+	responseFramer httpwire.Framer
 
 	mu       sync.Mutex // guards queue and the proxy's own writes to the client
 	queue    []*exchange
@@ -47,9 +49,9 @@ type exchange struct {
 
 func newHTTPRelay(c *conn) *httpRelay {
 	return &httpRelay{
-		sides:          newSides(c, maxHTTPHead),
-		requestFramer:  httpFramer{noCopy: true},
-		responseFramer: httpFramer{noCopy: true},
+		sides:          newSides(c, httpwire.MaxHead),
+		requestFramer:  httpwire.Framer{NoCopy: true},
+		responseFramer: httpwire.Framer{NoCopy: true},
 	}
 }
 
@@ -70,12 +72,12 @@ func (r *httpRelay) requests() {
 			r.passRaw(r.fromClient, r.toServer, r.server)
 			return
 		}
-		head, err := r.requestFramer.readRequestHead(r.fromClient)
+		head, err := r.requestFramer.ReadRequestHead(r.fromClient)
 		switch {
 		case err == io.EOF:
 			closeWrite(r.server)
 			return
-		case errors.Is(err, errMalformed):
+		case errors.Is(err, httpwire.ErrMalformed):
 			r.fallBack("request", err)
 			continue
 		case err != nil:
@@ -89,16 +91,16 @@ func (r *httpRelay) requests() {
 		if fx.delayRequest > 0 && r.c.sleep(fx.delayRequest, nil) == ended {
 			return
 		}
-		x := &exchange{method: head.method, fx: fx}
+		x := &exchange{method: head.Method, fx: fx}
 		if fx.reply != nil {
 			reply := fx.reply.(HTTPReply)
 			// The request never reaches the server. A client waiting for
 			// 100 Continue will not send its body: close after answering.
-			last := reply.close || head.expectContinue || head.close
+			last := reply.close || head.ExpectContinue || head.Close
 			if last {
 				reply.close = true // say so (RFC 9112 9.6)
 			}
-			x.reply = reply.encode(head.method)
+			x.reply = reply.encode(head.Method)
 			if err := r.answer(x); err != nil {
 				r.fail(err)
 				return
@@ -110,14 +112,14 @@ func (r *httpRelay) requests() {
 				r.c.end(endClose)
 				return
 			}
-			if _, err := copyBody(io.Discard, r.fromClient, head.body); err != nil {
+			if _, err := httpwire.CopyBody(io.Discard, r.fromClient, head.Body); err != nil {
 				r.fail(err)
 				return
 			}
 			continue
 		}
 		r.enqueue(x)
-		if err := r.forward(r.toServer, r.fromClient, raw, head.body); err != nil {
+		if err := r.forward(r.toServer, r.fromClient, raw, head.Body); err != nil {
 			if r.interrupted(err) {
 				continue // the rest of the body, and all after it, raw
 			}
@@ -130,7 +132,7 @@ func (r *httpRelay) requests() {
 			r.c.end(endClose)
 			return
 		}
-		if head.upgrade {
+		if head.Upgrade {
 			// What follows is another protocol, or nothing until the
 			// server answers: no more framing on this side.
 			r.passRaw(r.fromClient, r.toServer, r.server)
@@ -141,20 +143,20 @@ func (r *httpRelay) requests() {
 
 // decideRequest decides what becomes of a request, and returns its head
 // as it must go upstream (without the fault header).
-func (r *httpRelay) decideRequest(head *httpRequestHead) ([]byte, effects) {
+func (r *httpRelay) decideRequest(head *httpwire.RequestHead) ([]byte, effects) {
 	plan := r.c.plan.Load()
 	name := r.c.p.cfg.faultHeader
 	if len(plan.requests) == 0 && name == "" {
 		// Nothing to match: skip building the request.
 		r.c.p.stats.requests.Add(1)
-		return head.raw, noEffects()
+		return head.Raw, noEffects()
 	}
-	req := &request{method: head.method, target: head.target, path: head.path, header: head.get}
+	req := &request{method: head.Method, target: head.Target, path: head.Path, header: head.Get}
 	fx := r.c.decide(plan, req, nil)
-	raw := head.raw
+	raw := head.Raw
 	if name != "" {
 		var values []string
-		raw, values = withoutHeader(raw, name)
+		raw, values = httpwire.WithoutHeader(raw, name)
 		if len(values) > 0 {
 			r.inBand(strings.Join(values, ","), req, &fx)
 		}
@@ -175,23 +177,23 @@ func (r *httpRelay) inBand(value string, req *request, fx *effects) {
 
 // forward writes a message's head and body to w, in one write when the
 // whole message is already buffered.
-func (r *httpRelay) forward(w meter, from *bufio.Reader, head []byte, body httpBody) error {
-	if body.kind == bodyNone {
+func (r *httpRelay) forward(w meter, from *bufio.Reader, head []byte, body httpwire.Body) error {
+	if body.Kind == httpwire.BodyNone {
 		return w.writev(head)
 	}
-	if body.kind == bodyLength && body.length <= int64(from.Buffered()) {
-		b, _ := from.Peek(int(body.length))
+	if body.Kind == httpwire.BodyLength && body.Length <= int64(from.Buffered()) {
+		b, _ := from.Peek(int(body.Length))
 		err := w.writev(head, b)
 		from.Discard(len(b))
 		return err
 	}
-	if body.kind == bodyLength || body.kind == bodyUntilClose {
+	if body.Kind == httpwire.BodyLength || body.Kind == httpwire.BodyUntilClose {
 		// Pass on the buffered start with the head; splice the rest.
 		b, _ := from.Peek(from.Buffered())
 		rest := int64(-1)
-		if body.kind == bodyLength {
-			b = b[:min(int64(len(b)), body.length)]
-			rest = body.length - int64(len(b))
+		if body.Kind == httpwire.BodyLength {
+			b = b[:min(int64(len(b)), body.Length)]
+			rest = body.Length - int64(len(b))
 		}
 		err := w.writev(head, b)
 		from.Discard(len(b))
@@ -203,7 +205,7 @@ func (r *httpRelay) forward(w meter, from *bufio.Reader, head []byte, body httpB
 	if err := w.writev(head); err != nil {
 		return err
 	}
-	_, err := copyBody(w, from, body)
+	_, err := httpwire.CopyBody(w, from, body)
 	return err
 }
 
@@ -357,9 +359,9 @@ func (r *httpRelay) responses(done chan<- struct{}) {
 			r.fallBack("unrequested response", nil)
 			continue
 		}
-		head, err := r.responseFramer.readResponseHead(r.fromServer, x.method)
+		head, err := r.responseFramer.ReadResponseHead(r.fromServer, x.method)
 		switch {
-		case errors.Is(err, errMalformed):
+		case errors.Is(err, httpwire.ErrMalformed):
 			r.fallBack("response", err)
 			continue
 		case err != nil:
@@ -372,18 +374,18 @@ func (r *httpRelay) responses(done chan<- struct{}) {
 		if !r.respond(x, head) {
 			return
 		}
-		if head.status >= 100 && head.status < 200 && head.status != 101 {
+		if head.Status >= 100 && head.Status < 200 && head.Status != 101 {
 			continue // interim: the final response is still owed
 		}
 		if err := r.popAnswered(); err != nil {
 			r.fail(err)
 			return
 		}
-		if head.status == 101 || x.method == "CONNECT" && head.status/100 == 2 {
+		if head.Status == 101 || x.method == "CONNECT" && head.Status/100 == 2 {
 			r.passRaw(r.fromServer, r.toClient, r.client)
 			return
 		}
-		if head.body.kind == bodyUntilClose {
+		if head.Body.Kind == httpwire.BodyUntilClose {
 			closeWrite(r.client)
 			return
 		}
@@ -392,9 +394,9 @@ func (r *httpRelay) responses(done chan<- struct{}) {
 
 // respond passes one response to the client as x's effects say. It
 // reports whether the relay goes on.
-func (r *httpRelay) respond(x *exchange, head *httpResponseHead) bool {
+func (r *httpRelay) respond(x *exchange, head *httpwire.ResponseHead) bool {
 	fx := x.fx
-	interim := head.status >= 100 && head.status < 200 && head.status != 101
+	interim := head.Status >= 100 && head.Status < 200 && head.Status != 101
 	if fx.abort && !interim {
 		// No byte of the answer reaches the client: the request side
 		// closes the connection once the whole request is passed on,
@@ -414,7 +416,7 @@ func (r *httpRelay) respond(x *exchange, head *httpResponseHead) bool {
 		return false
 	}
 	if fx.truncate < 0 && fx.slow == 0 {
-		if err := r.forward(r.toClient, r.fromServer, head.raw, head.body); err != nil {
+		if err := r.forward(r.toClient, r.fromServer, head.Raw, head.Body); err != nil {
 			if r.interrupted(err) {
 				r.passRaw(r.fromServer, r.toClient, r.client)
 				return false
@@ -425,9 +427,9 @@ func (r *httpRelay) respond(x *exchange, head *httpResponseHead) bool {
 		return true
 	}
 	w := &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
-	_, err := w.Write(head.raw)
+	_, err := w.Write(head.Raw)
 	if err == nil {
-		_, err = copyBody(w, r.fromServer, head.body)
+		_, err = httpwire.CopyBody(w, r.fromServer, head.Body)
 	}
 	if w.cut {
 		r.c.end(endClose)
@@ -510,8 +512,8 @@ func (r *httpRelay) fallBack(what string, err error) {
 }
 
 // interrupted reports whether err is the wake-up of a read by the other
-// side falling back, in the middle of a message: copyBody has passed on
-// every byte it consumed, and the rest goes through raw.
+// side falling back, in the middle of a message: httpwire.CopyBody has
+// passed on every byte it consumed, and the rest goes through raw.
 func (r *httpRelay) interrupted(err error) bool {
 	return r.raw.Load() && r.woken(err)
 }

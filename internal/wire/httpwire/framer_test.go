@@ -1,4 +1,4 @@
-package faults
+package httpwire
 
 import (
 	"bufio"
@@ -17,9 +17,9 @@ import (
 	"time"
 )
 
-// hfReaders are the ways a test feeds bytes to the framer: all at once, one
+// readers are the ways a test feeds bytes to the framer: all at once, one
 // byte per read, half of what is asked, and with io.EOF on the last data.
-var hfReaders = []struct {
+var readers = []struct {
 	name string
 	wrap func(io.Reader) io.Reader
 }{
@@ -29,12 +29,12 @@ var hfReaders = []struct {
 	{"dataerr", iotest.DataErrReader},
 }
 
-func hfReader(wrap func(io.Reader) io.Reader, in string) *bufio.Reader {
-	return bufio.NewReaderSize(wrap(strings.NewReader(in)), maxHTTPHead)
+func testReader(wrap func(io.Reader) io.Reader, in string) *bufio.Reader {
+	return bufio.NewReaderSize(wrap(strings.NewReader(in)), MaxHead)
 }
 
-// hfRest returns what is left to read in br.
-func hfRest(t testing.TB, br *bufio.Reader) string {
+// restOf returns what is left to read in br.
+func restOf(t testing.TB, br *bufio.Reader) string {
 	t.Helper()
 	rest, err := io.ReadAll(br)
 	if err != nil {
@@ -43,73 +43,73 @@ func hfRest(t testing.TB, br *bufio.Reader) string {
 	return string(rest)
 }
 
-type hfRequestCase struct {
+type requestCase struct {
 	name   string
-	head   string // the head readRequestHead must return as raw
+	head   string // the head ReadRequestHead must return as raw
 	rest   string // what follows it, left unread
 	method string
 	target string
 	path   string
 	proto  string
-	header []headerField // nil: not checked
-	body   httpBody
+	header []Field // nil: not checked
+	body   Body
 	expect bool // expectContinue
 	upg    bool
 	close  bool
 }
 
-var hfRequestCases = []hfRequestCase{
+var requestCases = []requestCase{
 	{
 		name:   "get",
 		head:   "GET /api/x?y=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n\r\n",
 		method: "GET", target: "/api/x?y=1", path: "/api/x", proto: "HTTP/1.1",
-		header: []headerField{{"Host", "example.com"}, {"User-Agent", "t"}},
+		header: []Field{{"Host", "example.com"}, {"User-Agent", "t"}},
 	},
 	{
 		name:   "no headers",
 		head:   "GET / HTTP/1.1\r\n\r\n",
 		method: "GET", target: "/", path: "/", proto: "HTTP/1.1",
-		header: []headerField{},
+		header: []Field{},
 	},
 	{
 		name:   "content-length",
 		head:   "POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n",
 		rest:   "hello",
 		method: "POST", target: "/upload", path: "/upload", proto: "HTTP/1.1",
-		body: httpBody{kind: bodyLength, length: 5},
+		body: Body{Kind: BodyLength, Length: 5},
 	},
 	{
 		name:   "content-length zero",
 		head:   "POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
 		rest:   "GET / HTTP/1.1\r\n\r\n",
 		method: "POST", target: "/x", path: "/x", proto: "HTTP/1.1",
-		body: httpBody{kind: bodyLength, length: 0},
+		body: Body{Kind: BodyLength, Length: 0},
 	},
 	{
 		name:   "repeated identical content-length",
 		head:   "PUT /x HTTP/1.1\r\nContent-Length: 3, 3\r\ncontent-length:3\r\n\r\n",
 		rest:   "abc",
 		method: "PUT", target: "/x", path: "/x", proto: "HTTP/1.1",
-		body: httpBody{kind: bodyLength, length: 3},
+		body: Body{Kind: BodyLength, Length: 3},
 	},
 	{
 		name:   "chunked",
 		head:   "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
 		rest:   "5;ext=1\r\nhello\r\n0\r\nX-T: v\r\n\r\n",
 		method: "POST", target: "/c", path: "/c", proto: "HTTP/1.1",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 	},
 	{
 		name:   "chunked after gzip, case-insensitive",
 		head:   "POST /c HTTP/1.1\r\nTransfer-Encoding: gzip\r\ntransfer-encoding: CHUNKED\r\n\r\n",
 		method: "POST", target: "/c", path: "/c", proto: "HTTP/1.1",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 	},
 	{
 		name:   "leading empty lines",
 		head:   "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
 		method: "GET", target: "/", path: "/", proto: "HTTP/1.1",
-		header: []headerField{{"Host", "h"}},
+		header: []Field{{"Host", "h"}},
 	},
 	{
 		name:   "leading bare LF",
@@ -121,20 +121,20 @@ var hfRequestCases = []hfRequestCase{
 		head:   "POST /a HTTP/1.1\nHost: h\nContent-Length: 2\n\n",
 		rest:   "ok",
 		method: "POST", target: "/a", path: "/a", proto: "HTTP/1.1",
-		header: []headerField{{"Host", "h"}, {"Content-Length", "2"}},
-		body:   httpBody{kind: bodyLength, length: 2},
+		header: []Field{{"Host", "h"}, {"Content-Length", "2"}},
+		body:   Body{Kind: BodyLength, Length: 2},
 	},
 	{
 		name:   "mixed line endings",
 		head:   "GET / HTTP/1.1\r\nA: 1\nB: 2\r\n\n",
 		method: "GET", target: "/", path: "/", proto: "HTTP/1.1",
-		header: []headerField{{"A", "1"}, {"B", "2"}},
+		header: []Field{{"A", "1"}, {"B", "2"}},
 	},
 	{
 		name:   "OWS trimmed, empty value, obs-text kept",
 		head:   "GET / HTTP/1.1\r\nA:  x y \t\r\nB:\r\nC: caf\xc3\xa9\r\nD:\t\r\n\r\n",
 		method: "GET", target: "/", path: "/", proto: "HTTP/1.1",
-		header: []headerField{{"A", "x y"}, {"B", ""}, {"C", "caf\xc3\xa9"}, {"D", ""}},
+		header: []Field{{"A", "x y"}, {"B", ""}, {"C", "caf\xc3\xa9"}, {"D", ""}},
 	},
 	{
 		name:   "http/1.0 closes",
@@ -157,14 +157,14 @@ var hfRequestCases = []hfRequestCase{
 		name:   "expect 100-continue",
 		head:   "PUT /f HTTP/1.1\r\nContent-Length: 10\r\nExpect: 100-Continue\r\n\r\n",
 		method: "PUT", target: "/f", path: "/f", proto: "HTTP/1.1",
-		body:   httpBody{kind: bodyLength, length: 10},
+		body:   Body{Kind: BodyLength, Length: 10},
 		expect: true,
 	},
 	{
 		name:   "expect ignored in http/1.0",
 		head:   "PUT /f HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n",
 		method: "PUT", target: "/f", path: "/f", proto: "HTTP/1.0",
-		body:  httpBody{kind: bodyLength, length: 1},
+		body:  Body{Kind: BodyLength, Length: 1},
 		close: true,
 	},
 	{
@@ -222,32 +222,32 @@ var hfRequestCases = []hfRequestCase{
 }
 
 func TestHTTPFrameRequestHeads(t *testing.T) {
-	for _, r := range hfReaders {
-		for _, c := range hfRequestCases {
+	for _, r := range readers {
+		for _, c := range requestCases {
 			t.Run(r.name+"/"+c.name, func(t *testing.T) {
-				br := hfReader(r.wrap, c.head+c.rest)
-				h, err := readRequestHead(br)
+				br := testReader(r.wrap, c.head+c.rest)
+				h, err := ReadRequestHead(br)
 				if err != nil {
-					t.Fatalf("readRequestHead: %v", err)
+					t.Fatalf("ReadRequestHead: %v", err)
 				}
-				if string(h.raw) != c.head {
-					t.Errorf("raw = %q, want %q", h.raw, c.head)
+				if string(h.Raw) != c.head {
+					t.Errorf("raw = %q, want %q", h.Raw, c.head)
 				}
-				got := [...]string{h.method, h.target, h.path, h.proto}
+				got := [...]string{h.Method, h.Target, h.Path, h.Proto}
 				if want := [...]string{c.method, c.target, c.path, c.proto}; got != want {
 					t.Errorf("method, target, path, proto = %q, want %q", got, want)
 				}
-				if c.header != nil && !reflect.DeepEqual(h.fields(), c.header) {
-					t.Errorf("header = %q, want %q", h.fields(), c.header)
+				if c.header != nil && !reflect.DeepEqual(h.Fields(), c.header) {
+					t.Errorf("header = %q, want %q", h.Fields(), c.header)
 				}
-				if h.body != c.body {
-					t.Errorf("body = %+v, want %+v", h.body, c.body)
+				if h.Body != c.body {
+					t.Errorf("body = %+v, want %+v", h.Body, c.body)
 				}
-				if h.expectContinue != c.expect || h.upgrade != c.upg || h.close != c.close {
+				if h.ExpectContinue != c.expect || h.Upgrade != c.upg || h.Close != c.close {
 					t.Errorf("expectContinue, upgrade, close = %v %v %v, want %v %v %v",
-						h.expectContinue, h.upgrade, h.close, c.expect, c.upg, c.close)
+						h.ExpectContinue, h.Upgrade, h.Close, c.expect, c.upg, c.close)
 				}
-				if rest := hfRest(t, br); rest != c.rest {
+				if rest := restOf(t, br); rest != c.rest {
 					t.Errorf("left %q, want %q", rest, c.rest)
 				}
 			})
@@ -255,59 +255,59 @@ func TestHTTPFrameRequestHeads(t *testing.T) {
 	}
 }
 
-type hfResponseCase struct {
+type responseCase struct {
 	name      string
 	reqMethod string
 	head      string
 	rest      string
 	status    int
 	proto     string
-	header    []headerField // nil: not checked
-	body      httpBody
+	header    []Field // nil: not checked
+	body      Body
 	close     bool
 }
 
-var hfResponseCases = []hfResponseCase{
+var responseCases = []responseCase{
 	{
 		name: "200 with length", reqMethod: "GET",
 		head:   "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n",
 		rest:   "hello",
 		status: 200, proto: "HTTP/1.1",
-		header: []headerField{{"Content-Type", "text/plain"}, {"Content-Length", "5"}},
-		body:   httpBody{kind: bodyLength, length: 5},
+		header: []Field{{"Content-Type", "text/plain"}, {"Content-Length", "5"}},
+		body:   Body{Kind: BodyLength, Length: 5},
 	},
 	{
 		name: "chunked", reqMethod: "GET",
 		head:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n",
 		rest:   "3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n",
 		status: 200, proto: "HTTP/1.1",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 	},
 	{
 		name: "transfer-encoding wins over content-length", reqMethod: "GET",
 		head:   "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n",
 		status: 200, proto: "HTTP/1.1",
-		body: httpBody{kind: bodyChunked}, close: true,
+		body: Body{Kind: BodyChunked}, close: true,
 	},
 	{
 		name: "transfer-encoding not chunked", reqMethod: "GET",
 		head:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
 		rest:   "\x1f\x8b...",
 		status: 200, proto: "HTTP/1.1",
-		body: httpBody{kind: bodyUntilClose}, close: true,
+		body: Body{Kind: BodyUntilClose}, close: true,
 	},
 	{
 		name: "chunked in http/1.0", reqMethod: "GET",
 		head:   "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n",
 		status: 200, proto: "HTTP/1.0",
-		body: httpBody{kind: bodyUntilClose}, close: true,
+		body: Body{Kind: BodyUntilClose}, close: true,
 	},
 	{
 		name: "until close", reqMethod: "GET",
 		head:   "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n",
 		rest:   "everything until the end",
 		status: 200, proto: "HTTP/1.1",
-		body: httpBody{kind: bodyUntilClose}, close: true,
+		body: Body{Kind: BodyUntilClose}, close: true,
 	},
 	{
 		name: "head response", reqMethod: "HEAD",
@@ -330,14 +330,14 @@ var hfResponseCases = []hfResponseCase{
 		name: "304", reqMethod: "GET",
 		head:   "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 100\r\n\r\n",
 		status: 304, proto: "HTTP/1.1",
-		header: []headerField{{"ETag", `"x"`}, {"Content-Length", "100"}},
+		header: []Field{{"ETag", `"x"`}, {"Content-Length", "100"}},
 	},
 	{
 		name: "100 continue", reqMethod: "PUT",
 		head:   "HTTP/1.1 100 Continue\r\n\r\n",
 		rest:   "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
 		status: 100, proto: "HTTP/1.1",
-		header: []headerField{},
+		header: []Field{},
 	},
 	{
 		name: "103 early hints", reqMethod: "GET",
@@ -355,81 +355,81 @@ var hfResponseCases = []hfResponseCase{
 		head:   "HTTP/1.1 200 Connection established\r\n\r\n",
 		rest:   "\x16\x03\x03tunnel",
 		status: 200, proto: "HTTP/1.1",
-		body: httpBody{kind: bodyUntilClose}, close: true,
+		body: Body{Kind: BodyUntilClose}, close: true,
 	},
 	{
 		name: "407 to connect", reqMethod: "CONNECT",
 		head:   "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 2\r\n\r\n",
 		rest:   "no",
 		status: 407, proto: "HTTP/1.1",
-		body: httpBody{kind: bodyLength, length: 2},
+		body: Body{Kind: BodyLength, Length: 2},
 	},
 	{
 		name: "http/1.0 closes", reqMethod: "GET",
 		head:   "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n",
 		rest:   "ok",
 		status: 200, proto: "HTTP/1.0",
-		body: httpBody{kind: bodyLength, length: 2}, close: true,
+		body: Body{Kind: BodyLength, Length: 2}, close: true,
 	},
 	{
 		name: "http/1.0 keep-alive", reqMethod: "GET",
 		head:   "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n",
 		status: 200, proto: "HTTP/1.0",
-		body: httpBody{kind: bodyLength, length: 2},
+		body: Body{Kind: BodyLength, Length: 2},
 	},
 	{
 		name: "connection close", reqMethod: "GET",
 		head:   "HTTP/1.1 500 Internal Server Error\r\nConnection: Close\r\nContent-Length: 0\r\n\r\n",
 		status: 500, proto: "HTTP/1.1",
-		body: httpBody{kind: bodyLength}, close: true,
+		body: Body{Kind: BodyLength}, close: true,
 	},
 	{
 		name: "no reason phrase", reqMethod: "GET",
 		head:   "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
 		status: 200, proto: "HTTP/1.1",
-		body: httpBody{kind: bodyLength},
+		body: Body{Kind: BodyLength},
 	},
 	{
 		name: "empty reason phrase", reqMethod: "GET",
 		head:   "HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n",
 		status: 404, proto: "HTTP/1.1",
-		body: httpBody{kind: bodyLength},
+		body: Body{Kind: BodyLength},
 	},
 	{
 		name: "LF line endings", reqMethod: "POST",
 		head:   "HTTP/1.1 201 Created\nLocation: /x\nContent-Length: 3\n\n",
 		rest:   "abc",
 		status: 201, proto: "HTTP/1.1",
-		header: []headerField{{"Location", "/x"}, {"Content-Length", "3"}},
-		body:   httpBody{kind: bodyLength, length: 3},
+		header: []Field{{"Location", "/x"}, {"Content-Length", "3"}},
+		body:   Body{Kind: BodyLength, Length: 3},
 	},
 }
 
 func TestHTTPFrameResponseHeads(t *testing.T) {
-	for _, r := range hfReaders {
-		for _, c := range hfResponseCases {
+	for _, r := range readers {
+		for _, c := range responseCases {
 			t.Run(r.name+"/"+c.name, func(t *testing.T) {
-				br := hfReader(r.wrap, c.head+c.rest)
-				h, err := readResponseHead(br, c.reqMethod)
+				br := testReader(r.wrap, c.head+c.rest)
+				h, err := ReadResponseHead(br, c.reqMethod)
 				if err != nil {
-					t.Fatalf("readResponseHead: %v", err)
+					t.Fatalf("ReadResponseHead: %v", err)
 				}
-				if string(h.raw) != c.head {
-					t.Errorf("raw = %q, want %q", h.raw, c.head)
+				if string(h.Raw) != c.head {
+					t.Errorf("raw = %q, want %q", h.Raw, c.head)
 				}
-				if h.status != c.status || h.proto != c.proto {
-					t.Errorf("status, proto = %d %q, want %d %q", h.status, h.proto, c.status, c.proto)
+				if h.Status != c.status || h.Proto != c.proto {
+					t.Errorf("status, proto = %d %q, want %d %q", h.Status, h.Proto, c.status, c.proto)
 				}
-				if c.header != nil && !reflect.DeepEqual(h.fields(), c.header) {
-					t.Errorf("header = %q, want %q", h.fields(), c.header)
+				if c.header != nil && !reflect.DeepEqual(h.Fields(), c.header) {
+					t.Errorf("header = %q, want %q", h.Fields(), c.header)
 				}
-				if h.body != c.body {
-					t.Errorf("body = %+v, want %+v", h.body, c.body)
+				if h.Body != c.body {
+					t.Errorf("body = %+v, want %+v", h.Body, c.body)
 				}
-				if h.close != c.close {
-					t.Errorf("close = %v, want %v", h.close, c.close)
+				if h.Close != c.close {
+					t.Errorf("close = %v, want %v", h.Close, c.close)
 				}
-				if rest := hfRest(t, br); rest != c.rest {
+				if rest := restOf(t, br); rest != c.rest {
 					t.Errorf("left %q, want %q", rest, c.rest)
 				}
 			})
@@ -437,8 +437,8 @@ func TestHTTPFrameResponseHeads(t *testing.T) {
 	}
 }
 
-// hfMalformedRequests are request streams readRequestHead must refuse.
-var hfMalformedRequests = []struct{ name, in string }{
+// malformedRequests are request streams ReadRequestHead must refuse.
+var malformedRequests = []struct{ name, in string }{
 	{"binary", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"},
 	{"http/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"},
 	{"http/0.9", "GET /\r\n\r\n"},
@@ -482,8 +482,8 @@ var hfMalformedRequests = []struct{ name, in string }{
 	{"response as request", "HTTP/1.1 200 OK\r\n\r\n"},
 }
 
-// hfTruncatedRequests end inside a head.
-var hfTruncatedRequests = []struct{ name, in string }{
+// truncatedRequests end inside a head.
+var truncatedRequests = []struct{ name, in string }{
 	{"request line", "GET / HT"},
 	{"header", "GET / HTTP/1.1\r\nHost: h"},
 	{"final CRLF", "GET / HTTP/1.1\r\nHost: h\r\n"},
@@ -492,30 +492,30 @@ var hfTruncatedRequests = []struct{ name, in string }{
 }
 
 func TestHTTPFrameMalformedRequestHeads(t *testing.T) {
-	for _, r := range hfReaders {
-		for _, c := range hfMalformedRequests {
+	for _, r := range readers {
+		for _, c := range malformedRequests {
 			t.Run(r.name+"/"+c.name, func(t *testing.T) {
-				br := hfReader(r.wrap, c.in)
-				h, err := readRequestHead(br)
-				if !errors.Is(err, errMalformed) || h != nil {
-					t.Fatalf("readRequestHead = %v, %v; want errMalformed", h, err)
+				br := testReader(r.wrap, c.in)
+				h, err := ReadRequestHead(br)
+				if !errors.Is(err, ErrMalformed) || h != nil {
+					t.Fatalf("ReadRequestHead = %v, %v; want ErrMalformed", h, err)
 				}
-				if rest := hfRest(t, br); rest != c.in {
+				if rest := restOf(t, br); rest != c.in {
 					t.Errorf("consumed bytes: left %q", rest)
 				}
 			})
 		}
-		for _, c := range hfTruncatedRequests {
+		for _, c := range truncatedRequests {
 			t.Run(r.name+"/truncated "+c.name, func(t *testing.T) {
-				br := hfReader(r.wrap, c.in)
-				_, err := readRequestHead(br)
-				if !errors.Is(err, errMalformed) || !errors.Is(err, io.ErrUnexpectedEOF) {
-					t.Fatalf("readRequestHead: %v; want errMalformed and io.ErrUnexpectedEOF", err)
+				br := testReader(r.wrap, c.in)
+				_, err := ReadRequestHead(br)
+				if !errors.Is(err, ErrMalformed) || !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("ReadRequestHead: %v; want ErrMalformed and io.ErrUnexpectedEOF", err)
 				}
 				if br.Buffered() != len(c.in) {
 					t.Errorf("Buffered = %d, want %d", br.Buffered(), len(c.in))
 				}
-				if rest := hfRest(t, br); rest != c.in {
+				if rest := restOf(t, br); rest != c.in {
 					t.Errorf("consumed bytes: left %q", rest)
 				}
 			})
@@ -523,7 +523,7 @@ func TestHTTPFrameMalformedRequestHeads(t *testing.T) {
 	}
 }
 
-var hfMalformedResponses = []struct{ name, in string }{
+var malformedResponses = []struct{ name, in string }{
 	{"binary", "\x00\x00\x00\x0a\x0b"},
 	{"request as response", "GET / HTTP/1.1\r\n\r\n"},
 	{"leading empty line", "\r\nHTTP/1.1 200 OK\r\n\r\n"},
@@ -546,27 +546,27 @@ var hfMalformedResponses = []struct{ name, in string }{
 }
 
 func TestHTTPFrameMalformedResponseHeads(t *testing.T) {
-	for _, r := range hfReaders {
-		for _, c := range hfMalformedResponses {
+	for _, r := range readers {
+		for _, c := range malformedResponses {
 			t.Run(r.name+"/"+c.name, func(t *testing.T) {
-				br := hfReader(r.wrap, c.in)
-				h, err := readResponseHead(br, "GET")
-				if !errors.Is(err, errMalformed) || h != nil {
-					t.Fatalf("readResponseHead = %v, %v; want errMalformed", h, err)
+				br := testReader(r.wrap, c.in)
+				h, err := ReadResponseHead(br, "GET")
+				if !errors.Is(err, ErrMalformed) || h != nil {
+					t.Fatalf("ReadResponseHead = %v, %v; want ErrMalformed", h, err)
 				}
-				if rest := hfRest(t, br); rest != c.in {
+				if rest := restOf(t, br); rest != c.in {
 					t.Errorf("consumed bytes: left %q", rest)
 				}
 			})
 		}
 		t.Run(r.name+"/truncated", func(t *testing.T) {
 			in := "HTTP/1.1 200 OK\r\nContent-Le"
-			br := hfReader(r.wrap, in)
-			_, err := readResponseHead(br, "GET")
-			if !errors.Is(err, errMalformed) || !errors.Is(err, io.ErrUnexpectedEOF) {
-				t.Fatalf("readResponseHead: %v; want errMalformed and io.ErrUnexpectedEOF", err)
+			br := testReader(r.wrap, in)
+			_, err := ReadResponseHead(br, "GET")
+			if !errors.Is(err, ErrMalformed) || !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("ReadResponseHead: %v; want ErrMalformed and io.ErrUnexpectedEOF", err)
 			}
-			if rest := hfRest(t, br); rest != in {
+			if rest := restOf(t, br); rest != in {
 				t.Errorf("consumed bytes: left %q", rest)
 			}
 		})
@@ -575,71 +575,71 @@ func TestHTTPFrameMalformedResponseHeads(t *testing.T) {
 
 func TestHTTPFrameHeadEOF(t *testing.T) {
 	for _, in := range []string{"", "\r\n", "\r\n\r\n", "\n\n"} {
-		br := hfReader(iotest.OneByteReader, in)
-		if _, err := readRequestHead(br); err != io.EOF {
-			t.Errorf("readRequestHead(%q): %v, want io.EOF", in, err)
+		br := testReader(iotest.OneByteReader, in)
+		if _, err := ReadRequestHead(br); err != io.EOF {
+			t.Errorf("ReadRequestHead(%q): %v, want io.EOF", in, err)
 		}
-		if rest := hfRest(t, br); rest != in {
-			t.Errorf("readRequestHead(%q) consumed bytes: left %q", in, rest)
+		if rest := restOf(t, br); rest != in {
+			t.Errorf("ReadRequestHead(%q) consumed bytes: left %q", in, rest)
 		}
 	}
-	if _, err := readResponseHead(hfReader(iotest.OneByteReader, ""), "GET"); err != io.EOF {
-		t.Errorf("readResponseHead: %v, want io.EOF", err)
+	if _, err := ReadResponseHead(testReader(iotest.OneByteReader, ""), "GET"); err != io.EOF {
+		t.Errorf("ReadResponseHead: %v, want io.EOF", err)
 	}
 }
 
-// hfHeadOfSize returns a request head of exactly n bytes.
-func hfHeadOfSize(n int) string {
+// headOfSize returns a request head of exactly n bytes.
+func headOfSize(n int) string {
 	const start, end = "GET / HTTP/1.1\r\nX: ", "\r\n\r\n"
 	return start + strings.Repeat("a", n-len(start)-len(end)) + end
 }
 
 func TestHTTPFrameOversizedHead(t *testing.T) {
-	head := hfHeadOfSize(maxHTTPHead)
-	br := hfReader(iotest.HalfReader, head+"rest")
-	h, err := readRequestHead(br)
+	head := headOfSize(MaxHead)
+	br := testReader(iotest.HalfReader, head+"rest")
+	h, err := ReadRequestHead(br)
 	if err != nil {
-		t.Fatalf("head of maxHTTPHead bytes: %v", err)
+		t.Fatalf("head of MaxHead bytes: %v", err)
 	}
-	if string(h.raw) != head || hfRest(t, br) != "rest" {
-		t.Errorf("head of maxHTTPHead bytes misread")
+	if string(h.Raw) != head || restOf(t, br) != "rest" {
+		t.Errorf("head of MaxHead bytes misread")
 	}
 
 	for _, in := range []string{
-		hfHeadOfSize(maxHTTPHead + 1),
-		"GET /" + strings.Repeat("a", 2*maxHTTPHead), // no line ending at all
-		"GET / HTTP/1.1\r\n" + strings.Repeat("X: y\r\n", maxHTTPHead/6+1),
-		strings.Repeat("\r\n", maxHTTPHead/2+1) + "GET / HTTP/1.1\r\n\r\n",
+		headOfSize(MaxHead + 1),
+		"GET /" + strings.Repeat("a", 2*MaxHead), // no line ending at all
+		"GET / HTTP/1.1\r\n" + strings.Repeat("X: y\r\n", MaxHead/6+1),
+		strings.Repeat("\r\n", MaxHead/2+1) + "GET / HTTP/1.1\r\n\r\n",
 	} {
-		for _, r := range hfReaders {
-			br := hfReader(r.wrap, in)
-			_, err := readRequestHead(br)
-			if !errors.Is(err, errMalformed) {
-				t.Errorf("%s: oversized head: %v, want errMalformed", r.name, err)
+		for _, r := range readers {
+			br := testReader(r.wrap, in)
+			_, err := ReadRequestHead(br)
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s: oversized head: %v, want ErrMalformed", r.name, err)
 			}
-			if rest := hfRest(t, br); rest != in {
+			if rest := restOf(t, br); rest != in {
 				t.Errorf("%s: oversized head: consumed bytes", r.name)
 			}
 		}
 	}
 
 	// A smaller reader bounds heads to its size.
-	br = bufio.NewReaderSize(strings.NewReader(hfHeadOfSize(5000)), 4096)
-	if _, err := readRequestHead(br); !errors.Is(err, errMalformed) {
-		t.Errorf("head larger than the reader's buffer: %v, want errMalformed", err)
+	br = bufio.NewReaderSize(strings.NewReader(headOfSize(5000)), 4096)
+	if _, err := ReadRequestHead(br); !errors.Is(err, ErrMalformed) {
+		t.Errorf("head larger than the reader's buffer: %v, want ErrMalformed", err)
 	}
 	if br.Buffered() != 4096 {
 		t.Errorf("Buffered = %d, want 4096", br.Buffered())
 	}
 }
 
-// hfStingyReader serves its bytes, then fails the test if read again.
-type hfStingyReader struct {
+// stingyReader serves its bytes, then fails the test if read again.
+type stingyReader struct {
 	t    *testing.T
 	data []byte
 }
 
-func (r *hfStingyReader) Read(p []byte) (int, error) {
+func (r *stingyReader) Read(p []byte) (int, error) {
 	if len(r.data) == 0 {
 		r.t.Errorf("read past the data given")
 		return 0, errors.New("no more")
@@ -661,27 +661,27 @@ func TestHTTPFrameEarlyRefusal(t *testing.T) {
 		"GET / HTTP/1.1\r\nA: b\rc",
 		"GET(",
 	} {
-		br := bufio.NewReaderSize(&hfStingyReader{t: t, data: []byte(in)}, maxHTTPHead)
-		if _, err := readRequestHead(br); !errors.Is(err, errMalformed) {
-			t.Errorf("readRequestHead(%q): %v, want errMalformed", in, err)
+		br := bufio.NewReaderSize(&stingyReader{t: t, data: []byte(in)}, MaxHead)
+		if _, err := ReadRequestHead(br); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ReadRequestHead(%q): %v, want ErrMalformed", in, err)
 		}
 	}
 	for _, in := range []string{"HTTP/2", "SSH-2.0-OpenSSH", "\x0a\x00\x00\x00\x0a5.5"} {
-		br := bufio.NewReaderSize(&hfStingyReader{t: t, data: []byte(in)}, maxHTTPHead)
-		if _, err := readResponseHead(br, "GET"); !errors.Is(err, errMalformed) {
-			t.Errorf("readResponseHead(%q): %v, want errMalformed", in, err)
+		br := bufio.NewReaderSize(&stingyReader{t: t, data: []byte(in)}, MaxHead)
+		if _, err := ReadResponseHead(br, "GET"); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ReadResponseHead(%q): %v, want ErrMalformed", in, err)
 		}
 	}
 }
 
-// hfFlakyReader fails once, with err, after serving first.
-type hfFlakyReader struct {
+// flakyReader fails once, with err, after serving first.
+type flakyReader struct {
 	first, then []byte
 	err         error
 	failed      bool
 }
 
-func (r *hfFlakyReader) Read(p []byte) (int, error) {
+func (r *flakyReader) Read(p []byte) (int, error) {
 	if len(r.first) > 0 {
 		n := copy(p, r.first)
 		r.first = r.first[n:]
@@ -705,26 +705,26 @@ func TestHTTPFrameReadErrorResumes(t *testing.T) {
 	errTimeout := errors.New("timeout")
 	head := "GET / HTTP/1.1\r\nHost: h\r\n\r\n"
 	for cut := 0; cut < len(head); cut++ {
-		br := bufio.NewReaderSize(&hfFlakyReader{first: []byte(head[:cut]), then: []byte(head[cut:] + "x"), err: errTimeout}, maxHTTPHead)
-		if _, err := readRequestHead(br); err != errTimeout {
+		br := bufio.NewReaderSize(&flakyReader{first: []byte(head[:cut]), then: []byte(head[cut:] + "x"), err: errTimeout}, MaxHead)
+		if _, err := ReadRequestHead(br); err != errTimeout {
 			t.Fatalf("cut %d: first read: %v, want the reader's error", cut, err)
 		}
 		if br.Buffered() != cut {
 			t.Fatalf("cut %d: Buffered = %d after error", cut, br.Buffered())
 		}
-		h, err := readRequestHead(br)
-		if err != nil || string(h.raw) != head {
+		h, err := ReadRequestHead(br)
+		if err != nil || string(h.Raw) != head {
 			t.Fatalf("cut %d: second read: %v", cut, err)
 		}
-		if rest := hfRest(t, br); rest != "x" {
+		if rest := restOf(t, br); rest != "x" {
 			t.Fatalf("cut %d: left %q", cut, rest)
 		}
 	}
 }
 
 func TestHTTPFrameGet(t *testing.T) {
-	br := hfReader(iotest.OneByteReader, "GET / HTTP/1.1\r\nhost: a\r\nX-Fault: one\r\nx-fault: two\r\nEmpty:\r\n\r\n")
-	h, err := readRequestHead(br)
+	br := testReader(iotest.OneByteReader, "GET / HTTP/1.1\r\nhost: a\r\nX-Fault: one\r\nx-fault: two\r\nEmpty:\r\n\r\n")
+	h, err := ReadRequestHead(br)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -739,137 +739,137 @@ func TestHTTPFrameGet(t *testing.T) {
 		{"Missing", "", false},
 		{"X-Faul", "", false},
 	} {
-		if v, ok := h.get(c.name); v != c.value || ok != c.ok {
+		if v, ok := h.Get(c.name); v != c.value || ok != c.ok {
 			t.Errorf("get(%q) = %q, %v; want %q, %v", c.name, v, ok, c.value, c.ok)
 		}
 	}
-	rh, err := readResponseHead(hfReader(iotest.OneByteReader, "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\n\r\n"), "GET")
+	rh, err := ReadResponseHead(testReader(iotest.OneByteReader, "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\n\r\n"), "GET")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, ok := rh.get("content-type"); v != "a/b" || !ok {
+	if v, ok := rh.Get("content-type"); v != "a/b" || !ok {
 		t.Errorf("response get = %q, %v", v, ok)
 	}
 }
 
-type hfBodyCase struct {
+type bodyCase struct {
 	name string
-	body httpBody
+	body Body
 	in   string
-	out  string // what copyBody writes
-	err  error  // nil, io.ErrUnexpectedEOF or errMalformed
+	out  string // what CopyBody writes
+	err  error  // nil, io.ErrUnexpectedEOF or ErrMalformed
 }
 
-var hfBodyCases = []hfBodyCase{
-	{name: "none", body: httpBody{kind: bodyNone}, in: "GET / HTTP/1.1\r\n\r\n", out: ""},
-	{name: "length", body: httpBody{kind: bodyLength, length: 5}, in: "hello" + "GET /", out: "hello"},
-	{name: "length zero", body: httpBody{kind: bodyLength}, in: "next", out: ""},
-	{name: "length binary", body: httpBody{kind: bodyLength, length: 6}, in: "\x00\r\n\xff\n\rrest", out: "\x00\r\n\xff\n\r"},
-	{name: "length truncated", body: httpBody{kind: bodyLength, length: 10}, in: "hello", out: "hello", err: io.ErrUnexpectedEOF},
-	{name: "length empty input", body: httpBody{kind: bodyLength, length: 1}, in: "", out: "", err: io.ErrUnexpectedEOF},
-	{name: "until close", body: httpBody{kind: bodyUntilClose}, in: "all\r\n\r\nof it\x00", out: "all\r\n\r\nof it\x00"},
-	{name: "until close empty", body: httpBody{kind: bodyUntilClose}, in: "", out: ""},
+var bodyCases = []bodyCase{
+	{name: "none", body: Body{Kind: BodyNone}, in: "GET / HTTP/1.1\r\n\r\n", out: ""},
+	{name: "length", body: Body{Kind: BodyLength, Length: 5}, in: "hello" + "GET /", out: "hello"},
+	{name: "length zero", body: Body{Kind: BodyLength}, in: "next", out: ""},
+	{name: "length binary", body: Body{Kind: BodyLength, Length: 6}, in: "\x00\r\n\xff\n\rrest", out: "\x00\r\n\xff\n\r"},
+	{name: "length truncated", body: Body{Kind: BodyLength, Length: 10}, in: "hello", out: "hello", err: io.ErrUnexpectedEOF},
+	{name: "length empty input", body: Body{Kind: BodyLength, Length: 1}, in: "", out: "", err: io.ErrUnexpectedEOF},
+	{name: "until close", body: Body{Kind: BodyUntilClose}, in: "all\r\n\r\nof it\x00", out: "all\r\n\r\nof it\x00"},
+	{name: "until close empty", body: Body{Kind: BodyUntilClose}, in: "", out: ""},
 	{
 		name: "chunked",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 		in:   "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n" + "GET / HTTP/1.1\r\n\r\n",
 		out:  "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n",
 	},
 	{
 		name: "chunked with extensions and trailers",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 		in:   "5;name=value;flag\r\nhello\r\n1a ; q=\"quoted; \\\"x\"\r\nabcdefghijklmnopqrstuvwxyz\r\n000;end\r\nX-Checksum: abc\r\nX-Other:  y \r\n\r\nNEXT",
 		out:  "5;name=value;flag\r\nhello\r\n1a ; q=\"quoted; \\\"x\"\r\nabcdefghijklmnopqrstuvwxyz\r\n000;end\r\nX-Checksum: abc\r\nX-Other:  y \r\n\r\n",
 	},
 	{
 		name: "chunked data holding CRLFs and a fake last chunk",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 		in:   "A\r\n0\r\n\r\n\r\n\r\n\r\n0\r\n\r\nX",
 		out:  "A\r\n0\r\n\r\n\r\n\r\n\r\n0\r\n\r\n",
 	},
 	{
 		name: "chunked uppercase hex, leading zeros, whitespace after size",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 		in:   "00B \r\nhello world\r\n0\t\r\n\r\n",
 		out:  "00B \r\nhello world\r\n0\t\r\n\r\n",
 	},
 	{
 		name: "chunked LF line endings",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 		in:   "3\nabc\n0\nT: v\n\nrest",
 		out:  "3\nabc\n0\nT: v\n\n",
 	},
 	{
 		name: "chunked empty",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 		in:   "0\r\n\r\n",
 		out:  "0\r\n\r\n",
 	},
 	{
 		name: "chunked bad size",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 		in:   "5\r\nhello\r\nzz\r\nmore",
 		out:  "5\r\nhello\r\n",
-		err:  errMalformed,
+		err:  ErrMalformed,
 	},
-	{name: "chunked empty size", body: httpBody{kind: bodyChunked}, in: "\r\n", out: "", err: errMalformed},
-	{name: "chunked negative size", body: httpBody{kind: bodyChunked}, in: "-1\r\n", out: "", err: errMalformed},
-	{name: "chunked 0x prefix", body: httpBody{kind: bodyChunked}, in: "0x5\r\nhello\r\n", out: "", err: errMalformed},
-	{name: "chunked space before size", body: httpBody{kind: bodyChunked}, in: " 5\r\nhello\r\n", out: "", err: errMalformed},
-	{name: "chunked size overflow", body: httpBody{kind: bodyChunked}, in: "10000000000000000\r\n", out: "", err: errMalformed},
-	{name: "chunked bare CR in size line", body: httpBody{kind: bodyChunked}, in: "5\r;x\r\nhello\r\n", out: "", err: errMalformed},
-	{name: "chunked control in extension", body: httpBody{kind: bodyChunked}, in: "5;a\x00\r\nhello\r\n", out: "", err: errMalformed},
+	{name: "chunked empty size", body: Body{Kind: BodyChunked}, in: "\r\n", out: "", err: ErrMalformed},
+	{name: "chunked negative size", body: Body{Kind: BodyChunked}, in: "-1\r\n", out: "", err: ErrMalformed},
+	{name: "chunked 0x prefix", body: Body{Kind: BodyChunked}, in: "0x5\r\nhello\r\n", out: "", err: ErrMalformed},
+	{name: "chunked space before size", body: Body{Kind: BodyChunked}, in: " 5\r\nhello\r\n", out: "", err: ErrMalformed},
+	{name: "chunked size overflow", body: Body{Kind: BodyChunked}, in: "10000000000000000\r\n", out: "", err: ErrMalformed},
+	{name: "chunked bare CR in size line", body: Body{Kind: BodyChunked}, in: "5\r;x\r\nhello\r\n", out: "", err: ErrMalformed},
+	{name: "chunked control in extension", body: Body{Kind: BodyChunked}, in: "5;a\x00\r\nhello\r\n", out: "", err: ErrMalformed},
 	{
 		name: "chunked data too long",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 		in:   "3\r\nabcd\r\n0\r\n\r\n",
 		out:  "3\r\nabc",
-		err:  errMalformed,
+		err:  ErrMalformed,
 	},
 	{
 		name: "chunked data followed by CR then junk",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 		in:   "3\r\nabc\rX",
 		out:  "3\r\nabc",
-		err:  errMalformed,
+		err:  ErrMalformed,
 	},
 	{
 		name: "chunked obs-fold in trailer",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 		in:   "0\r\nA: b\r\n c\r\n\r\n",
 		out:  "0\r\nA: b\r\n",
-		err:  errMalformed,
+		err:  ErrMalformed,
 	},
 	{
 		name: "chunked bad trailer",
-		body: httpBody{kind: bodyChunked},
+		body: Body{Kind: BodyChunked},
 		in:   "0\r\nnot a field\r\n\r\n",
 		out:  "0\r\n",
-		err:  errMalformed,
+		err:  ErrMalformed,
 	},
-	{name: "chunked truncated in size", body: httpBody{kind: bodyChunked}, in: "5\r\nhello\r\n1", out: "5\r\nhello\r\n1", err: io.ErrUnexpectedEOF},
-	{name: "chunked truncated in data", body: httpBody{kind: bodyChunked}, in: "5\r\nhel", out: "5\r\nhel", err: io.ErrUnexpectedEOF},
-	{name: "chunked truncated before CRLF", body: httpBody{kind: bodyChunked}, in: "5\r\nhello", out: "5\r\nhello", err: io.ErrUnexpectedEOF},
-	{name: "chunked truncated in CRLF", body: httpBody{kind: bodyChunked}, in: "5\r\nhello\r", out: "5\r\nhello\r", err: io.ErrUnexpectedEOF},
-	{name: "chunked truncated before trailers", body: httpBody{kind: bodyChunked}, in: "0\r\n", out: "0\r\n", err: io.ErrUnexpectedEOF},
-	{name: "chunked truncated in trailer", body: httpBody{kind: bodyChunked}, in: "0\r\nX: y\r\n", out: "0\r\nX: y\r\n", err: io.ErrUnexpectedEOF},
-	{name: "chunked truncated in final CRLF", body: httpBody{kind: bodyChunked}, in: "0\r\n\r", out: "0\r\n\r", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated in size", body: Body{Kind: BodyChunked}, in: "5\r\nhello\r\n1", out: "5\r\nhello\r\n1", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated in data", body: Body{Kind: BodyChunked}, in: "5\r\nhel", out: "5\r\nhel", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated before CRLF", body: Body{Kind: BodyChunked}, in: "5\r\nhello", out: "5\r\nhello", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated in CRLF", body: Body{Kind: BodyChunked}, in: "5\r\nhello\r", out: "5\r\nhello\r", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated before trailers", body: Body{Kind: BodyChunked}, in: "0\r\n", out: "0\r\n", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated in trailer", body: Body{Kind: BodyChunked}, in: "0\r\nX: y\r\n", out: "0\r\nX: y\r\n", err: io.ErrUnexpectedEOF},
+	{name: "chunked truncated in final CRLF", body: Body{Kind: BodyChunked}, in: "0\r\n\r", out: "0\r\n\r", err: io.ErrUnexpectedEOF},
 }
 
 func TestHTTPFrameCopyBody(t *testing.T) {
-	for _, r := range hfReaders {
-		for _, c := range hfBodyCases {
+	for _, r := range readers {
+		for _, c := range bodyCases {
 			t.Run(r.name+"/"+c.name, func(t *testing.T) {
-				br := hfReader(r.wrap, c.in)
+				br := testReader(r.wrap, c.in)
 				var out bytes.Buffer
-				n, err := copyBody(&out, br, c.body)
+				n, err := CopyBody(&out, br, c.body)
 				if c.err == nil && err != nil || c.err != nil && !errors.Is(err, c.err) {
-					t.Fatalf("copyBody: %v, want %v", err, c.err)
+					t.Fatalf("CopyBody: %v, want %v", err, c.err)
 				}
 				if out.String() != c.out || n != int64(out.Len()) {
-					t.Errorf("copyBody wrote %q (n=%d), want %q", out.String(), n, c.out)
+					t.Errorf("CopyBody wrote %q (n=%d), want %q", out.String(), n, c.out)
 				}
-				if rest := hfRest(t, br); c.out+rest != c.in {
+				if rest := restOf(t, br); c.out+rest != c.in {
 					t.Errorf("bytes lost or duplicated: wrote %q, left %q, input %q", out.String(), rest, c.in)
 				}
 			})
@@ -879,31 +879,31 @@ func TestHTTPFrameCopyBody(t *testing.T) {
 
 // TestHTTPFrameChunkLineTooLong checks the bound on a chunk-size line.
 func TestHTTPFrameChunkLineTooLong(t *testing.T) {
-	in := "5;" + strings.Repeat("x", maxHTTPHead) + "\r\nhello\r\n0\r\n\r\n"
-	br := hfReader(iotest.HalfReader, in)
-	n, err := copyBody(io.Discard, br, httpBody{kind: bodyChunked})
-	if !errors.Is(err, errMalformed) || n != 0 {
-		t.Fatalf("copyBody = %d, %v; want 0, errMalformed", n, err)
+	in := "5;" + strings.Repeat("x", MaxHead) + "\r\nhello\r\n0\r\n\r\n"
+	br := testReader(iotest.HalfReader, in)
+	n, err := CopyBody(io.Discard, br, Body{Kind: BodyChunked})
+	if !errors.Is(err, ErrMalformed) || n != 0 {
+		t.Fatalf("CopyBody = %d, %v; want 0, ErrMalformed", n, err)
 	}
-	if rest := hfRest(t, br); rest != in {
+	if rest := restOf(t, br); rest != in {
 		t.Errorf("consumed bytes")
 	}
 }
 
-// hfErrWriter takes limit bytes, then fails.
-type hfErrWriter struct {
+// errWriter takes limit bytes, then fails.
+type errWriter struct {
 	limit int
 	buf   bytes.Buffer
 }
 
-var errHFWrite = errors.New("write failed")
+var errWrite = errors.New("write failed")
 
-func (w *hfErrWriter) Write(p []byte) (int, error) {
+func (w *errWriter) Write(p []byte) (int, error) {
 	if len(p) > w.limit {
 		w.buf.Write(p[:w.limit])
 		n := w.limit
 		w.limit = 0
-		return n, errHFWrite
+		return n, errWrite
 	}
 	w.limit -= len(p)
 	return w.buf.Write(p)
@@ -911,49 +911,49 @@ func (w *hfErrWriter) Write(p []byte) (int, error) {
 
 func TestHTTPFrameCopyBodyWriteError(t *testing.T) {
 	for _, c := range []struct {
-		body httpBody
+		body Body
 		in   string
 	}{
-		{httpBody{kind: bodyLength, length: 20}, strings.Repeat("a", 20)},
-		{httpBody{kind: bodyChunked}, "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n"},
-		{httpBody{kind: bodyUntilClose}, strings.Repeat("b", 20)},
+		{Body{Kind: BodyLength, Length: 20}, strings.Repeat("a", 20)},
+		{Body{Kind: BodyChunked}, "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n"},
+		{Body{Kind: BodyUntilClose}, strings.Repeat("b", 20)},
 	} {
 		for limit := 0; limit < len(c.in); limit++ {
-			w := &hfErrWriter{limit: limit}
-			br := hfReader(iotest.OneByteReader, c.in)
-			n, err := copyBody(w, br, c.body)
-			if !errors.Is(err, errHFWrite) {
-				t.Fatalf("%v limit %d: copyBody: %v, want the write error", c.body.kind, limit, err)
+			w := &errWriter{limit: limit}
+			br := testReader(iotest.OneByteReader, c.in)
+			n, err := CopyBody(w, br, c.body)
+			if !errors.Is(err, errWrite) {
+				t.Fatalf("%v limit %d: CopyBody: %v, want the write error", c.body.Kind, limit, err)
 			}
 			if n != int64(limit) || w.buf.String() != c.in[:limit] {
-				t.Fatalf("%v limit %d: n = %d, wrote %q", c.body.kind, limit, n, w.buf.String())
+				t.Fatalf("%v limit %d: n = %d, wrote %q", c.body.Kind, limit, n, w.buf.String())
 			}
-			if c.body.kind != bodyUntilClose { // WriteTo may have read ahead
-				if rest := hfRest(t, br); w.buf.String()+rest != c.in {
-					t.Fatalf("%v limit %d: bytes lost: left %q", c.body.kind, limit, rest)
+			if c.body.Kind != BodyUntilClose { // WriteTo may have read ahead
+				if rest := restOf(t, br); w.buf.String()+rest != c.in {
+					t.Fatalf("%v limit %d: bytes lost: left %q", c.body.Kind, limit, rest)
 				}
 			}
 		}
 	}
 }
 
-// hfChunkSource generates head, size bytes of data, then tail, without
+// chunkSource generates head, size bytes of data, then tail, without
 // holding the data.
-type hfChunkSource struct {
+type chunkSource struct {
 	head, tail string
 	size, off  int64
 }
 
-var hfPattern = bytes.Repeat([]byte("0123456789abcdef"), 4096)
+var pattern = bytes.Repeat([]byte("0123456789abcdef"), 4096)
 
-func (s *hfChunkSource) Read(p []byte) (int, error) {
+func (s *chunkSource) Read(p []byte) (int, error) {
 	head, data := int64(len(s.head)), s.size
 	var n int
 	switch {
 	case s.off < head:
 		n = copy(p, s.head[s.off:])
 	case s.off < head+data:
-		n = copy(p[:min(int64(len(p)), head+data-s.off)], hfPattern[(s.off-head)%int64(len(hfPattern)):])
+		n = copy(p[:min(int64(len(p)), head+data-s.off)], pattern[(s.off-head)%int64(len(pattern)):])
 	case s.off < head+data+int64(len(s.tail)):
 		n = copy(p, s.tail[s.off-head-data:])
 	default:
@@ -968,45 +968,45 @@ func (s *hfChunkSource) Read(p []byte) (int, error) {
 func TestHTTPFrameCopyBodyStreams(t *testing.T) {
 	const size = 256 << 20
 	for _, c := range []struct {
-		body httpBody
-		src  *hfChunkSource
+		body Body
+		src  *chunkSource
 	}{
-		{httpBody{kind: bodyChunked}, &hfChunkSource{head: fmt.Sprintf("%x\r\n", size), tail: "\r\n0\r\n\r\n", size: size}},
-		{httpBody{kind: bodyLength, length: size}, &hfChunkSource{size: size}},
+		{Body{Kind: BodyChunked}, &chunkSource{head: fmt.Sprintf("%x\r\n", size), tail: "\r\n0\r\n\r\n", size: size}},
+		{Body{Kind: BodyLength, Length: size}, &chunkSource{size: size}},
 	} {
 		want := int64(len(c.src.head)) + size + int64(len(c.src.tail))
-		br := bufio.NewReaderSize(c.src, maxHTTPHead)
+		br := bufio.NewReaderSize(c.src, MaxHead)
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		n, err := copyBody(io.Discard, br, c.body)
+		n, err := CopyBody(io.Discard, br, c.body)
 		runtime.ReadMemStats(&after)
 		if err != nil || n != want {
-			t.Fatalf("%v: copyBody = %d, %v; want %d", c.body.kind, n, err, want)
+			t.Fatalf("%v: CopyBody = %d, %v; want %d", c.body.Kind, n, err, want)
 		}
 		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
-			t.Errorf("%v: copyBody of %d bytes allocated %d bytes", c.body.kind, size, alloc)
+			t.Errorf("%v: CopyBody of %d bytes allocated %d bytes", c.body.Kind, size, alloc)
 		}
 	}
 }
 
-// hfReassemble frames a request stream, then the response stream, with the
+// reassemble frames a request stream, then the response stream, with the
 // framer, checks that the frames put back together give both streams, and
 // returns the heads.
-func hfReassemble(t *testing.T, wrap func(io.Reader) io.Reader, requests, responses string) ([]*httpRequestHead, []*httpResponseHead) {
+func reassemble(t *testing.T, wrap func(io.Reader) io.Reader, requests, responses string) ([]*RequestHead, []*ResponseHead) {
 	t.Helper()
-	var reqs []*httpRequestHead
+	var reqs []*RequestHead
 	var got bytes.Buffer
-	br := hfReader(wrap, requests)
+	br := testReader(wrap, requests)
 	for {
-		h, err := readRequestHead(br)
+		h, err := ReadRequestHead(br)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			t.Fatalf("request %d: %v", len(reqs)+1, err)
 		}
-		got.Write(h.raw)
-		if _, err := copyBody(&got, br, h.body); err != nil {
+		got.Write(h.Raw)
+		if _, err := CopyBody(&got, br, h.Body); err != nil {
 			t.Fatalf("request %d body: %v", len(reqs)+1, err)
 		}
 		reqs = append(reqs, h)
@@ -1015,26 +1015,26 @@ func hfReassemble(t *testing.T, wrap func(io.Reader) io.Reader, requests, respon
 		t.Fatalf("requests reassemble to\n%q\nwant\n%q", got.String(), requests)
 	}
 
-	var resps []*httpResponseHead
+	var resps []*ResponseHead
 	got.Reset()
-	br = hfReader(wrap, responses)
+	br = testReader(wrap, responses)
 	for i, req := range reqs {
 		for {
-			h, err := readResponseHead(br, req.method)
+			h, err := ReadResponseHead(br, req.Method)
 			if err != nil {
 				t.Fatalf("response %d: %v", i+1, err)
 			}
-			got.Write(h.raw)
-			if _, err := copyBody(&got, br, h.body); err != nil {
+			got.Write(h.Raw)
+			if _, err := CopyBody(&got, br, h.Body); err != nil {
 				t.Fatalf("response %d body: %v", i+1, err)
 			}
 			resps = append(resps, h)
-			if h.status >= 200 || h.status == 101 {
+			if h.Status >= 200 || h.Status == 101 {
 				break
 			}
 		}
 	}
-	if _, err := readResponseHead(br, "GET"); err != io.EOF {
+	if _, err := ReadResponseHead(br, "GET"); err != io.EOF {
 		t.Fatalf("after the last response: %v, want io.EOF", err)
 	}
 	if got.String() != responses {
@@ -1057,19 +1057,19 @@ func TestHTTPFramePipelined(t *testing.T) {
 		"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n" +
 		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" +
 		"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nthe rest\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"
-	for _, r := range hfReaders {
+	for _, r := range readers {
 		t.Run(r.name, func(t *testing.T) {
-			reqs, resps := hfReassemble(t, r.wrap, requests, responses)
+			reqs, resps := reassemble(t, r.wrap, requests, responses)
 			var paths []string
 			for _, h := range reqs {
-				paths = append(paths, h.path)
+				paths = append(paths, h.Path)
 			}
 			if got := strings.Join(paths, " "); got != "/1 /2 /3 /4 /5 /6" {
 				t.Errorf("paths %s", got)
 			}
 			var statuses []string
 			for _, h := range resps {
-				statuses = append(statuses, fmt.Sprint(h.status, h.body.kind))
+				statuses = append(statuses, fmt.Sprint(h.Status, h.Body.Kind))
 			}
 			want := "200 length 201 chunked 204 none 200 none 100 none 103 none 200 length 200 until-close"
 			if got := strings.Join(statuses, " "); got != want {
@@ -1127,9 +1127,9 @@ func TestHTTPFrameWithoutHeader(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			raw := []byte(c.raw)
-			got, values := withoutHeader(raw, c.header)
+			got, values := WithoutHeader(raw, c.header)
 			if string(got) != c.want {
-				t.Errorf("withoutHeader = %q, want %q", got, c.want)
+				t.Errorf("WithoutHeader = %q, want %q", got, c.want)
 			}
 			if !reflect.DeepEqual(values, c.values) {
 				t.Errorf("values = %q, want %q", values, c.values)
@@ -1142,43 +1142,43 @@ func TestHTTPFrameWithoutHeader(t *testing.T) {
 
 	// The result of stripping a parsed head parses to the same head
 	// without the field.
-	br := hfReader(iotest.OneByteReader, "POST /x HTTP/1.1\r\nHost: h\r\nX-Fault: a\r\nContent-Length: 2\r\nx-fault: b\r\n\r\nok")
-	h, err := readRequestHead(br)
+	br := testReader(iotest.OneByteReader, "POST /x HTTP/1.1\r\nHost: h\r\nX-Fault: a\r\nContent-Length: 2\r\nx-fault: b\r\n\r\nok")
+	h, err := ReadRequestHead(br)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stripped, _ := withoutHeader(h.raw, "X-Fault")
-	h2, err := readRequestHead(hfReader(iotest.OneByteReader, string(stripped)))
+	stripped, _ := WithoutHeader(h.Raw, "X-Fault")
+	h2, err := ReadRequestHead(testReader(iotest.OneByteReader, string(stripped)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []headerField{{"Host", "h"}, {"Content-Length", "2"}}
-	if !reflect.DeepEqual(h2.fields(), want) || h2.body != h.body || h2.target != h.target {
+	want := []Field{{"Host", "h"}, {"Content-Length", "2"}}
+	if !reflect.DeepEqual(h2.Fields(), want) || h2.Body != h.Body || h2.Target != h.Target {
 		t.Errorf("stripped head parses to %+v", h2)
 	}
 }
 
-// hfRecording is what one connection carried each way.
-type hfRecording struct {
+// recording is what one connection carried each way.
+type recording struct {
 	requests, responses bytes.Buffer
 }
 
-// hfRecordingRelay accepts connections, relays each to target and records
+// recordingRelay accepts connections, relays each to target and records
 // the bytes both ways.
-type hfRecordingRelay struct {
+type recordingRelay struct {
 	ln     net.Listener
 	target string
 	wg     sync.WaitGroup
 	mu     sync.Mutex
-	conns  []*hfRecording
+	conns  []*recording
 }
 
-func hfStartRelay(t *testing.T, target string) *hfRecordingRelay {
+func startRelay(t *testing.T, target string) *recordingRelay {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &hfRecordingRelay{ln: ln, target: target}
+	r := &recordingRelay{ln: ln, target: target}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -1193,7 +1193,7 @@ func hfStartRelay(t *testing.T, target string) *hfRecordingRelay {
 				c.Close()
 				continue
 			}
-			rec := &hfRecording{}
+			rec := &recording{}
 			r.mu.Lock()
 			r.conns = append(r.conns, rec)
 			r.mu.Unlock()
@@ -1257,7 +1257,7 @@ func TestHTTPFrameRealExchanges(t *testing.T) {
 	srv := &http.Server{Handler: mux}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	relay := hfStartRelay(t, ln.Addr().String())
+	relay := startRelay(t, ln.Addr().String())
 	tr := &http.Transport{ExpectContinueTimeout: 10 * time.Second, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	defer func() {
@@ -1337,33 +1337,33 @@ func TestHTTPFrameRealExchanges(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for i, rec := range relay.conns {
-		for _, r := range hfReaders {
+		for _, r := range readers {
 			t.Run(fmt.Sprint("conn", i, "/", r.name), func(t *testing.T) {
-				reqs, resps := hfReassemble(t, r.wrap, rec.requests.String(), rec.responses.String())
+				reqs, resps := reassemble(t, r.wrap, rec.requests.String(), rec.responses.String())
 				for _, h := range reqs {
-					if h.body.kind == bodyChunked && strings.Contains(string(h.raw), "Trailer: X-Client-Sum") {
+					if h.Body.Kind == BodyChunked && strings.Contains(string(h.Raw), "Trailer: X-Client-Sum") {
 						seen["chunked request"] = true
 					}
-					if h.expectContinue {
+					if h.ExpectContinue {
 						seen["expect"] = true
 					}
-					if h.close {
+					if h.Close {
 						seen["request close"] = true
 					}
 				}
 				for _, h := range resps {
 					switch {
-					case h.status == 100:
+					case h.Status == 100:
 						seen["100"] = true
-					case h.body.kind == bodyChunked:
+					case h.Body.Kind == BodyChunked:
 						seen["chunked response"] = true
-					case h.status == 200 && h.body.kind == bodyNone:
-						v, _ := h.get("Content-Length")
+					case h.Status == 200 && h.Body.Kind == BodyNone:
+						v, _ := h.Get("Content-Length")
 						seen["HEAD "+v] = true
-					case h.status == 204 || h.status == 304:
-						seen[fmt.Sprint(h.status, h.body.kind)] = true
+					case h.Status == 204 || h.Status == 304:
+						seen[fmt.Sprint(h.Status, h.Body.Kind)] = true
 					}
-					if h.close {
+					if h.Close {
 						seen["response close"] = true
 					}
 				}
@@ -1389,23 +1389,23 @@ func TestHTTPFrameBadFieldByte(t *testing.T) {
 	for _, fill := range []byte{'a', 0xff, '\t', ' '} {
 		for n := 0; n <= 24; n++ {
 			p := bytes.Repeat([]byte{fill}, n)
-			if got := hfBadFieldByte(p); got != -1 {
+			if got := badFieldByte(p); got != -1 {
 				t.Fatalf("%q: %d, want -1", p, got)
 			}
 			for at := 0; at < n; at++ {
 				for c := 0; c < 256; c++ {
 					p[at] = byte(c)
 					want := -1
-					if !hfIsFieldByte(byte(c)) {
+					if !isFieldByte(byte(c)) {
 						want = at
 					}
-					if got := hfBadFieldByte(p); got != want {
+					if got := badFieldByte(p); got != want {
 						t.Fatalf("%q: %d, want %d", p, got, want)
 					}
 					// A bad byte later on does not hide this one.
 					if want >= 0 && at+1 < n {
 						p[n-1] = 0
-						if got := hfBadFieldByte(p); got != at {
+						if got := badFieldByte(p); got != at {
 							t.Fatalf("%q: %d, want %d", p, got, at)
 						}
 						p[n-1] = fill
@@ -1421,7 +1421,7 @@ func TestHTTPFrameBadFieldByte(t *testing.T) {
 // browser-like request with a dozen and a half header lines. Each iteration
 // reads one message delivered by one Read, as over a socket.
 
-var hfBenchRequests = []struct{ name, in string }{
+var benchRequests = []struct{ name, in string }{
 	{"go-client", "GET /hello HTTP/1.1\r\nHost: 127.0.0.1:1234\r\nUser-Agent: Go-http-client/1.1\r\nAccept-Encoding: gzip\r\n\r\n"},
 	{"go-client-post", "POST /api/items HTTP/1.1\r\nHost: 127.0.0.1:1234\r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: 13\r\nContent-Type: application/json\r\nAccept-Encoding: gzip\r\n\r\n{\"a\":\"hello\"}"},
 	{"browser", "GET /static/app.js?v=3 HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive\r\n" +
@@ -1432,7 +1432,7 @@ var hfBenchRequests = []struct{ name, in string }{
 		"Cookie: session=0123456789abcdef0123456789abcdef; theme=dark\r\nIf-None-Match: \"5d8c72a5edda8d6a\"\r\n\r\n"},
 }
 
-var hfBenchResponses = []struct{ name, in string }{
+var benchResponses = []struct{ name, in string }{
 	{"go-server", "HTTP/1.1 200 OK\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\nContent-Length: 13\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello, world\n"},
 	{"go-server-chunked", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\nTransfer-Encoding: chunked\r\n\r\n" +
 		"d\r\n{\"a\":\"hello\"}\r\n0\r\n\r\n"},
@@ -1442,21 +1442,21 @@ var hfBenchResponses = []struct{ name, in string }{
 		"console.log()"},
 }
 
-// hfBenchStream delivers the same bytes, whole, to br on every reset, as if
+// benchStream delivers the same bytes, whole, to br on every reset, as if
 // they had just arrived.
-type hfBenchStream struct {
+type benchStream struct {
 	in []byte
 	r  bytes.Reader
 	br *bufio.Reader
 }
 
-func newHFBenchStream(in string) *hfBenchStream {
-	s := &hfBenchStream{in: []byte(in)}
-	s.br = bufio.NewReaderSize(&s.r, maxHTTPHead)
+func newBenchStream(in string) *benchStream {
+	s := &benchStream{in: []byte(in)}
+	s.br = bufio.NewReaderSize(&s.r, MaxHead)
 	return s
 }
 
-func (s *hfBenchStream) reset() *bufio.Reader {
+func (s *benchStream) reset() *bufio.Reader {
 	s.r.Reset(s.in)
 	s.br.Reset(&s.r)
 	return s.br
@@ -1466,22 +1466,22 @@ func (s *hfBenchStream) reset() *bufio.Reader {
 // reader's buffer, as the relay does. "fresh-target" makes every target
 // new to the framer (a string to allocate), as when a client walks a site.
 func BenchmarkReadRequestHead(b *testing.B) {
-	for _, c := range hfBenchRequests {
+	for _, c := range benchRequests {
 		for _, fresh := range []bool{false, true} {
 			name := c.name
 			if fresh {
 				name += "/fresh-target"
 			}
 			b.Run(name, func(b *testing.B) {
-				s := newHFBenchStream(c.in)
-				f := &httpFramer{noCopy: true}
+				s := newBenchStream(c.in)
+				f := &Framer{NoCopy: true}
 				b.SetBytes(int64(len(c.in)))
 				b.ReportAllocs()
 				for b.Loop() {
 					if fresh {
 						f.lastTarg = ""
 					}
-					if _, err := f.readRequestHead(s.reset()); err != nil {
+					if _, err := f.ReadRequestHead(s.reset()); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -1490,16 +1490,16 @@ func BenchmarkReadRequestHead(b *testing.B) {
 	}
 }
 
-// BenchmarkReadRequestHeadFunc reads with readRequestHead: a new head
+// BenchmarkReadRequestHeadFunc reads with ReadRequestHead: a new head
 // every time, with its own copy of raw.
 func BenchmarkReadRequestHeadFunc(b *testing.B) {
-	for _, c := range hfBenchRequests {
+	for _, c := range benchRequests {
 		b.Run(c.name, func(b *testing.B) {
-			s := newHFBenchStream(c.in)
+			s := newBenchStream(c.in)
 			b.SetBytes(int64(len(c.in)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := readRequestHead(s.reset()); err != nil {
+				if _, err := ReadRequestHead(s.reset()); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -1510,14 +1510,14 @@ func BenchmarkReadRequestHeadFunc(b *testing.B) {
 // BenchmarkReadResponseHead reads with a reused framer, raw left in the
 // reader's buffer, as the relay does.
 func BenchmarkReadResponseHead(b *testing.B) {
-	for _, c := range hfBenchResponses {
+	for _, c := range benchResponses {
 		b.Run(c.name, func(b *testing.B) {
-			s := newHFBenchStream(c.in)
-			f := &httpFramer{noCopy: true}
+			s := newBenchStream(c.in)
+			f := &Framer{NoCopy: true}
 			b.SetBytes(int64(len(c.in)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := f.readResponseHead(s.reset(), "GET"); err != nil {
+				if _, err := f.ReadResponseHead(s.reset(), "GET"); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -1525,15 +1525,15 @@ func BenchmarkReadResponseHead(b *testing.B) {
 	}
 }
 
-// BenchmarkReadResponseHeadFunc reads with readResponseHead.
+// BenchmarkReadResponseHeadFunc reads with ReadResponseHead.
 func BenchmarkReadResponseHeadFunc(b *testing.B) {
-	for _, c := range hfBenchResponses {
+	for _, c := range benchResponses {
 		b.Run(c.name, func(b *testing.B) {
-			s := newHFBenchStream(c.in)
+			s := newBenchStream(c.in)
 			b.SetBytes(int64(len(c.in)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := readResponseHead(s.reset(), "GET"); err != nil {
+				if _, err := ReadResponseHead(s.reset(), "GET"); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -1547,14 +1547,14 @@ func BenchmarkReadResponseHeadFunc(b *testing.B) {
 // package-level functions.
 func BenchmarkRequestResponsePair(b *testing.B) {
 	for i, name := range []string{"go", "browser"} {
-		req, resp := hfBenchRequests[2*i], hfBenchResponses[2*i]
+		req, resp := benchRequests[2*i], benchResponses[2*i]
 		for _, mode := range []string{"", "/copy", "/func"} {
 			b.Run(name+mode, func(b *testing.B) {
-				rs, ws := newHFBenchStream(req.in), newHFBenchStream(resp.in)
-				up, down := &httpFramer{noCopy: mode == ""}, &httpFramer{noCopy: mode == ""}
-				readReq, readResp := up.readRequestHead, down.readResponseHead
+				rs, ws := newBenchStream(req.in), newBenchStream(resp.in)
+				up, down := &Framer{NoCopy: mode == ""}, &Framer{NoCopy: mode == ""}
+				readReq, readResp := up.ReadRequestHead, down.ReadResponseHead
 				if mode == "/func" {
-					readReq, readResp = readRequestHead, readResponseHead
+					readReq, readResp = ReadRequestHead, ReadResponseHead
 				}
 				b.SetBytes(int64(len(req.in) + len(resp.in)))
 				b.ReportAllocs()
@@ -1564,15 +1564,15 @@ func BenchmarkRequestResponsePair(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if _, err := copyBody(io.Discard, br, h.body); err != nil {
+					if _, err := CopyBody(io.Discard, br, h.Body); err != nil {
 						b.Fatal(err)
 					}
 					br = ws.reset()
-					rh, err := readResp(br, h.method)
+					rh, err := readResp(br, h.Method)
 					if err != nil {
 						b.Fatal(err)
 					}
-					if _, err := copyBody(io.Discard, br, rh.body); err != nil {
+					if _, err := CopyBody(io.Discard, br, rh.Body); err != nil {
 						b.Fatal(err)
 					}
 				}
