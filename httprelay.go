@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gofaults/faults/internal/pooledbuf"
 	"github.com/gofaults/faults/internal/wire/httpwire"
 )
 
@@ -177,7 +177,7 @@ func (r *httpRelay) inBand(value string, req *request, fx *effects) {
 
 // forward writes a message's head and body to w, in one write when the
 // whole message is already buffered.
-func (r *httpRelay) forward(w meter, from *bufio.Reader, head []byte, body httpwire.Body) error {
+func (r *httpRelay) forward(w meter, from *pooledbuf.Reader, head []byte, body httpwire.Body) error {
 	if body.Kind == httpwire.BodyNone {
 		return w.writev(head)
 	}
@@ -212,7 +212,7 @@ func (r *httpRelay) forward(w meter, from *bufio.Reader, head []byte, body httpw
 // spliceBody moves n more body bytes (n < 0: until EOF) to w, by splice(2)
 // from the socket under from, whose buffer is empty. It counts the bytes as
 // it goes and reports a body cut short as io.ErrUnexpectedEOF.
-func (r *httpRelay) spliceBody(w meter, from *bufio.Reader, n int64) error {
+func (r *httpRelay) spliceBody(w meter, from *pooledbuf.Reader, n int64) error {
 	src := r.client
 	if from == r.fromServer {
 		src = r.server
@@ -520,7 +520,7 @@ func (r *httpRelay) interrupted(err error) bool {
 
 // passRaw copies from, with its buffered bytes, to w until EOF, then
 // half-closes w's socket.
-func (r *httpRelay) passRaw(from *bufio.Reader, w meter, dst net.Conn) {
+func (r *httpRelay) passRaw(from *pooledbuf.Reader, w meter, dst net.Conn) {
 	if r.c.isEnding() {
 		return
 	}

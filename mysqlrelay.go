@@ -1,8 +1,6 @@
 package faults
 
 import (
-	"bufio"
-	"bytes"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -252,56 +250,53 @@ func (r *mysqlRelay) answers(done chan<- struct{}, greeting *MySQLReply) {
 	if !r.greet(greeting) {
 		return
 	}
-	buf := getBuffer(true)
-	defer putBuffer(buf)
 	var shaped *shapedWriter
 	for {
-		n, err := r.fromServer.Read(*buf)
-		if n > 0 {
-			chunk := (*buf)[:n]
-			if owed := r.owed.Swap(nil); owed != nil {
-				r.learnStatement(owed, chunk)
-				fx := owed.fx
-				if fx.abort {
-					// The command side ends the connection: no byte of
-					// the answer reaches the client.
-					return
-				}
-				if fx.delayResponse > 0 && r.c.sleep(fx.delayResponse, nil) == ended {
-					return
-				}
-				if fx.drop {
-					// The client never gets this answer; nothing else can
-					// follow it.
-					io.Copy(io.Discard, r.fromServer)
-					return
-				}
-				if fx.rows >= 0 || owed.follow {
-					if !r.follow(owed, chunk, fx.rows) {
-						return
-					}
-					continue
-				}
-				shaped = nil
-				if fx.truncate >= 0 || fx.slow > 0 {
-					shaped = &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
-				}
-			}
-			if werr := r.writeAnswer(chunk, shaped); werr != nil {
-				if shaped != nil && shaped.cut {
-					r.c.end(endClose)
-					return
-				}
-				r.fail(werr)
-				return
-			}
-		}
-		if err != nil {
+		if _, err := r.fromServer.Peek(1); err != nil {
 			if err == io.EOF {
 				closeWrite(r.client)
 			} else {
 				r.fail(err)
 			}
+			return
+		}
+		if owed := r.owed.Swap(nil); owed != nil {
+			// The answer's first bytes are buffered.
+			first, _ := r.fromServer.Peek(r.fromServer.Buffered())
+			r.learnStatement(owed, first)
+			fx := owed.fx
+			if fx.abort {
+				// The command side ends the connection: no byte of
+				// the answer reaches the client.
+				return
+			}
+			if fx.delayResponse > 0 && r.c.sleep(fx.delayResponse, nil) == ended {
+				return
+			}
+			if fx.drop {
+				// The client never gets this answer; nothing else can
+				// follow it.
+				io.Copy(io.Discard, r.fromServer)
+				return
+			}
+			if fx.rows >= 0 || owed.follow {
+				if !r.follow(owed, fx.rows) {
+					return
+				}
+				continue
+			}
+			shaped = nil
+			if fx.truncate >= 0 || fx.slow > 0 {
+				shaped = &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
+			}
+		}
+		chunk, _ := r.fromServer.Next() // the buffered bytes: no error
+		if err := r.writeAnswer(chunk, shaped); err != nil {
+			if shaped != nil && shaped.cut {
+				r.c.end(endClose)
+				return
+			}
+			r.fail(err)
 			return
 		}
 	}
@@ -338,20 +333,20 @@ func (r *mysqlRelay) learnSession(length int) {
 
 // follow passes on an answer packet by packet, following it: it notes
 // whether the answer leaves a transaction open and, if n >= 0, passes on n
-// rows and closes the connection at the next. chunk holds the answer's
-// first bytes, already read. It reports whether the relay goes on.
-func (r *mysqlRelay) follow(owed *mysqlOwed, chunk []byte, n int64) bool {
+// rows and closes the connection at the next. It reports whether the
+// relay goes on.
+func (r *mysqlRelay) follow(owed *mysqlOwed, n int64) bool {
 	r.mu.Lock()
 	session := r.session
 	r.mu.Unlock()
 	f := mysqlwire.NewFollower(owed.cmd.Response(), session)
-	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(append([]byte(nil), chunk...)), r.fromServer), 16<<10)
+	br := r.fromServer
 	var rows int64
 	for !f.Done() {
 		if f.Err() != nil {
 			// Not a response this follower knows: pass the rest raw.
 			r.c.p.log.Warn("faults: MySQL answer not followed; it passes whole", "conn", r.c.id, "err", f.Err())
-			return r.passRest(br)
+			return true
 		}
 		p, err := mysqlwire.ReadHeader(br)
 		if err != nil {
@@ -391,20 +386,6 @@ func (r *mysqlRelay) follow(owed *mysqlOwed, chunk []byte, n int64) bool {
 		// transaction as it was.
 		r.inTrans.Store(f.Status()&mysqlwire.ServerStatusInTrans != 0)
 	}
-	if br.Buffered() > 0 {
-		return r.passRest(br)
-	}
-	return true
-}
-
-// passRest writes what br holds to the client.
-func (r *mysqlRelay) passRest(br *bufio.Reader) bool {
-	b, _ := br.Peek(br.Buffered())
-	if err := r.writeAnswer(b, nil); err != nil {
-		r.fail(err)
-		return false
-	}
-	br.Discard(len(b))
 	return true
 }
 

@@ -1,13 +1,14 @@
 package faults
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"net"
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/gofaults/faults/internal/pooledbuf"
 )
 
 // sides are the two sockets of a framed relay (HTTP, MySQL): each read
@@ -16,14 +17,15 @@ type sides struct {
 	c          *conn
 	client     net.Conn
 	server     net.Conn
-	fromClient *bufio.Reader
-	fromServer *bufio.Reader
+	fromClient *pooledbuf.Reader
+	fromServer *pooledbuf.Reader
 	toClient   meter
 	toServer   meter
 }
 
-// newSides reads each socket of c through a buffer of size bytes, the
-// longest message head the relay must see whole; with size 0, the relay
+// newSides reads each socket of c through a buffer of at most size bytes,
+// the longest message head the relay must see whole, held only while bytes
+// are buffered (an idle connection holds a few KiB); with size 0, the relay
 // reads the sockets in its own way, and fromClient and fromServer are nil.
 func newSides(c *conn, size int) sides {
 	c.mu.Lock()
@@ -37,8 +39,8 @@ func newSides(c *conn, size int) sides {
 		toServer: meter{server, &c.p.stats.bytesUp, c},
 	}
 	if size > 0 {
-		s.fromClient = bufio.NewReaderSize(c.client, size)
-		s.fromServer = bufio.NewReaderSize(server, size)
+		s.fromClient = pooledbuf.NewReader(c.client, size)
+		s.fromServer = pooledbuf.NewReader(server, size)
 	}
 	return s
 }

@@ -29,8 +29,9 @@ const (
 
 var pools [maxShift - minShift + 1]sync.Pool
 
-// get returns a buffer of exactly size bytes.
-func get(size int) []byte {
+// Get returns a buffer of exactly size bytes, from a pool when size is a
+// power of two from 4 KiB to 128 KiB. Its contents are undefined.
+func Get(size int) []byte {
 	if i, ok := class(size); ok {
 		if b, ok := pools[i].Get().(*[]byte); ok {
 			return *b
@@ -39,8 +40,9 @@ func get(size int) []byte {
 	return make([]byte, size)
 }
 
-// put returns b to its pool, if it has one. b must not be used after.
-func put(b []byte) {
+// Put gives b, which Get returned, back to its pool, if it has one. The
+// caller must not use b after.
+func Put(b []byte) {
 	if i, ok := class(len(b)); ok {
 		pools[i].Put(&b)
 	}
@@ -108,18 +110,18 @@ func (b *Reader) fill(need int) {
 	switch {
 	case b.r == b.w:
 		if b.buf != nil {
-			put(b.buf)
+			Put(b.buf)
 		}
 		size := sizeFor(need, b.limit)
 		if b.flood {
 			size = sizeFor(b.limit, b.limit)
 		}
-		b.buf, b.r, b.w = get(size), 0, 0
+		b.buf, b.r, b.w = Get(size), 0, 0
 	case need > len(b.buf):
-		grown := get(sizeFor(need, b.limit))
+		grown := Get(sizeFor(need, b.limit))
 		b.w = copy(grown, b.buf[b.r:b.w])
 		b.r = 0
-		put(b.buf)
+		Put(b.buf)
 		b.buf = grown
 	case need > len(b.buf)-b.r:
 		b.w = copy(b.buf, b.buf[b.r:b.w])
@@ -145,7 +147,7 @@ func (b *Reader) fill(need int) {
 	}
 	b.flood = false
 	if b.r == b.w {
-		put(b.buf)
+		Put(b.buf)
 		b.buf, b.r, b.w = nil, 0, 0
 	}
 }
@@ -216,7 +218,7 @@ func (b *Reader) Read(p []byte) (int, error) {
 			return 0, b.readErr()
 		}
 		if b.buf != nil {
-			put(b.buf)
+			Put(b.buf)
 			b.buf, b.r, b.w = nil, 0, 0
 		}
 		n, err := b.src.Read(p)
@@ -268,7 +270,7 @@ func (b *Reader) WriteTo(w io.Writer) (int64, error) {
 		return written, err
 	}
 	if b.buf != nil {
-		put(b.buf)
+		Put(b.buf)
 		b.buf, b.r, b.w = nil, 0, 0
 	}
 	n, err := io.Copy(w, b.src)

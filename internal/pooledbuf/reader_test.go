@@ -195,10 +195,10 @@ func TestSizeClasses(t *testing.T) {
 			t.Errorf("sizeFor(%d, %d) = %d, want %d", c.need, c.limit, got, c.want)
 		}
 	}
-	b := get(8 << 10)
-	put(b)
-	if got := get(8 << 10); len(got) != 8<<10 {
-		t.Fatalf("get(8 KiB) returned %d bytes", len(got))
+	b := Get(8 << 10)
+	Put(b)
+	if got := Get(8 << 10); len(got) != 8<<10 {
+		t.Fatalf("Get(8 KiB) returned %d bytes", len(got))
 	}
 }
 

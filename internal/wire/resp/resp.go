@@ -19,6 +19,8 @@
 package resp
 
 import (
+	"github.com/gofaults/faults/internal/pooledbuf"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -36,7 +38,8 @@ var ErrMalformed = errors.New("faults: malformed RESP")
 var ErrShort = errors.New("faults: RESP command head not yet read whole")
 
 const (
-	bufferSize = 16 << 10 // a Reader's buffer, to start
+	idleBufferSize = 4 << 10  // a Reader's buffer while it waits for bytes
+	bufferSize     = 16 << 10 // a Reader's buffer while bytes flood in
 
 	// MaxLine is the longest line a Reader accepts, CRLF not counted:
 	// Redis's limit on inline commands. A longer line is [ErrMalformed].
@@ -63,6 +66,8 @@ type Reader struct {
 	f   int // end of the framed bytes: buf[r:f] are framed
 	w   int // end of the bytes read
 
+	flood bool // the last read filled the buffer: more is likely waiting
+
 	// The value being framed: values still owed before it ends (0 at a
 	// boundary between values), and what is left of a string's payload.
 	owed    int64
@@ -73,7 +78,7 @@ type Reader struct {
 // NewReader returns a Reader of src, with nothing read yet. It reads src
 // only in [Reader.Fill].
 func NewReader(src io.Reader) *Reader {
-	return &Reader{src: src, buf: make([]byte, bufferSize)}
+	return &Reader{src: src}
 }
 
 // AtBoundary reports whether the framed bytes end between two values: no
@@ -125,26 +130,44 @@ func (rr *Reader) Fill() error {
 	if rr.r != rr.f {
 		panic("resp: Reader.Fill with framed bytes pending")
 	}
-	if rr.r == rr.w {
-		rr.r, rr.f, rr.w = 0, 0, 0
-	}
-	if rr.w == len(rr.buf) {
-		if rr.r > 0 {
-			n := copy(rr.buf, rr.buf[rr.r:rr.w])
-			rr.r, rr.f, rr.w = 0, 0, n
-		} else {
-			if len(rr.buf) >= MaxLine+2 {
-				return fmt.Errorf("%w: line longer than %d bytes", ErrMalformed, MaxLine)
-			}
-			grown := make([]byte, min(2*len(rr.buf), MaxLine+2))
-			rr.w = copy(grown, rr.buf[:rr.w])
-			rr.buf = grown
+	switch {
+	case rr.r == rr.w:
+		// Every byte is passed on or dropped: the buffer goes back to
+		// its pool, and an idle read parks in a small one, or in a full
+		// one if the last read filled its buffer.
+		if rr.buf != nil {
+			pooledbuf.Put(rr.buf)
 		}
+		size := idleBufferSize
+		if rr.flood {
+			size = bufferSize
+		}
+		rr.buf, rr.r, rr.f, rr.w = pooledbuf.Get(size), 0, 0, 0
+	case rr.w == len(rr.buf) && rr.r > 0 && !(rr.flood && len(rr.buf) < bufferSize):
+		n := copy(rr.buf, rr.buf[rr.r:rr.w])
+		rr.r, rr.f, rr.w = 0, 0, n
+	case rr.w == len(rr.buf):
+		// Grow: a line longer than the buffer, or a flood that a small
+		// buffer would read in many small reads.
+		if len(rr.buf) >= MaxLine+2 {
+			return fmt.Errorf("%w: line longer than %d bytes", ErrMalformed, MaxLine)
+		}
+		grown := pooledbuf.Get(min(max(2*len(rr.buf), bufferSize), MaxLine+2))
+		rr.w = copy(grown, rr.buf[rr.r:rr.w])
+		rr.f -= rr.r
+		rr.r = 0
+		pooledbuf.Put(rr.buf)
+		rr.buf = grown
 	}
 	n, err := rr.src.Read(rr.buf[rr.w:])
 	rr.w += n
+	rr.flood = rr.w == len(rr.buf)
 	if n > 0 {
 		return nil
+	}
+	if rr.r == rr.w {
+		pooledbuf.Put(rr.buf)
+		rr.buf, rr.r, rr.f, rr.w = nil, 0, 0, 0
 	}
 	if err == nil {
 		err = io.ErrNoProgress
