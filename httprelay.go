@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,12 +15,20 @@ import (
 // httpRelay forwards one HTTP connection, framing requests and responses so
 // that request behaviors can act on single exchanges.
 //
-// Each request the client sends becomes an exchange in a FIFO. An exchange
-// passed to the server is owed the server's next response; one the proxy
-// answers itself carries its reply. The downstream side frames the server's
-// responses and takes the exchanges in order; a reply of the proxy's is
-// written as soon as every exchange before it has been answered, so that the
-// client reads answers in the order of its requests.
+// Each request the client sends is owed an answer: an entry in the shared
+// queue of framed relays (owedQueue). A request passed to the server is owed
+// the server's next final response; one the proxy answers itself carries its
+// reply. The responses side frames the server's responses, takes the entries
+// in order, and alone writes to the client: a reply of the proxy's goes out
+// as soon as every answer before it has, so that the client reads answers in
+// the order of its requests, and a client that pipelines without reading
+// stalls only the responses side (and, once maxOwedAnswers replies of the
+// proxy's are owed, the reading of its requests, as a server's would).
+//
+// Unlike the Redis relay, whose framer keeps its whole state in its reader,
+// this relay copies bodies with state on the stack (chunked framing) or by
+// splice(2), so a read of the server is woken for a reply of the proxy's
+// only while it waits between two responses (see sides.park).
 type httpRelay struct {
 	sides
 
@@ -31,28 +38,30 @@ type httpRelay struct {
 	requestFramer  httpwire.Framer
 	responseFramer httpwire.Framer
 
-	mu       sync.Mutex // guards queue and the proxy's own writes to the client
-	queue    []*exchange
-	answered bool        // the proxy wrote a reply of its own: falling back is unsafe
+	queue    owedQueue
+	answered atomic.Bool // the proxy queued a reply of its own: falling back is unsafe
 	raw      atomic.Bool // framing stopped: bytes pass through raw
 
-	popped   chan struct{} // if not nil, closed when the queue moves on; guarded by mu
 	respDone chan struct{} // closed when responses ends
 }
 
-// exchange is one request and what it is owed.
-type exchange struct {
-	method string
-	fx     effects
-	reply  []byte // the proxy's answer, instead of the server's
+// framingNote is what the responses side must know of a request with
+// method to frame its response: HEAD's has no body, a 2xx to CONNECT
+// starts a tunnel.
+func framingNote(method string) string {
+	if method == "HEAD" || method == "CONNECT" {
+		return method
+	}
+	return ""
 }
 
 func newHTTPRelay(c *conn) *httpRelay {
-	return &httpRelay{
-		sides:          newSides(c, httpwire.MaxHead),
+	r := &httpRelay{
 		requestFramer:  httpwire.Framer{NoCopy: true},
 		responseFramer: httpwire.Framer{NoCopy: true},
 	}
+	r.init(c, httpwire.MaxHead)
+	return r
 }
 
 func (r *httpRelay) run() {
@@ -77,6 +86,15 @@ func (r *httpRelay) requests() {
 		case err == io.EOF:
 			closeWrite(r.server)
 			return
+		case errors.Is(err, httpwire.ErrMalformed) && r.answered.Load():
+			// The proxy answered a request itself: the peers' views of
+			// the connection differ, and it closes once the answers
+			// owed are out.
+			r.c.p.log.Warn("faults: HTTP framing stopped after an answer of the proxy's; closing", "conn", r.c.id, "err", err)
+			if _, ok := r.queue.push(0, owed{reply: []byte{}, closes: true}, r.respDone, r.c.done); ok {
+				r.wakeParked()
+			}
+			return
 		case errors.Is(err, httpwire.ErrMalformed):
 			r.fallBack("request", err)
 			continue
@@ -91,7 +109,7 @@ func (r *httpRelay) requests() {
 		if fx.delayRequest > 0 && r.c.sleep(fx.delayRequest, nil) == ended {
 			return
 		}
-		x := &exchange{method: head.Method, fx: fx}
+		note := framingNote(head.Method)
 		if fx.reply != nil {
 			reply := fx.reply.(HTTPReply)
 			// The request never reaches the server. A client waiting for
@@ -100,35 +118,39 @@ func (r *httpRelay) requests() {
 			if last {
 				reply.close = true // say so (RFC 9112 9.6)
 			}
-			x.reply = reply.encode(head.Method)
-			if err := r.answer(x); err != nil {
-				r.fail(err)
+			// The answers owed to earlier requests, then this one, go out
+			// (before the connection closes, if last).
+			r.answered.Store(true)
+			o := owed{reply: reply.encode(head.Method), closes: last}
+			if _, ok := r.queue.push(0, o, r.respDone, r.c.done); !ok {
 				return
 			}
+			r.wakeParked()
 			if last {
-				// The answers owed to earlier requests, then this one, go
-				// out before the connection closes.
-				r.awaitTurn(x)
-				r.c.end(endClose)
 				return
 			}
 			if _, err := httpwire.CopyBody(io.Discard, r.fromClient, head.Body); err != nil {
-				r.fail(err)
+				r.endRequests(err)
 				return
 			}
 			continue
 		}
-		r.enqueue(x)
+		var serial uint64
+		if fx.any() {
+			serial, _ = r.queue.push(0, owed{fx: &fx, note: note}, r.respDone, r.c.done)
+		} else {
+			serial = r.queue.pushRun(1, note)
+		}
 		if err := r.forward(r.toServer, r.fromClient, raw, head.Body); err != nil {
 			if r.interrupted(err) {
 				continue // the rest of the body, and all after it, raw
 			}
-			r.fail(err)
+			r.endRequests(err)
 			return
 		}
 		if fx.abort {
 			// The answers owed to earlier requests go out first.
-			r.awaitTurn(x)
+			r.queue.awaitTurn(serial, r.respDone, r.c.done)
 			r.c.end(endClose)
 			return
 		}
@@ -139,6 +161,17 @@ func (r *httpRelay) requests() {
 			return
 		}
 	}
+}
+
+// endRequests ends the requests side after err from copying a request: a
+// request cut short by the client's FIN passes on as it came, with the FIN
+// after it, as through a TCP proxy; any other error ends the connection.
+func (r *httpRelay) endRequests(err error) {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		closeWrite(r.server)
+		return
+	}
+	r.fail(err)
 }
 
 // decideRequest decides what becomes of a request, and returns its head
@@ -254,87 +287,9 @@ func (r *httpRelay) spliceBody(w meter, from *pooledbuf.Reader, n int64) error {
 	return nil
 }
 
-// enqueue adds an exchange owed a response from the server.
-func (r *httpRelay) enqueue(x *exchange) {
-	r.mu.Lock()
-	r.queue = append(r.queue, x)
-	r.mu.Unlock()
-}
-
-// answer queues the proxy's own reply, writing it at once if every earlier
-// exchange has been answered.
-func (r *httpRelay) answer(x *exchange) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.answered = true
-	r.queue = append(r.queue, x)
-	return r.flushLocked()
-}
-
-// flushLocked writes the proxy's replies at the front of the queue. The
-// caller holds r.mu.
-func (r *httpRelay) flushLocked() error {
-	for len(r.queue) > 0 && r.queue[0].reply != nil {
-		if err := r.toClient.writev(r.queue[0].reply); err != nil {
-			return err
-		}
-		r.queue = r.queue[1:]
-	}
-	return nil
-}
-
-// front returns the oldest exchange owed a response by the server, or nil.
-func (r *httpRelay) front() *exchange {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.queue) == 0 {
-		return nil
-	}
-	return r.queue[0]
-}
-
-// popAnswered removes the front exchange, answered by the server, and
-// writes the proxy's replies that were waiting behind it.
-func (r *httpRelay) popAnswered() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.queue = r.queue[1:]
-	err := r.flushLocked()
-	if r.popped != nil {
-		close(r.popped)
-		r.popped = nil
-	}
-	return err
-}
-
-// awaitTurn waits until every exchange before x has been answered (a reply
-// of the proxy's own at the front is written at once, so x itself may be
-// gone), or none will be (a dropped response is in the way), or until the
-// responses side or the connection ends.
-func (r *httpRelay) awaitTurn(x *exchange) {
-	for {
-		r.mu.Lock()
-		if len(r.queue) == 0 || r.queue[0] == x || r.queue[0].fx.drop {
-			r.mu.Unlock()
-			return
-		}
-		if r.popped == nil {
-			r.popped = make(chan struct{})
-		}
-		popped := r.popped
-		r.mu.Unlock()
-		select {
-		case <-popped:
-		case <-r.respDone:
-			return
-		case <-r.c.done:
-			return
-		}
-	}
-}
-
 // responses frames the server's responses and passes each to the client as
-// its exchange says; it closes done when it ends.
+// its request's entry says, and writes the proxy's own replies in their
+// turn; it closes done when it ends.
 func (r *httpRelay) responses(done chan<- struct{}) {
 	defer r.c.p.wg.Done()
 	defer close(done)
@@ -343,23 +298,35 @@ func (r *httpRelay) responses(done chan<- struct{}) {
 			r.passRaw(r.fromServer, r.toClient, r.client)
 			return
 		}
-		if _, err := r.fromServer.Peek(1); err != nil {
+		// Parked first: a reply of the proxy's queued after the queue is
+		// read here wakes the read below.
+		r.park()
+		if !r.deliverAnswers() {
+			return
+		}
+		_, err := r.fromServer.Peek(1)
+		r.unpark()
+		if err != nil {
 			switch {
 			case r.raw.Load():
 				continue // woken by the other side falling back
+			case r.woken(err):
+				continue // woken for a reply of the proxy's
 			case err == io.EOF:
-				closeWrite(r.client)
+				if r.deliverAnswers() {
+					closeWrite(r.client)
+				}
 			default:
 				r.fail(err)
 			}
 			return
 		}
-		x := r.front()
-		if x == nil {
+		o, _, ok := r.queue.at(0)
+		if !ok {
 			r.fallBack("unrequested response", nil)
 			continue
 		}
-		head, err := r.responseFramer.ReadResponseHead(r.fromServer, x.method)
+		head, err := r.responseFramer.ReadResponseHead(r.fromServer, o.note)
 		switch {
 		case errors.Is(err, httpwire.ErrMalformed):
 			r.fallBack("response", err)
@@ -371,17 +338,14 @@ func (r *httpRelay) responses(done chan<- struct{}) {
 			r.fail(err)
 			return
 		}
-		if !r.respond(x, head) {
+		if !r.respond(o.fx, head) {
 			return
 		}
 		if head.Status >= 100 && head.Status < 200 && head.Status != 101 {
 			continue // interim: the final response is still owed
 		}
-		if err := r.popAnswered(); err != nil {
-			r.fail(err)
-			return
-		}
-		if head.Status == 101 || x.method == "CONNECT" && head.Status/100 == 2 {
+		r.queue.pop(1, 1)
+		if head.Status == 101 || o.note == "CONNECT" && head.Status/100 == 2 {
 			r.passRaw(r.fromServer, r.toClient, r.client)
 			return
 		}
@@ -392,10 +356,34 @@ func (r *httpRelay) responses(done chan<- struct{}) {
 	}
 }
 
-// respond passes one response to the client as x's effects say. It
-// reports whether the relay goes on.
-func (r *httpRelay) respond(x *exchange, head *httpwire.ResponseHead) bool {
-	fx := x.fx
+// deliverAnswers writes the proxy's replies at the front of the queue, and
+// forgets them once written, so that a request side waiting for its turn
+// (Abort) knows them to be out. It reports whether the relay goes on: not
+// after a write error, or a reply that closes the connection.
+func (r *httpRelay) deliverAnswers() bool {
+	replies, closes := r.queue.pop(0, 0)
+	if len(replies) == 0 {
+		return true
+	}
+	if err := r.toClient.writev(replies...); err != nil {
+		r.fail(err)
+		return false
+	}
+	r.queue.pop(len(replies), 1)
+	if closes {
+		r.c.end(endClose)
+		return false
+	}
+	return true
+}
+
+// respond passes one response to the client as the effects of its request
+// say (nil: none). It reports whether the relay goes on.
+func (r *httpRelay) respond(fxp *effects, head *httpwire.ResponseHead) bool {
+	fx := noEffects()
+	if fxp != nil {
+		fx = *fxp
+	}
 	interim := head.Status >= 100 && head.Status < 200 && head.Status != 101
 	if fx.abort && !interim {
 		// No byte of the answer reaches the client: the request side
@@ -417,11 +405,16 @@ func (r *httpRelay) respond(x *exchange, head *httpwire.ResponseHead) bool {
 	}
 	if fx.truncate < 0 && fx.slow == 0 {
 		if err := r.forward(r.toClient, r.fromServer, head.Raw, head.Body); err != nil {
-			if r.interrupted(err) {
+			switch {
+			case r.interrupted(err):
 				r.passRaw(r.fromServer, r.toClient, r.client)
-				return false
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				// The server's FIN cut the response short: what came
+				// went on, and so does the FIN, as through a TCP proxy.
+				closeWrite(r.client)
+			default:
+				r.fail(err)
 			}
-			r.fail(err)
 			return false
 		}
 		return true
@@ -496,11 +489,8 @@ func (s *shapedWriter) Write(b []byte) (int, error) {
 // be framed. If the proxy had answered a request itself, the peers'
 // views of the connection differ, and it is closed instead.
 func (r *httpRelay) fallBack(what string, err error) {
-	r.mu.Lock()
-	answered := r.answered
-	r.mu.Unlock()
 	r.c.p.log.Warn("faults: HTTP framing stopped; passing bytes through", "conn", r.c.id, "what", what, "err", err)
-	if answered {
+	if r.answered.Load() {
 		r.c.end(endClose)
 	}
 	if r.raw.CompareAndSwap(false, true) {

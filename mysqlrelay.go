@@ -39,10 +39,9 @@ type mysqlOwed struct {
 }
 
 func newMySQLRelay(c *conn) *mysqlRelay {
-	return &mysqlRelay{
-		sides:    newSides(c, 64<<10),
-		prepared: make(map[uint32]string),
-	}
+	r := &mysqlRelay{prepared: make(map[uint32]string)}
+	r.init(c, 64<<10)
+	return r
 }
 
 func (r *mysqlRelay) run() {

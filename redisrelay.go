@@ -32,7 +32,7 @@ type redisRelay struct {
 	cmds    *resp.Reader // from the client
 	replies *resp.Reader // from the server
 
-	queue redisQueue
+	queue owedQueue
 
 	// The commands side's: commands framed since the last push to the
 	// queue, all plain (their entries are pushed before their bytes go),
@@ -56,12 +56,10 @@ type redisRelay struct {
 }
 
 func newRedisRelay(c *conn) *redisRelay {
-	s := newSides(c, 0)
-	return &redisRelay{
-		sides:   s,
-		cmds:    resp.NewReader(s.client),
-		replies: resp.NewReader(s.server),
-	}
+	r := new(redisRelay)
+	r.init(c, 0)
+	r.cmds, r.replies = resp.NewReader(r.client), resp.NewReader(r.server)
+	return r
 }
 
 func (r *redisRelay) run() {
@@ -183,7 +181,7 @@ func (r *redisRelay) admit(cmd resp.Command) (abortAt uint64, unframe bool, ok b
 		r.track(role)
 		switch {
 		case fx.any() || unframe:
-			o := redisOwed{unframed: unframe}
+			o := owed{unframed: unframe}
 			if fx.any() {
 				o.fx = &fx
 			}
@@ -254,7 +252,7 @@ func (r *redisRelay) answerInstead(reply []byte, role transactionRole) error {
 		return r.answer(reply)
 	}
 	r.inMulti, r.spoiled = false, false
-	r.enqueue(redisOwed{reply: reply, replace: true})
+	r.enqueue(owed{reply: reply, replace: true})
 	_, err := r.toServer.Write(redisDiscard)
 	return err
 }
@@ -361,15 +359,15 @@ func (r *redisRelay) send(rr *resp.Reader, w meter) error {
 // commit pushes the entries of the plain commands framed so far.
 func (r *redisRelay) commit() {
 	if r.unsent > 0 {
-		r.queue.push(r.unsent, nil)
+		r.queue.pushRun(r.unsent, "")
 		r.unsent = 0
 	}
 }
 
 // enqueue pushes the entries of the plain commands framed so far, then o,
 // and returns o's serial number.
-func (r *redisRelay) enqueue(o redisOwed) uint64 {
-	s, _ := r.queue.push(r.unsent, &o)
+func (r *redisRelay) enqueue(o owed) uint64 {
+	s, _ := r.queue.push(r.unsent, o, r.repliesDone, r.c.done)
 	r.unsent = 0
 	return s
 }
@@ -380,9 +378,10 @@ func (r *redisRelay) enqueue(o redisOwed) uint64 {
 // client: a client that writes a long pipeline before it reads would
 // stop it, and with it the commands a plain proxy would still pass on.
 func (r *redisRelay) answer(reply []byte) error {
-	if _, ok := r.queue.push(r.unsent, &redisOwed{reply: reply}); !ok {
-		// The replies pass through unframed: a reply of the proxy's
-		// could not be placed among them.
+	if _, ok := r.queue.push(r.unsent, owed{reply: reply}, r.repliesDone, r.c.done); !ok {
+		// The replies pass through unframed, and a reply of the
+		// proxy's could not be placed among them; or the connection
+		// ended while the client read none of the replies owed.
 		r.c.end(endClose)
 		return errEnded
 	}
@@ -454,31 +453,31 @@ func (r *redisRelay) answers(done chan<- struct{}) {
 // claim takes the entry owed the reply that starts at the unframed bytes,
 // and reports false if no command is owed one. Before an entry whose reply
 // is not plain, it delivers the replies framed so far.
-func (r *redisRelay) claim() (redisOwed, bool, error) {
+func (r *redisRelay) claim() (owed, bool, error) {
 	if r.plainAhead > 0 {
 		r.plainAhead--
 		r.claimed++
-		return redisOwed{}, true, nil
+		return owed{}, true, nil
 	}
 	for {
-		n, next, ok := r.queue.scan(r.claimed)
+		o, n, ok := r.queue.at(r.claimed)
 		switch {
-		case n > 0:
+		case !ok:
+			return owed{}, false, nil
+		case o.plain():
 			r.plainAhead = n - 1
 			r.claimed++
-			return redisOwed{}, true, nil
-		case !ok:
-			return redisOwed{}, false, nil
-		case next.proxyAnswer():
+			return owed{}, true, nil
+		case o.proxyAnswer():
 			// A reply of the proxy's is next: the server's replies
 			// before it go out first, then it.
 			if err := r.deliver(); err != nil {
-				return redisOwed{}, false, err
+				return owed{}, false, err
 			}
 			continue
 		}
 		r.claimed++
-		return next, true, r.deliver()
+		return o, true, r.deliver()
 	}
 }
 
@@ -498,16 +497,22 @@ func (r *redisRelay) deliver() error {
 	n := r.finished
 	r.claimed -= n
 	r.finished = 0
-	ready := r.queue.pop(n, r.claimed)
+	ready, _ := r.queue.pop(n, r.claimed)
 	if len(ready) == 0 {
 		return nil
 	}
-	return r.toClient.writev(ready...)
+	if err := r.toClient.writev(ready...); err != nil {
+		return err
+	}
+	// Forgotten once written: a commands side waiting for its turn
+	// (Abort) knows them to be out.
+	r.queue.pop(len(ready), 1)
+	return nil
 }
 
 // special passes on one reply that request behaviors act on, the replies
 // before it delivered. It reports whether the replies side goes on.
-func (r *redisRelay) special(o redisOwed) bool {
+func (r *redisRelay) special(o owed) bool {
 	rr := r.replies
 	if o.replace {
 		return r.replaceReply(o.reply)
@@ -587,7 +592,7 @@ func (r *redisRelay) replaceReply(reply []byte) bool {
 // framed, and so do the replies from the first one owed to them.
 func (r *redisRelay) commandsFallBack(err error) {
 	r.c.p.log.Warn("faults: Redis framing stopped; passing bytes through", "conn", r.c.id, "side", "client", "err", err)
-	r.enqueue(redisOwed{unframed: true})
+	r.enqueue(owed{unframed: true})
 	r.passRaw(r.cmds, r.toServer, r.client, r.server)
 }
 

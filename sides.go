@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,28 +22,32 @@ type sides struct {
 	fromServer *pooledbuf.Reader
 	toClient   meter
 	toServer   meter
+
+	// The replies side's read of the server, parked between two replies,
+	// may be woken for a reply of the proxy's: see park.
+	wake struct {
+		sync.Mutex
+		parked bool // the replies side waits for a reply's first byte
+		set    bool // a wake-up deadline is set on the server's socket
+	}
 }
 
-// newSides reads each socket of c through a buffer of at most size bytes,
-// the longest message head the relay must see whole, held only while bytes
-// are buffered (an idle connection holds a few KiB); with size 0, the relay
-// reads the sockets in its own way, and fromClient and fromServer are nil.
-func newSides(c *conn, size int) sides {
+// init sets s up for the sockets of c, each read through a buffer of at
+// most size bytes, the longest message head the relay must see whole, held
+// only while bytes are buffered (an idle connection holds a few KiB); with
+// size 0, the relay reads the sockets in its own way, and fromClient and
+// fromServer are nil.
+func (s *sides) init(c *conn, size int) {
 	c.mu.Lock()
 	server := c.server
 	c.mu.Unlock()
-	s := sides{
-		c:        c,
-		client:   c.client,
-		server:   server,
-		toClient: meter{c.client, &c.p.stats.bytesDown, c},
-		toServer: meter{server, &c.p.stats.bytesUp, c},
-	}
+	s.c, s.client, s.server = c, c.client, server
+	s.toClient = meter{c.client, &c.p.stats.bytesDown, c}
+	s.toServer = meter{server, &c.p.stats.bytesUp, c}
 	if size > 0 {
 		s.fromClient = pooledbuf.NewReader(c.client, size)
 		s.fromServer = pooledbuf.NewReader(server, size)
 	}
-	return s
 }
 
 // fail ends the connection after a read or write error: a reset, unless the
@@ -90,6 +95,41 @@ func (s *sides) copyRaw(w meter, from io.Reader, src, dst net.Conn) {
 			return
 		}
 	}
+}
+
+// park marks the replies side as waiting between two replies, where
+// wakeParked may wake it; unpark ends that, clearing a wake-up not yet
+// seen. A read woken in the middle of a reply would have to resume a body
+// copy it cannot resume (a splice, a chunked body), so nothing wakes it
+// there: a reply of the proxy's queued meanwhile goes out when the reply
+// being read has.
+func (s *sides) park() {
+	s.wake.Lock()
+	s.wake.parked = true
+	s.wake.Unlock()
+}
+
+func (s *sides) unpark() {
+	s.wake.Lock()
+	s.wake.parked = false
+	if s.wake.set {
+		s.wake.set = false
+		s.server.SetReadDeadline(time.Time{})
+	}
+	s.wake.Unlock()
+}
+
+// wakeParked wakes the replies side if it is parked, after the requests
+// side has queued a reply of the proxy's. Either the replies side is
+// parked and is woken, or it has yet to park and will see the reply in the
+// queue before it does.
+func (s *sides) wakeParked() {
+	s.wake.Lock()
+	if s.wake.parked && !s.wake.set {
+		s.wake.set = true
+		s.server.SetReadDeadline(time.Unix(1, 0))
+	}
+	s.wake.Unlock()
 }
 
 // meter writes to a socket, counting the bytes and noting activity.
