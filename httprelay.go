@@ -96,7 +96,7 @@ func (r *httpRelay) requests() {
 			reply := fx.reply.(HTTPReply)
 			// The request never reaches the server. A client waiting for
 			// 100 Continue will not send its body: close after answering.
-			last := reply.close || head.ExpectContinue || head.Close
+			last := reply.endsConnection() || head.ExpectContinue || head.Close
 			if last {
 				reply.close = true // say so (RFC 9112 9.6)
 			}

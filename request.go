@@ -86,6 +86,15 @@ func (e *effects) applies(ph phase) bool {
 	return true
 }
 
+// moment is when r acts: the moment of its reply if it answers with one
+// (see [Reply]), in answer to a request otherwise.
+func (r *rule) moment() replyMoment {
+	if e, ok := r.b.act.(errorReply); ok && e.reply != nil {
+		return e.reply.moment()
+	}
+	return momentRequest
+}
+
 // decide counts one request against the plan's request rules and returns
 // what those that fire do to it; each firing is counted and recorded.
 // Rules are decided phase by phase (see phase), each phase in the order
@@ -93,7 +102,7 @@ func (e *effects) applies(ph phase) bool {
 //
 // keep, if not nil, says which rules may act on this request at all: a
 // protocol uses it to keep apart rules that act at different moments
-// (MySQL's handshake errors and statement errors).
+// (MySQL's handshake errors and statement errors), by [rule.moment].
 func (c *conn) decide(plan *connPlan, req *request, keep func(*rule) bool) effects {
 	p := c.p
 	p.stats.requests.Add(1)
