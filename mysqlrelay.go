@@ -60,7 +60,7 @@ func (r *mysqlRelay) run() {
 // the handshake: one in place of the greeting, one in answer to the login.
 func (r *mysqlRelay) handshakeFaults() (greeting, login *MySQLReply) {
 	plan := r.c.plan.Load()
-	fx := r.c.decide(plan, &request{method: "handshake"}, isHandshakeError)
+	fx := r.c.decide(plan, mysqlHandshake{}, isHandshakeError)
 	if reply, ok := fx.reply.(MySQLReply); ok {
 		if reply.moment() == momentLogin {
 			return nil, &reply
@@ -175,7 +175,7 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 	if len(plan.requests) == 0 {
 		r.c.p.stats.requests.Add(1) // nothing to decide: build no request
 	} else {
-		req := &request{method: cmd.String(), target: owed.prepare, inTrans: r.inTrans.Load()}
+		req := &mysqlRequest{command: cmd.String(), prepare: owed.prepare, inTrans: r.inTrans.Load()}
 		switch cmd {
 		case mysqlwire.ComQuery:
 			req.query = string(payload[1:])

@@ -103,7 +103,7 @@ func (r *rule) moment() replyMoment {
 // keep, if not nil, says which rules may act on this request at all: a
 // protocol uses it to keep apart rules that act at different moments
 // (MySQL's handshake errors and statement errors), by [rule.moment].
-func (c *conn) decide(plan *connPlan, req *request, keep func(*rule) bool) effects {
+func (c *conn) decide(plan *connPlan, req request, keep func(*rule) bool) effects {
 	p := c.p
 	p.stats.requests.Add(1)
 	e := noEffects()
@@ -134,7 +134,7 @@ func (c *conn) decide(plan *connPlan, req *request, keep func(*rule) bool) effec
 
 // addInBand adds behaviors chosen for this one request (see
 // [WithFaultHeader]) to e, phase by phase, recording each that acts.
-func (c *conn) addInBand(e *effects, bs []Behavior, req *request) {
+func (c *conn) addInBand(e *effects, bs []Behavior, req request) {
 	now := time.Now()
 	for ph := phaseAnswer; ph <= phaseResponse; ph++ {
 		for _, b := range bs {
