@@ -79,7 +79,7 @@ func (r *mysqlRequest) inTransaction() bool { return r.inTrans }
 
 // mysqlHandshake is what matchers see of a connection's handshake, when
 // the errors due at the greeting and at the login are decided. No matcher
-// matches it.
+// matches it; it is not counted as a request.
 type mysqlHandshake struct{}
 
 func (mysqlHandshake) summary() string { return "handshake " }

@@ -60,7 +60,7 @@ func (r *mysqlRelay) run() {
 // the handshake: one in place of the greeting, one in answer to the login.
 func (r *mysqlRelay) handshakeFaults() (greeting, login *MySQLReply) {
 	plan := r.c.plan.Load()
-	fx := r.c.decide(plan, mysqlHandshake{}, isHandshakeError)
+	fx := r.c.decideUncounted(plan, mysqlHandshake{}, isHandshakeError)
 	if reply, ok := fx.reply.(MySQLReply); ok {
 		if reply.moment() == momentLogin {
 			return nil, &reply

@@ -95,17 +95,24 @@ func (r *rule) moment() replyMoment {
 	return momentRequest
 }
 
-// decide counts one request against the plan's request rules and returns
-// what those that fire do to it; each firing is counted and recorded.
-// Rules are decided phase by phase (see phase), each phase in the order
-// the rules were installed.
+// decide counts one request in [Stats.Requests], decides it against the
+// plan's request rules and returns what those that fire do to it; each
+// firing is counted and recorded. Rules are decided phase by phase (see
+// phase), each phase in the order the rules were installed.
 //
 // keep, if not nil, says which rules may act on this request at all: a
 // protocol uses it to keep apart rules that act at different moments
 // (MySQL's handshake errors and statement errors), by [rule.moment].
 func (c *conn) decide(plan *connPlan, req request, keep func(*rule) bool) effects {
+	c.p.stats.requests.Add(1)
+	return c.decideUncounted(plan, req, keep)
+}
+
+// decideUncounted is decide for what is not a request of its own, such as
+// MySQL's handshake: it is not counted in [Stats.Requests], while the
+// rules that fire are counted and recorded as by decide.
+func (c *conn) decideUncounted(plan *connPlan, req request, keep func(*rule) bool) effects {
 	p := c.p
-	p.stats.requests.Add(1)
 	e := noEffects()
 	if len(plan.requests) == 0 {
 		return e
