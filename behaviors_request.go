@@ -49,19 +49,8 @@ func Error(reply Reply) Behavior {
 	if reply == nil {
 		return b.invalid("nil reply", "nil")
 	}
-	switch r := reply.(type) {
-	case HTTPReply:
-		if why := r.check(); why != "" {
-			return b.invalid(why, r.status)
-		}
-	case MySQLReply:
-		if why := r.check(); why != "" {
-			return b.invalid(why, r.number)
-		}
-	case RedisReply:
-		if why := r.check(); why != "" {
-			return b.invalid(why, r.text)
-		}
+	if why := reply.check(); why != "" {
+		return b.invalid(why, reply.refused())
 	}
 	return b
 }

@@ -158,3 +158,26 @@ func parseFaultHeader(value string) ([]Behavior, error) {
 	}
 	return bs, nil
 }
+
+// httpRequest is what matchers see of an HTTP request: its method, path
+// and headers, for [Method], [Path] and [Header].
+type httpRequest struct {
+	method string
+	target string // as sent, with the query
+	path   string // without the query
+	header func(name string) (string, bool)
+}
+
+// summary is the request line without its version: "GET /api/x?y=1".
+func (r *httpRequest) summary() string { return capSummary(r.method + " " + r.target) }
+
+func (r *httpRequest) httpMethod() string { return r.method }
+
+func (r *httpRequest) httpPath() string { return r.path }
+
+func (r *httpRequest) httpHeader(name string) (string, bool) {
+	if r.header == nil {
+		return "", false
+	}
+	return r.header(name)
+}

@@ -114,7 +114,7 @@ func (r *httpRelay) requests() {
 			reply := fx.reply.(HTTPReply)
 			// The request never reaches the server. A client waiting for
 			// 100 Continue will not send its body: close after answering.
-			last := reply.close || head.ExpectContinue || head.Close
+			last := reply.endsConnection() || head.ExpectContinue || head.Close
 			if last {
 				reply.close = true // say so (RFC 9112 9.6)
 			}
@@ -184,7 +184,7 @@ func (r *httpRelay) decideRequest(head *httpwire.RequestHead) ([]byte, effects) 
 		r.c.p.stats.requests.Add(1)
 		return head.Raw, noEffects()
 	}
-	req := &request{method: head.Method, target: head.Target, path: head.Path, header: head.Get}
+	req := &httpRequest{method: head.Method, target: head.Target, path: head.Path, header: head.Get}
 	fx := r.c.decide(plan, req, nil)
 	raw := head.Raw
 	if name != "" {
@@ -199,7 +199,7 @@ func (r *httpRelay) decideRequest(head *httpwire.RequestHead) ([]byte, effects) 
 
 // inBand adds the faults named by the fault header to fx, or answers 400
 // if the header cannot be read.
-func (r *httpRelay) inBand(value string, req *request, fx *effects) {
+func (r *httpRelay) inBand(value string, req request, fx *effects) {
 	bs, err := parseFaultHeader(value)
 	if err != nil {
 		fx.reply = HTTPStatus(400).Body("faults: " + r.c.p.cfg.faultHeader + ": " + err.Error() + "\n")

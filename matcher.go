@@ -11,35 +11,28 @@ import (
 // [Key]; a matcher about a part of a request that the
 // protocol does not have matches nothing.
 type Matcher interface {
-	match(r *request) bool
+	// match reports whether r is selected. A matcher asks r for what it
+	// needs through a small interface of its own (such as httpMethoder
+	// for Method) and does not match a request that lacks it.
+	match(r request) bool
 	String() string
 }
 
-// request is what matchers see of one request.
-type request struct {
-	query   string // SQL text, for Query
-	inTrans bool   // sent inside a transaction, for InTransaction
-	command string // a Redis command's name, in capitals, for Command
-	key     string // its first argument, for Key
-	hasKey  bool   // whether it has one
-	method  string
-	target  string // as sent, with the query
-	path    string // without the query
-	header  func(name string) (string, bool)
+// request is what matchers see of one request that a protocol framed.
+// Each protocol has a type of its own (httpRequest, mysqlRequest,
+// redisRequest), which offers the matchers what they ask for by
+// implementing their small interfaces (httpMethoder, statementer, ...): a
+// protocol gets the existing matchers by implementing their methods, and
+// a matcher whose method a request lacks does not match it.
+type request interface {
+	// summary names the request in events (Event.Request), such as
+	// "GET /api/x?y=1", "COM_QUERY UPDATE stock SET …" or "GET
+	// session:2": at most 200 bytes, then "…".
+	summary() string
 }
 
-// summary names the request in events, e.g. "GET /api/x?y=1" or
-// "COM_QUERY UPDATE stock SET …".
-func (r *request) summary() string {
-	s := r.method + " " + r.target
-	switch {
-	case r.command != "" && r.hasKey:
-		s = r.command + " " + r.key
-	case r.command != "":
-		s = r.command
-	case r.query != "":
-		s = r.method + " " + strings.Join(strings.Fields(r.query), " ")
-	}
+// capSummary cuts s to the 200 bytes a summary keeps, marking the cut.
+func capSummary(s string) string {
 	if len(s) > 200 {
 		s = s[:200] + "…"
 	}
@@ -52,9 +45,20 @@ type methodMatcher []string
 // without regard to case.
 func Method(methods ...string) Matcher { return methodMatcher(methods) }
 
-func (m methodMatcher) match(r *request) bool {
+// httpMethoder is a request with an HTTP method, for [Method].
+type httpMethoder interface {
+	// httpMethod is the method as sent, such as "GET".
+	httpMethod() string
+}
+
+func (m methodMatcher) match(r request) bool {
+	hr, ok := r.(httpMethoder)
+	if !ok {
+		return false
+	}
+	method := hr.httpMethod()
 	for _, x := range m {
-		if strings.EqualFold(x, r.method) {
+		if strings.EqualFold(x, method) {
 			return true
 		}
 	}
@@ -71,7 +75,22 @@ type pathMatcher string
 // stands for itself. Path("/api/*") matches "/api/users/7".
 func Path(pattern string) Matcher { return pathMatcher(pattern) }
 
-func (m pathMatcher) match(r *request) bool { return r.path != "" && glob(string(m), r.path) }
+// httpPather is a request with an HTTP path, for [Path].
+type httpPather interface {
+	// httpPath is the request target without its query; "" if the
+	// target has no path (such as "*" or an authority), which no
+	// pattern matches.
+	httpPath() string
+}
+
+func (m pathMatcher) match(r request) bool {
+	hr, ok := r.(httpPather)
+	if !ok {
+		return false
+	}
+	path := hr.httpPath()
+	return path != "" && glob(string(m), path)
+}
 
 func (m pathMatcher) String() string { return "Path(" + strconv.Quote(string(m)) + ")" }
 
@@ -91,8 +110,21 @@ func Query(pattern string) Matcher {
 	return queryMatcher{pattern, re, err}
 }
 
-func (m queryMatcher) match(r *request) bool {
-	return m.re != nil && r.query != "" && m.re.MatchString(r.query)
+// statementer is a request that may carry SQL text, for [Query].
+type statementer interface {
+	// statement is the text of the SQL statement the request runs, and
+	// whether it runs one whose text is known. Empty text matches no
+	// pattern.
+	statement() (string, bool)
+}
+
+func (m queryMatcher) match(r request) bool {
+	sr, ok := r.(statementer)
+	if !ok || m.re == nil {
+		return false
+	}
+	text, ok := sr.statement()
+	return ok && text != "" && m.re.MatchString(text)
 }
 
 func (m queryMatcher) check() error { return m.err }
@@ -110,7 +142,18 @@ type inTransactionMatcher struct{}
 // inside: Query("^COMMIT") with InTransaction() fails exactly the commits.
 func InTransaction() Matcher { return inTransactionMatcher{} }
 
-func (inTransactionMatcher) match(r *request) bool { return r.inTrans }
+// transactioner is a request that knows whether it was sent inside a
+// transaction, for [InTransaction].
+type transactioner interface {
+	// inTransaction reports whether a transaction was open on the
+	// request's connection when it was sent.
+	inTransaction() bool
+}
+
+func (inTransactionMatcher) match(r request) bool {
+	tr, ok := r.(transactioner)
+	return ok && tr.inTransaction()
+}
 
 func (inTransactionMatcher) String() string { return "InTransaction()" }
 
@@ -134,11 +177,19 @@ type headerMatcher struct{ name, value string }
 // [Path]; Header(name, "*") matches any value.
 func Header(name, value string) Matcher { return headerMatcher{name, value} }
 
-func (m headerMatcher) match(r *request) bool {
-	if r.header == nil {
+// httpHeaderer is a request with HTTP headers, for [Header].
+type httpHeaderer interface {
+	// httpHeader returns the value of header name, compared without
+	// regard to case, and whether the request carries it.
+	httpHeader(name string) (string, bool)
+}
+
+func (m headerMatcher) match(r request) bool {
+	hr, ok := r.(httpHeaderer)
+	if !ok {
 		return false
 	}
-	v, ok := r.header(m.name)
+	v, ok := hr.httpHeader(m.name)
 	return ok && glob(m.value, v)
 }
 
@@ -147,7 +198,7 @@ func (m headerMatcher) String() string {
 }
 
 // matches reports whether every matcher of b matches r.
-func (b Behavior) matches(r *request) bool {
+func (b Behavior) matches(r request) bool {
 	for _, m := range b.when {
 		if !m.match(r) {
 			return false

@@ -1,5 +1,7 @@
 package faults
 
+import "strings"
+
 // MySQL is the protocol of MySQL and MariaDB client connections. The proxy
 // frames the client's commands, so that request behaviors act on single
 // statements: [Error] with a [MySQLReply] (an ERR packet, as the server
@@ -52,3 +54,32 @@ func (mysqlProtocol) supports(b Behavior) error {
 }
 
 func (mysqlProtocol) relay(c *conn) { newMySQLRelay(c).run() }
+
+// mysqlRequest is what matchers see of a MySQL command: its SQL text and
+// whether a transaction was open, for [Query] and [InTransaction].
+type mysqlRequest struct {
+	command string // the command's name, such as "COM_QUERY"
+	query   string // the SQL text it runs: a COM_QUERY's, or the text a COM_STMT_EXECUTE's statement was prepared with
+	prepare string // the text a COM_STMT_PREPARE prepares, which names it but is not matched
+	inTrans bool   // sent inside a transaction
+}
+
+// summary is the command's name and its text, whitespace folded:
+// "COM_QUERY UPDATE stock SET …". A preparation shows its text as sent.
+func (r *mysqlRequest) summary() string {
+	if r.query != "" {
+		return capSummary(r.command + " " + strings.Join(strings.Fields(r.query), " "))
+	}
+	return capSummary(r.command + " " + r.prepare)
+}
+
+func (r *mysqlRequest) statement() (string, bool) { return r.query, r.query != "" }
+
+func (r *mysqlRequest) inTransaction() bool { return r.inTrans }
+
+// mysqlHandshake is what matchers see of a connection's handshake, when
+// the errors due at the greeting and at the login are decided. No matcher
+// matches it; it is not counted as a request.
+type mysqlHandshake struct{}
+
+func (mysqlHandshake) summary() string { return "handshake " }

@@ -888,3 +888,41 @@ func TestMySQLCommandLineClients(t *testing.T) {
 		}
 	})
 }
+
+// TestMySQLRequestsCountStatements: Stats().Requests counts the statements
+// of each connection and not its handshake, whether or not rules are
+// installed (with rules, the handshake is decided but is no request).
+func TestMySQLRequestsCountStatements(t *testing.T) {
+	const conns, statements = 3, 4
+	for _, tc := range []struct {
+		name  string
+		rules []faults.Behavior
+	}{
+		{"no rules", nil},
+		{"rules", []faults.Behavior{
+			faults.Error(faults.MySQLAccessDenied).When(faults.Query("^never")),
+			faults.Error(faults.MySQLDeadlock).When(faults.Query("^never")),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startMySQLProxy(t)
+			mustSet(t, p, tc.rules...)
+			for i := range conns {
+				c := dialRawMySQL(t, p.Addr())
+				if err := c.login(); err != nil {
+					t.Fatalf("connection %d: login: %v", i, err)
+				}
+				for j := range statements {
+					if _, err := c.query("SELECT " + strconv.Itoa(j)); err != nil {
+						t.Fatalf("connection %d: statement %d: %v", i, j, err)
+					}
+				}
+				c.c.Close() // without COM_QUIT, which would count
+			}
+			if n := p.Stats().Requests; n != conns*statements {
+				t.Errorf("Stats().Requests = %d after %d connections of %d statements; want %d", n, conns, statements, conns*statements)
+			}
+			checkInjected(t, p, 0)
+		})
+	}
+}

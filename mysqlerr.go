@@ -43,6 +43,25 @@ func (r MySQLReply) Message() string { return r.message }
 
 func (MySQLReply) protocol() string { return "mysql" }
 
+func (r MySQLReply) refused() any { return r.number }
+
+// moment places r where a server sends it: too many connections in place
+// of the greeting, access denied in answer to the login, any other error
+// in answer to a statement.
+func (r MySQLReply) moment() replyMoment {
+	switch r.number {
+	case MySQLTooManyConnections.number:
+		return momentGreeting
+	case MySQLAccessDenied.number:
+		return momentLogin
+	}
+	return momentRequest
+}
+
+// endsConnection reports whether r is a handshake error, after which the
+// server closes the connection; after a statement's error it stays open.
+func (r MySQLReply) endsConnection() bool { return r.moment() != momentRequest }
+
 // String returns the catalog name of r if it is one of the catalog's
 // replies (such as "MySQLDeadlock"), else MySQLError(...) with its values.
 func (r MySQLReply) String() string {

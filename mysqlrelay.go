@@ -57,9 +57,9 @@ func (r *mysqlRelay) run() {
 // the handshake: one in place of the greeting, one in answer to the login.
 func (r *mysqlRelay) handshakeFaults() (greeting, login *MySQLReply) {
 	plan := r.c.plan.Load()
-	fx := r.c.decide(plan, &request{method: "handshake"}, isHandshakeError)
+	fx := r.c.decideUncounted(plan, mysqlHandshake{}, isHandshakeError)
 	if reply, ok := fx.reply.(MySQLReply); ok {
-		if reply.number == MySQLAccessDenied.number {
+		if reply.moment() == momentLogin {
 			return nil, &reply
 		}
 		return &reply, nil
@@ -68,17 +68,10 @@ func (r *mysqlRelay) handshakeFaults() (greeting, login *MySQLReply) {
 }
 
 // isHandshakeError reports whether r answers at the handshake rather than
-// to a statement: too many connections, access denied.
-func isHandshakeError(r *rule) bool {
-	e, ok := r.b.act.(errorReply)
-	if !ok {
-		return false
-	}
-	m, ok := e.reply.(MySQLReply)
-	return ok && (m.number == MySQLTooManyConnections.number || m.number == MySQLAccessDenied.number)
-}
+// to a statement: in place of the greeting or in answer to the login.
+func isHandshakeError(r *rule) bool { return r.moment() != momentRequest }
 
-func isStatementRule(r *rule) bool { return !isHandshakeError(r) }
+func isStatementRule(r *rule) bool { return r.moment() == momentRequest }
 
 // commands frames the client's packets and passes them on, or answers
 // commands, as the request behaviors decide.
@@ -179,7 +172,7 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 	if len(plan.requests) == 0 {
 		r.c.p.stats.requests.Add(1) // nothing to decide: build no request
 	} else {
-		req := &request{method: cmd.String(), target: owed.prepare, inTrans: r.inTrans.Load()}
+		req := &mysqlRequest{command: cmd.String(), prepare: owed.prepare, inTrans: r.inTrans.Load()}
 		switch cmd {
 		case mysqlwire.ComQuery:
 			req.query = string(payload[1:])

@@ -57,3 +57,27 @@ func (redisProtocol) supports(b Behavior) error {
 }
 
 func (redisProtocol) relay(c *conn) { newRedisRelay(c).run() }
+
+// redisRequest is what matchers see of a Redis command: its name and its
+// first argument, for [Command] and [Key].
+type redisRequest struct {
+	command string // the name, in capitals
+	key     string // the first argument
+	hasKey  bool   // whether there is one
+}
+
+// summary is the command's name and its first argument: "GET session:2".
+// A name of zero bytes shows as a single space.
+func (r *redisRequest) summary() string {
+	switch {
+	case r.command == "":
+		return " "
+	case r.hasKey:
+		return capSummary(r.command + " " + r.key)
+	}
+	return capSummary(r.command)
+}
+
+func (r *redisRequest) commandName() string { return r.command }
+
+func (r *redisRequest) firstKey() (string, bool) { return r.key, r.hasKey }

@@ -123,6 +123,15 @@ func (r RedisReply) Code() string {
 
 func (RedisReply) protocol() string { return "redis" }
 
+func (r RedisReply) refused() any { return r.text }
+
+// moment is always momentRequest: the proxy answers commands only.
+func (RedisReply) moment() replyMoment { return momentRequest }
+
+// endsConnection is false: a server goes on reading commands after an
+// error reply.
+func (RedisReply) endsConnection() bool { return false }
+
 // String returns the Go expression that makes r: a catalog name (such as
 // "RedisLoading"), RedisMoved(...), RedisAsk(...) or RedisError(...).
 func (r RedisReply) String() string {

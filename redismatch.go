@@ -10,9 +10,20 @@ type commandMatcher []string
 // argument.
 func Command(names ...string) Matcher { return commandMatcher(names) }
 
-func (m commandMatcher) match(r *request) bool {
+// commander is a request that is a named command, for [Command].
+type commander interface {
+	// commandName is the command's name in capitals, such as "GET".
+	commandName() string
+}
+
+func (m commandMatcher) match(r request) bool {
+	cr, ok := r.(commander)
+	if !ok {
+		return false
+	}
+	name := cr.commandName()
 	for _, x := range m {
-		if len(x) == len(r.command) && equalFoldASCII(x, r.command) {
+		if len(x) == len(name) && equalFoldASCII(x, name) {
 			return true
 		}
 	}
@@ -30,7 +41,21 @@ type keyMatcher string
 // arguments.
 func Key(pattern string) Matcher { return keyMatcher(pattern) }
 
-func (m keyMatcher) match(r *request) bool { return r.hasKey && glob(string(m), r.key) }
+// firstKeyer is a request whose first argument may be a key, for [Key].
+type firstKeyer interface {
+	// firstKey is the request's first argument, and whether it has one
+	// (an empty argument is one).
+	firstKey() (string, bool)
+}
+
+func (m keyMatcher) match(r request) bool {
+	kr, ok := r.(firstKeyer)
+	if !ok {
+		return false
+	}
+	key, ok := kr.firstKey()
+	return ok && glob(string(m), key)
+}
 
 func (m keyMatcher) String() string { return "Key(" + strconv.Quote(string(m)) + ")" }
 

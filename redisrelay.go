@@ -291,7 +291,7 @@ func (r *redisRelay) decideCommand(cmd resp.Command) effects {
 		r.c.p.stats.requests.Add(1)
 		return noEffects()
 	}
-	req := &request{command: string(bytes.ToUpper(cmd.Name)), key: string(cmd.Key), hasKey: cmd.Key != nil}
+	req := &redisRequest{command: string(bytes.ToUpper(cmd.Name)), key: string(cmd.Key), hasKey: cmd.Key != nil}
 	return r.c.decide(plan, req, nil)
 }
 

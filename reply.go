@@ -11,10 +11,49 @@ import (
 // A Reply is what a protocol-aware proxy answers in place of the server,
 // for [Error]. Replies are made per protocol: [HTTPStatus] for HTTP.
 type Reply interface {
-	// protocol is the name of the protocol the reply is written in.
+	// A reply describes itself through these unexported methods, so that
+	// the code shared by all protocols never looks at its concrete type:
+	// only the relay of its protocol does, to encode it.
+
+	// protocol is the name of the protocol the reply is written in, the
+	// Name of the [Protocol] whose proxies accept it.
 	protocol() string
+
+	// check reports what is wrong with the reply, or "" if it can be
+	// sent as it is. [Error] refuses a reply whose check is not "".
+	check() string
+
+	// refused is the value an [*InvalidError] names when check is not
+	// "": the part of the reply a user chose, such as an HTTP status.
+	refused() any
+
+	// moment is when the reply is due on the wire. A relay answers with
+	// it only at that moment, and keeps the rules of other moments out
+	// of its decision.
+	moment() replyMoment
+
+	// endsConnection reports whether the proxy closes the connection
+	// once it has written the reply, as a server does after it.
+	endsConnection() bool
+
 	String() string
 }
+
+// replyMoment says when a reply is due on the wire, so that a relay can
+// tell the rules it decides at each point of a connection apart.
+type replyMoment uint8
+
+const (
+	// momentRequest: in answer to a request (an HTTP request, a Redis
+	// command, a SQL statement), which then never reaches the server.
+	momentRequest replyMoment = iota
+	// momentGreeting: in place of the server's greeting, before the
+	// client has said anything.
+	momentGreeting
+	// momentLogin: in answer to the client's login (its handshake
+	// response).
+	momentLogin
+)
 
 // HTTPReply is an HTTP response the proxy writes in place of the server's.
 // Make one with [HTTPStatus] and refine it with its methods, each of which
@@ -61,6 +100,13 @@ func (r HTTPReply) CloseConnection() HTTPReply {
 }
 
 func (HTTPReply) protocol() string { return "http" }
+
+func (r HTTPReply) refused() any { return r.status }
+
+// moment is always momentRequest: HTTP has no handshake.
+func (HTTPReply) moment() replyMoment { return momentRequest }
+
+func (r HTTPReply) endsConnection() bool { return r.close }
 
 func (r HTTPReply) String() string {
 	s := fmt.Sprintf("HTTPStatus(%d)", r.status)

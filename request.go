@@ -86,17 +86,33 @@ func (e *effects) applies(ph phase) bool {
 	return true
 }
 
-// decide counts one request against the plan's request rules and returns
-// what those that fire do to it; each firing is counted and recorded.
-// Rules are decided phase by phase (see phase), each phase in the order
-// the rules were installed.
+// moment is when r acts: the moment of its reply if it answers with one
+// (see [Reply]), in answer to a request otherwise.
+func (r *rule) moment() replyMoment {
+	if e, ok := r.b.act.(errorReply); ok && e.reply != nil {
+		return e.reply.moment()
+	}
+	return momentRequest
+}
+
+// decide counts one request in [Stats.Requests], decides it against the
+// plan's request rules and returns what those that fire do to it; each
+// firing is counted and recorded. Rules are decided phase by phase (see
+// phase), each phase in the order the rules were installed.
 //
 // keep, if not nil, says which rules may act on this request at all: a
 // protocol uses it to keep apart rules that act at different moments
-// (MySQL's handshake errors and statement errors).
-func (c *conn) decide(plan *connPlan, req *request, keep func(*rule) bool) effects {
+// (MySQL's handshake errors and statement errors), by [rule.moment].
+func (c *conn) decide(plan *connPlan, req request, keep func(*rule) bool) effects {
+	c.p.stats.requests.Add(1)
+	return c.decideUncounted(plan, req, keep)
+}
+
+// decideUncounted is decide for what is not a request of its own, such as
+// MySQL's handshake: it is not counted in [Stats.Requests], while the
+// rules that fire are counted and recorded as by decide.
+func (c *conn) decideUncounted(plan *connPlan, req request, keep func(*rule) bool) effects {
 	p := c.p
-	p.stats.requests.Add(1)
 	e := noEffects()
 	if len(plan.requests) == 0 {
 		return e
@@ -125,7 +141,7 @@ func (c *conn) decide(plan *connPlan, req *request, keep func(*rule) bool) effec
 
 // addInBand adds behaviors chosen for this one request (see
 // [WithFaultHeader]) to e, phase by phase, recording each that acts.
-func (c *conn) addInBand(e *effects, bs []Behavior, req *request) {
+func (c *conn) addInBand(e *effects, bs []Behavior, req request) {
 	now := time.Now()
 	for ph := phaseAnswer; ph <= phaseResponse; ph++ {
 		for _, b := range bs {
