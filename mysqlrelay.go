@@ -19,7 +19,10 @@ import (
 type mysqlRelay struct {
 	sides
 
-	clientMu sync.Mutex // one writer to the client at a time
+	// The proxy's own answers, for the answers side to write, one at a
+	// time: the commands side never writes to the client.
+	ownAnswers  chan ownAnswer
+	answersDone chan struct{} // closed when the answers side ends
 
 	owed    atomic.Pointer[mysqlOwed] // what the next answer must undergo
 	inTrans atomic.Bool               // the last answer followed said a transaction is open
@@ -39,7 +42,7 @@ type mysqlOwed struct {
 }
 
 func newMySQLRelay(c *conn) *mysqlRelay {
-	r := &mysqlRelay{prepared: make(map[uint32]string)}
+	r := &mysqlRelay{prepared: make(map[uint32]string), ownAnswers: make(chan ownAnswer, 1)}
 	r.init(c, 64<<10)
 	return r
 }
@@ -48,6 +51,7 @@ func (r *mysqlRelay) run() {
 	greeting, login := r.handshakeFaults()
 	r.c.p.wg.Add(1)
 	done := make(chan struct{})
+	r.answersDone = done
 	go r.answers(done, greeting)
 	r.commands(login)
 	<-done
@@ -100,10 +104,9 @@ func (r *mysqlRelay) commands(login *MySQLReply) {
 		prevSeq, prevLen = seq, length
 		switch {
 		case first && login != nil:
-			// Answer the login in place of the server.
-			if r.writeClient(login.encode(seq+1)) == nil {
-				r.c.end(endClose)
-			}
+			// Answer the login in place of the server; the answers side
+			// closes the connection after it.
+			r.answer(login.encode(seq+1), true)
 			return
 		case first || seq != 0 || wrapped:
 			if first {
@@ -193,7 +196,7 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 		if err := r.copyPacket(io.Discard, length); err != nil {
 			return true, err
 		}
-		return true, r.writeClient(reply.encode(1))
+		return true, r.answer(reply.encode(1), false)
 	}
 	owed.follow = plan.tracksTransactions()
 	if fx.any() || owed.prepare != "" || owed.follow {
@@ -226,12 +229,44 @@ func (r *mysqlRelay) copyPacket(w io.Writer, length int) error {
 	return err
 }
 
-// writeClient writes a packet of the proxy's own to the client.
-func (r *mysqlRelay) writeClient(b []byte) error {
-	r.clientMu.Lock()
-	defer r.clientMu.Unlock()
-	_, err := r.toClient.Write(b)
-	return err
+// ownAnswer is an answer of the proxy's own, and whether the connection
+// closes after it.
+type ownAnswer struct {
+	packet []byte
+	closes bool
+}
+
+// answer hands an answer of the proxy's own to the answers side, waiting
+// while one is still unwritten (a client waits for each answer before its
+// next command, so only a client that does not is held back), and wakes it.
+func (r *mysqlRelay) answer(packet []byte, closes bool) error {
+	select {
+	case r.ownAnswers <- ownAnswer{packet, closes}:
+	case <-r.answersDone:
+		return errEnded
+	case <-r.c.done:
+		return errEnded
+	}
+	r.wakeParked()
+	return nil
+}
+
+// writeOwnAnswer writes the answer of the proxy's own that waits, if one
+// does, and reports whether the relay goes on.
+func (r *mysqlRelay) writeOwnAnswer() bool {
+	select {
+	case a := <-r.ownAnswers:
+		if _, err := r.toClient.Write(a.packet); err != nil {
+			r.fail(err)
+			return false
+		}
+		if a.closes {
+			r.c.end(endClose)
+			return false
+		}
+	default:
+	}
+	return true
 }
 
 // answers copies the server's bytes to the client, applying to each
@@ -244,10 +279,21 @@ func (r *mysqlRelay) answers(done chan<- struct{}, greeting *MySQLReply) {
 	}
 	var shaped *shapedWriter
 	for {
-		if _, err := r.fromServer.Peek(1); err != nil {
-			if err == io.EOF {
+		// Parked between answers, where an answer of the proxy's goes
+		// out: the client sent a command the proxy answered, and waits.
+		r.park()
+		if !r.writeOwnAnswer() {
+			return
+		}
+		_, err := r.fromServer.Peek(1)
+		r.unpark()
+		if err != nil {
+			switch {
+			case r.woken(err):
+				continue
+			case err == io.EOF:
 				closeWrite(r.client)
-			} else {
+			default:
 				r.fail(err)
 			}
 			return
@@ -295,8 +341,6 @@ func (r *mysqlRelay) answers(done chan<- struct{}, greeting *MySQLReply) {
 }
 
 func (r *mysqlRelay) writeAnswer(b []byte, shaped *shapedWriter) error {
-	r.clientMu.Lock()
-	defer r.clientMu.Unlock()
 	var err error
 	if shaped != nil {
 		_, err = shaped.Write(b)
@@ -362,12 +406,10 @@ func (r *mysqlRelay) follow(owed *mysqlOwed, n int64) bool {
 			rows++
 		}
 		hdr := p.Bytes()
-		r.clientMu.Lock()
 		_, err = r.toClient.Write(hdr[:])
 		if err == nil {
 			_, err = mysqlwire.CopyPayload(r.toClient, br, p)
 		}
-		r.clientMu.Unlock()
 		if err != nil {
 			r.fail(err)
 			return false
@@ -413,7 +455,7 @@ func (r *mysqlRelay) greet(greeting *MySQLReply) bool {
 	if greeting != nil {
 		// A server refusing before the handshake does not know yet
 		// whether the client speaks protocol 4.1: no SQLSTATE.
-		if r.writeClient(greeting.encodeWithoutSQLState(0)) == nil {
+		if _, err := r.toClient.Write(greeting.encodeWithoutSQLState(0)); err == nil {
 			r.c.end(endClose)
 		}
 		return false
@@ -433,7 +475,7 @@ func (r *mysqlRelay) greet(greeting *MySQLReply) bool {
 		r.mu.Unlock()
 	}
 	r.fromServer.Discard(len(pkt))
-	if err := r.writeClient(pkt); err != nil {
+	if _, err := r.toClient.Write(pkt); err != nil {
 		r.fail(err)
 		return false
 	}
