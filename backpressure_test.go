@@ -113,39 +113,51 @@ func firstLine(s string) string {
 	return line
 }
 
-// The same on Redis: GETs answered by the proxy behind a BLPOP the server
-// holds.
+// The same on Redis, behind a BLPOP the server holds: GETs answered by the
+// proxy, and GETs whose replies a behavior delays (each an entry of its
+// own in the queue).
 func TestRedisPipelineWithoutReadingIsPushedBack(t *testing.T) {
-	p := newRedisProxy(t)
-	mustSet(t, p, faults.Error(faults.RedisLoading).When(faults.Command("GET")))
-	key := "faults:pushback:" + t.Name()
-	c := dial(t, p.Addr())
-	blpop := "*3\r\n$5\r\nBLPOP\r\n$" + strconv.Itoa(len(key)) + "\r\n" + key + "\r\n$1\r\n0\r\n"
-	if _, err := c.Write([]byte(blpop)); err != nil {
-		t.Fatal(err)
-	}
-	get := []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
-	const limit = 64 << 20
-	sent := pipelineUntilBlocked(t, c, get, limit)
-	if sent*len(get) >= limit {
-		t.Fatalf("the proxy read %d MiB of pipelined commands from a client that reads nothing", limit>>20)
-	}
-	t.Logf("the client could send %d commands before it was pushed back", sent)
-	other := newRedisClient(t, redisAddr(t))
-	if err := other.RPush(context.Background(), key, "v").Err(); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(c)
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	want := "*2\r\n$" + strconv.Itoa(len(key)) + "\r\n" + key + "\r\n$1\r\nv\r\n"
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
-		t.Fatalf("BLPOP's reply: %q, %v; want %q", got, err, want)
-	}
-	for i := range 10 {
-		line, err := br.ReadString('\n')
-		if err != nil || !strings.HasPrefix(line, "-LOADING") {
-			t.Fatalf("GET %d: %q, %v; want the injected LOADING", i, line, err)
-		}
+	for _, c := range []struct {
+		name  string
+		b     faults.Behavior
+		reply string
+	}{
+		{"answered by the proxy", faults.Error(faults.RedisLoading), "-LOADING"},
+		{"reply delayed", faults.DelayResponse(time.Microsecond), "$-1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := newRedisProxy(t)
+			mustSet(t, p, c.b.When(faults.Command("GET")))
+			key := "faults:pushback:" + t.Name()
+			conn := dial(t, p.Addr())
+			blpop := "*3\r\n$5\r\nBLPOP\r\n$" + strconv.Itoa(len(key)) + "\r\n" + key + "\r\n$1\r\n0\r\n"
+			if _, err := conn.Write([]byte(blpop)); err != nil {
+				t.Fatal(err)
+			}
+			get := []byte("*2\r\n$3\r\nGET\r\n$20\r\nfaults:pushback:none\r\n")
+			const limit = 64 << 20
+			sent := pipelineUntilBlocked(t, conn, get, limit)
+			if sent*len(get) >= limit {
+				t.Fatalf("the proxy read %d MiB of pipelined commands from a client that reads nothing", limit>>20)
+			}
+			t.Logf("the client could send %d commands before it was pushed back", sent)
+			other := newRedisClient(t, redisAddr(t))
+			if err := other.RPush(context.Background(), key, "v").Err(); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(conn)
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			want := "*2\r\n$" + strconv.Itoa(len(key)) + "\r\n" + key + "\r\n$1\r\nv\r\n"
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
+				t.Fatalf("BLPOP's reply: %q, %v; want %q", got, err, want)
+			}
+			for i := range 10 {
+				line, err := br.ReadString('\n')
+				if err != nil || !strings.HasPrefix(line, c.reply) {
+					t.Fatalf("GET %d: %q, %v; want %s", i, line, err, c.reply)
+				}
+			}
+		})
 	}
 }

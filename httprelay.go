@@ -22,7 +22,7 @@ import (
 // in order, and alone writes to the client: a reply of the proxy's goes out
 // as soon as every answer before it has, so that the client reads answers in
 // the order of its requests, and a client that pipelines without reading
-// stalls only the responses side (and, once maxOwedAnswers replies of the
+// stalls only the responses side (and, once maxHeld replies of the
 // proxy's are owed, the reading of its requests, as a server's would).
 //
 // Unlike the Redis relay, whose framer keeps its whole state in its reader,
@@ -137,7 +137,10 @@ func (r *httpRelay) requests() {
 		}
 		var serial uint64
 		if fx.any() {
-			serial, _ = r.queue.push(0, owed{fx: &fx, note: note}, r.respDone, r.c.done)
+			var ok bool
+			if serial, ok = r.queue.push(0, owed{fx: &fx, note: note}, r.respDone, r.c.done); !ok {
+				return
+			}
 		} else {
 			serial = r.queue.pushRun(1, note)
 		}

@@ -2,12 +2,14 @@ package faults
 
 import "sync"
 
-// maxOwedAnswers bounds the replies of the proxy's own that a connection
-// may owe its client at once. A client that pipelines requests without
-// reading the answers fills it, and the proxy then stops reading from it,
-// so that TCP pushes back on the client as a real server's full buffers
-// would, instead of the proxy's memory growing with every request.
-const maxOwedAnswers = 4096
+// maxHeld bounds the entries a connection's queue holds one by one: the
+// replies of the proxy's own and the requests a behavior acts on (plain
+// requests cost a counter however many). A client that pipelines such
+// requests without reading the answers fills it, and the proxy then stops
+// reading from it, so that TCP pushes back on the client as a server's
+// full buffers would, instead of the proxy's memory growing with every
+// request.
+const maxHeld = 4096
 
 // owed is what one request is owed: the entry of a framed relay's queue.
 type owed struct {
@@ -49,7 +51,7 @@ type owedQueue struct {
 	head    int
 	count   int           // entries owed
 	base    uint64        // the serial number of the first owed entry
-	answers int           // entries owed that are replies of the proxy's own
+	held    int           // entries owed that are not light
 	popped  chan struct{} // if not nil, closed at the next pop
 	stopped bool          // the replies pass through unframed
 }
@@ -70,14 +72,14 @@ func (q *owedQueue) pushRun(n int, note string) uint64 {
 }
 
 // push appends n plain entries, then o, and returns the serial number of
-// o. A reply of the proxy's own waits for room (see maxOwedAnswers) until
-// stop or done is closed, and is refused once the queue is stopped: it
-// could not be placed among replies passing through unframed. ok is false
-// if o was not appended.
+// o. An entry that is not light waits for room (see maxHeld) until stop or
+// done is closed; a reply of the proxy's own is refused once the queue is
+// stopped: it could not be placed among replies passing through unframed.
+// ok is false if o was not appended.
 func (q *owedQueue) push(n int, o owed, stop, done <-chan struct{}) (serial uint64, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for o.proxyAnswer() && q.answers >= maxOwedAnswers && !q.stopped {
+	for !o.light() && q.held >= maxHeld && !q.stopped {
 		if !q.waitPopLocked(stop, done) {
 			return 0, false
 		}
@@ -87,8 +89,8 @@ func (q *owedQueue) push(n int, o owed, stop, done <-chan struct{}) (serial uint
 	}
 	q.appendLocked(owed{}, n)
 	q.appendLocked(o, 1)
-	if o.proxyAnswer() {
-		q.answers++
+	if !o.light() {
+		q.held++
 	}
 	return q.base + uint64(q.count) - 1, true
 }
@@ -172,8 +174,8 @@ func (q *owedQueue) forgetLocked(n int) {
 		if run.n > 0 {
 			break
 		}
-		if run.o.proxyAnswer() {
-			q.answers--
+		if !run.o.light() {
+			q.held--
 		}
 		*run = owedRun{}
 		q.head++

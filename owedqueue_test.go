@@ -45,21 +45,21 @@ func TestOwedQueueAnswers(t *testing.T) {
 	if len(replies) != 2 || string(replies[0]) != "a" || string(replies[1]) != "b" || !closes {
 		t.Fatalf("pop = %q, %v; want a, b and a close", replies, closes)
 	}
-	if q.answers != 3 {
-		t.Fatalf("%d answers owed before they are popped; want 3", q.answers)
+	if q.held != 3 {
+		t.Fatalf("%d answers owed before they are popped; want 3", q.held)
 	}
 	q.pop(2, 1)
-	if replies, _ := q.pop(0, 0); len(replies) != 1 || q.answers != 1 {
-		t.Fatalf("after popping two: %q, %d owed", replies, q.answers)
+	if replies, _ := q.pop(0, 0); len(replies) != 1 || q.held != 1 {
+		t.Fatalf("after popping two: %q, %d owed", replies, q.held)
 	}
 }
 
-// Past maxOwedAnswers, a reply of the proxy's waits for room, and gives
+// Past maxHeld, a reply of the proxy's waits for room, and gives
 // up when the connection ends.
 func TestOwedQueueBoundsAnswers(t *testing.T) {
 	var q owedQueue
 	q.pushRun(1, "") // a server's reply that does not come
-	for i := range maxOwedAnswers {
+	for i := range maxHeld {
 		if _, ok := q.push(0, owed{reply: []byte("x")}, nil, nil); !ok {
 			t.Fatalf("answer %d refused", i)
 		}
