@@ -25,6 +25,14 @@ type MySQLReply struct {
 // (MariaDB's progress reports), sqlstate must be 5 ASCII letters or
 // digits, and message valid UTF-8 of at most 511 bytes (clients keep 511;
 // MySQL's MYSQL_ERRMSG_SIZE is 512 with the final NUL).
+//
+// The proxy leaves the server as the real error of that number leaves it
+// (see the catalog): the statement never runs; for 1213 (deadlock) and
+// 1614 (XA deadlock) the transaction is rolled back too, the proxy sending
+// ROLLBACK in the statement's place and swallowing its answer; for 1053
+// (server shutdown) and 1927 (connection killed) the session ends, the
+// proxy closing the connection after the ERR packet, upon which the server
+// rolls back what was open.
 func MySQLError(number uint16, sqlstate, message string) MySQLReply {
 	return MySQLReply{number: number, sqlstate: sqlstate, message: message}
 }
@@ -42,6 +50,29 @@ func (r MySQLReply) SQLState() string { return r.sqlstate }
 func (r MySQLReply) Message() string { return r.message }
 
 func (MySQLReply) protocol() string { return "mysql" }
+
+// mysqlUndo is what a real error undoes on the server, besides the
+// statement it answers, which never runs.
+type mysqlUndo uint8
+
+const (
+	undoesStatement   mysqlUndo = iota // nothing more: the session and its transaction go on
+	undoesTransaction                  // the whole transaction is rolled back and its locks released
+	undoesSession                      // the server ends the session
+)
+
+// undoes says what the real error of r's number undoes on the server.
+// A lock wait timeout (1205) undoes the statement only, as with
+// innodb_rollback_on_timeout off, the server's default.
+func (r MySQLReply) undoes() mysqlUndo {
+	switch r.number {
+	case 1213, 1614: // ER_LOCK_DEADLOCK, ER_XA_RBDEADLOCK
+		return undoesTransaction
+	case 1053, 1927: // ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED
+		return undoesSession
+	}
+	return undoesStatement
+}
 
 func (r MySQLReply) refused() any { return r.number }
 
@@ -121,6 +152,10 @@ func (r MySQLReply) encodeWithoutSQLState(seq byte) []byte {
 
 // The catalog: replies whose number, SQLSTATE and text are those MariaDB
 // 10.11 sends (10.11.19, the server these tests run against, in English).
+// Each entry's comment says what the real error undoes on the server, and
+// the proxy leaves the server in that state (see [MySQLError]); an entry
+// that says nothing undoes only its statement, which through the proxy
+// never reaches the server.
 // Messages that name an object (a user, a table, a key) name a generic
 // one; make a reply naming yours with [MySQLError], as in
 // MySQLError(MySQLAccessDenied.Number(), MySQLAccessDenied.SQLState(), "Access denied for user 'app'@'10.0.0.7' (using password: YES)").
@@ -158,12 +193,20 @@ func (r MySQLReply) encodeWithoutSQLState(seq byte) []byte {
 // fault, not a reply; MariaDB's 1927 "Connection was killed" was not seen.
 var (
 	// MySQLDeadlock is InnoDB's deadlock error (ER_LOCK_DEADLOCK): the
-	// server rolled back the transaction, which may be retried.
+	// server rolls back the victim's whole transaction, its writes and its
+	// locks, and the session is out of the transaction; it may be retried
+	// from its start. The proxy does the same: it sends ROLLBACK in place
+	// of the statement and swallows its answer, so that, as after the real
+	// error, an application that retries only the statement and commits
+	// loses the transaction's earlier writes.
 	MySQLDeadlock = MySQLError(1213, "40001", "Deadlock found when trying to get lock; try restarting transaction")
 
 	// MySQLLockWaitTimeout is InnoDB's lock wait timeout
 	// (ER_LOCK_WAIT_TIMEOUT, after innodb_lock_wait_timeout): only the
-	// statement is rolled back, unless innodb_rollback_on_timeout is set.
+	// statement is rolled back, unless innodb_rollback_on_timeout is set;
+	// the transaction, its earlier writes and its locks stay. The proxy
+	// drops the statement and leaves the rest as it is (as with
+	// innodb_rollback_on_timeout off, the default).
 	MySQLLockWaitTimeout = MySQLError(1205, "HY000", "Lock wait timeout exceeded; try restarting transaction")
 
 	// MySQLTooManyConnections is the refusal of a server at
@@ -187,22 +230,29 @@ var (
 	MySQLReadOnly = MySQLError(1290, "HY000", "The MariaDB server is running with the --read-only option so it cannot execute this statement")
 
 	// MySQLReadOnlyTransaction is the refusal of a write in a READ ONLY
-	// transaction (ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION).
+	// transaction (ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION). The
+	// statement does not run; the transaction goes on, and so it does
+	// through the proxy.
 	MySQLReadOnlyTransaction = MySQLError(1792, "25006", "Cannot execute statement in a READ ONLY transaction")
 
 	// MySQLQueryInterrupted is a statement stopped by KILL QUERY
-	// (ER_QUERY_INTERRUPTED).
+	// (ER_QUERY_INTERRUPTED). The statement ends; the session and its
+	// transaction go on, and so they do through the proxy, which never
+	// passes the statement on.
 	MySQLQueryInterrupted = MySQLError(1317, "70100", "Query execution was interrupted")
 
 	// MySQLQueryTimeout is a statement stopped by MariaDB's
 	// max_statement_time (ER_STATEMENT_TIMEOUT). MySQL's max_execution_time
 	// gives 3024, "Query execution was interrupted, maximum statement
-	// execution time exceeded", instead.
+	// execution time exceeded", instead. As with KILL QUERY, only the
+	// statement ends, through the proxy too.
 	MySQLQueryTimeout = MySQLError(1969, "70100", "Query execution was interrupted (max_statement_time exceeded)")
 
 	// MySQLServerShutdown is the answer of a server shutting down
 	// (ER_SERVER_SHUTDOWN), to a statement or, in place of the greeting
-	// and without the SQLSTATE, to a new connection.
+	// and without the SQLSTATE, to a new connection. The server then ends
+	// the session, rolling back its open transaction; so does the proxy,
+	// closing the connection after the ERR packet.
 	MySQLServerShutdown = MySQLError(1053, "08S01", "Server shutdown in progress")
 
 	// MySQLTableNotFound is a statement naming a table that does not

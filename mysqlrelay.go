@@ -39,6 +39,7 @@ type mysqlOwed struct {
 	cmd     mysqlwire.Command // the command answered
 	follow  bool              // follow the answer packet by packet, to learn the transaction state
 	prepare string            // the text of a COM_STMT_PREPARE, to learn its statement id
+	replace []byte            // the proxy's answer, written in place of the server's, which is dropped
 }
 
 func newMySQLRelay(c *conn) *mysqlRelay {
@@ -81,7 +82,6 @@ func isStatementRule(r *rule) bool { return r.moment() == momentRequest }
 // commands, as the request behaviors decide.
 func (r *mysqlRelay) commands(login *MySQLReply) {
 	first := true
-	skipping := false // dropping the rest of a long command the proxy answered
 	prevSeq, prevLen := byte(0), 0
 	for {
 		p, err := mysqlwire.PeekHeader(r.fromClient)
@@ -113,33 +113,29 @@ func (r *mysqlRelay) commands(login *MySQLReply) {
 				r.learnSession(length)
 			}
 			first = false
-			w := io.Writer(r.toServer)
-			if skipping {
-				w = io.Discard
-				skipping = length == mysqlwire.MaxPayload
-			}
-			if err := r.copyPacket(w, length); err != nil {
+			if err := r.copyPacket(r.toServer, length); err != nil {
 				r.fail(err)
 				return
 			}
 			continue
 		}
-		answered, err := r.command(length)
-		if err != nil {
+		if err := r.command(length); err != nil {
 			r.fail(err)
 			return
 		}
-		skipping = answered && length == mysqlwire.MaxPayload
 	}
 }
 
-// command decides on one command and passes it on or answers it. It
-// reports whether the proxy answered it.
-func (r *mysqlRelay) command(length int) (answered bool, err error) {
+// maxStatement is the longest command the proxy reads whole to decide on
+// its text: the largest max_allowed_packet a server accepts.
+const maxStatement = 1 << 30
+
+// command decides on one command and passes it on or answers it.
+func (r *mysqlRelay) command(length int) error {
 	if length == 0 {
 		// No command byte: not a command the proxy can decide on; the
 		// server answers it as it does.
-		return false, r.copyPacket(r.toServer, length)
+		return r.copyPacket(r.toServer, length)
 	}
 	peek := min(4+length, r.fromClient.Size())
 	pkt, err := r.fromClient.Peek(peek)
@@ -147,7 +143,7 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return false, err
+		return err
 	}
 	payload := pkt[4:]
 	cmd := mysqlwire.Command(payload[0])
@@ -161,12 +157,26 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 			r.mu.Unlock()
 		}
 		r.c.p.stats.requests.Add(1)
-		return false, r.copyPacket(r.toServer, length)
+		return r.copyPacket(r.toServer, length)
 	case mysqlwire.ComChangeUser:
 		r.c.p.stats.requests.Add(1)
-		return false, r.copyPacket(r.toServer, length)
+		return r.copyPacket(r.toServer, length)
 	}
 	plan := r.c.plan.Load()
+	// A command longer than the buffer, or than one packet, is read whole
+	// when a rule may look at its text: Query matches the whole statement.
+	var whole []byte
+	var last mysqlwire.Header // whole's last packet
+	if len(plan.requests) > 0 && (4+length > len(pkt) || length == mysqlwire.MaxPayload) {
+		h, err := mysqlwire.ReadHeader(r.fromClient)
+		if err != nil {
+			return err
+		}
+		if whole, last, err = mysqlwire.ReadMessage(nil, r.fromClient, h, maxStatement); err != nil {
+			return err
+		}
+		payload = mysqlwire.MessagePayload(whole)
+	}
 	if cmd == mysqlwire.ComStmtPrepare {
 		// Query matches the executions of a prepared statement, not its
 		// preparation (see Query): the text only names the request.
@@ -190,26 +200,63 @@ func (r *mysqlRelay) command(length int) (answered bool, err error) {
 	}
 	fx := owed.fx
 	if fx.delayRequest > 0 && r.c.sleep(fx.delayRequest, nil) == ended {
-		return false, errEnded
+		return errEnded
 	}
 	if reply, ok := fx.reply.(MySQLReply); ok {
-		if err := r.copyPacket(io.Discard, length); err != nil {
-			return true, err
-		}
-		return true, r.answer(reply.encode(1), false)
+		return r.answerStatement(reply, whole, last)
 	}
 	owed.follow = plan.tracksTransactions()
 	if fx.any() || owed.prepare != "" || owed.follow {
 		r.owed.Store(&owed)
 	}
-	if err := r.copyPacket(r.toServer, length); err != nil {
-		return false, err
+	if whole != nil {
+		_, err = r.toServer.Write(whole)
+	} else {
+		err = r.copyPacket(r.toServer, length)
+	}
+	if err != nil {
+		return err
 	}
 	if fx.abort {
 		r.c.end(endClose)
-		return false, errEnded
+		return errEnded
 	}
-	return false, nil
+	return nil
+}
+
+// mysqlRollback is ROLLBACK, as a client sends it.
+var mysqlRollback = mysqlwire.AppendPacket(nil, 0, append([]byte{byte(mysqlwire.ComQuery)}, "ROLLBACK"...))
+
+// answerStatement answers the command ahead with reply instead of the
+// server, and leaves the server as the real error would (see
+// MySQLReply.undoes): the command is dropped whole, however many packets
+// it spans (whole holds them, and last the last one's header, if they
+// were read already), and the ERR packet's sequence id follows the last
+// of them. An error that rolls back
+// the transaction sends ROLLBACK in the command's place, whose answer the
+// answers side swallows; one that ends the session ends the connection
+// once the ERR is written, and the server rolls back what was open.
+func (r *mysqlRelay) answerStatement(reply MySQLReply, whole []byte, last mysqlwire.Header) error {
+	if whole == nil {
+		h, err := mysqlwire.ReadHeader(r.fromClient)
+		if err != nil {
+			return err
+		}
+		if last, _, err = mysqlwire.CopyMessage(io.Discard, r.fromClient, h, maxStatement); err != nil {
+			return err
+		}
+	}
+	errPacket := reply.encode(last.Seq + 1)
+	switch reply.undoes() {
+	case undoesTransaction:
+		r.owed.Store(&mysqlOwed{fx: noEffects(), cmd: mysqlwire.ComQuery, replace: errPacket})
+		_, err := r.toServer.Write(mysqlRollback)
+		return err
+	case undoesSession:
+		r.answer(errPacket, true)
+		return errEnded
+	}
+	return r.answer(errPacket, false)
 }
 
 // copyPacket copies the next packet, header and payload of length bytes,
@@ -256,8 +303,7 @@ func (r *mysqlRelay) answer(packet []byte, closes bool) error {
 func (r *mysqlRelay) writeOwnAnswer() bool {
 	select {
 	case a := <-r.ownAnswers:
-		if _, err := r.toClient.Write(a.packet); err != nil {
-			r.fail(err)
+		if !r.writeOwn(a.packet) {
 			return false
 		}
 		if a.closes {
@@ -265,6 +311,16 @@ func (r *mysqlRelay) writeOwnAnswer() bool {
 			return false
 		}
 	default:
+	}
+	return true
+}
+
+// writeOwn writes a packet of the proxy's own to the client, and reports
+// whether the relay goes on.
+func (r *mysqlRelay) writeOwn(packet []byte) bool {
+	if _, err := r.toClient.Write(packet); err != nil {
+		r.fail(err)
+		return false
 	}
 	return true
 }
@@ -298,7 +354,14 @@ func (r *mysqlRelay) answers(done chan<- struct{}, greeting *MySQLReply) {
 			}
 			return
 		}
-		if owed := r.owed.Swap(nil); owed != nil {
+		if owed := r.owed.Swap(nil); owed != nil && owed.replace != nil {
+			// The server's answer to the proxy's own statement goes
+			// nowhere; the proxy's answer takes its place.
+			if !r.follow(owed, -1, io.Discard) || !r.writeOwn(owed.replace) {
+				return
+			}
+			continue
+		} else if owed != nil {
 			// The answer's first bytes are buffered.
 			first, _ := r.fromServer.Peek(r.fromServer.Buffered())
 			r.learnStatement(owed, first)
@@ -318,7 +381,7 @@ func (r *mysqlRelay) answers(done chan<- struct{}, greeting *MySQLReply) {
 				return
 			}
 			if fx.rows >= 0 || owed.follow {
-				if !r.follow(owed, fx.rows) {
+				if !r.follow(owed, fx.rows, r.toClient) {
 					return
 				}
 				continue
@@ -369,9 +432,9 @@ func (r *mysqlRelay) learnSession(length int) {
 
 // follow passes on an answer packet by packet, following it: it notes
 // whether the answer leaves a transaction open and, if n >= 0, passes on n
-// rows and closes the connection at the next. It reports whether the
-// relay goes on.
-func (r *mysqlRelay) follow(owed *mysqlOwed, n int64) bool {
+// rows and closes the connection at the next. It passes the answer to w.
+// It reports whether the relay goes on.
+func (r *mysqlRelay) follow(owed *mysqlOwed, n int64, w io.Writer) bool {
 	r.mu.Lock()
 	session := r.session
 	r.mu.Unlock()
@@ -406,9 +469,9 @@ func (r *mysqlRelay) follow(owed *mysqlOwed, n int64) bool {
 			rows++
 		}
 		hdr := p.Bytes()
-		_, err = r.toClient.Write(hdr[:])
+		_, err = w.Write(hdr[:])
 		if err == nil {
-			_, err = mysqlwire.CopyPayload(r.toClient, br, p)
+			_, err = mysqlwire.CopyPayload(w, br, p)
 		}
 		if err != nil {
 			r.fail(err)
