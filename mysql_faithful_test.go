@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -163,5 +164,176 @@ func TestMySQLInjectedErrorsLeaveTheRealState(t *testing.T) {
 				t.Errorf("the injected error left %+v, the real one %+v", injected, real)
 			}
 		})
+	}
+}
+
+// The pattern the README suggests, a deadlock on COMMIT inside a
+// transaction, leaves no transaction open: none of its writes ever lands,
+// not even when the pooled connection's next transaction commits.
+func TestMySQLDeadlockOnCommitLeavesNothing(t *testing.T) {
+	table, direct := mysqlTable(t, "commitdl", "id INT PRIMARY KEY")
+	p := startMySQLProxy(t)
+	db := openMySQL(t, p.Addr(), "")
+	db.SetMaxOpenConns(1) // the next transaction reuses the connection
+	ctx := mysqlCtx(t, 20*time.Second)
+	mustSet(t, p, faults.Error(faults.MySQLDeadlock).When(faults.Query(`^COMMIT`), faults.InTransaction()).Times(1))
+	if err := db.PingContext(ctx); err != nil { // a statement before the rule can see a transaction
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	checkDriverError(t, "COMMIT", tx.Commit(), faults.MySQLDeadlock)
+	var inTrans int
+	if err := db.QueryRowContext(ctx, "SELECT @@in_transaction").Scan(&inTrans); err != nil || inTrans != 0 {
+		t.Fatalf("after the failed COMMIT: @@in_transaction = %d, %v; want 0", inTrans, err)
+	}
+	tx, err = db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" VALUES (2)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("the next transaction's COMMIT: %v", err)
+	}
+	got := queryStrings(t, direct, "SELECT id FROM "+table+" ORDER BY id")
+	if fmt.Sprint(got) != "[[2]]" {
+		t.Fatalf("rows %v; want only the next transaction's [[2]]", got)
+	}
+}
+
+// transfer moves amount from account 1 to account 2 in a transaction; if
+// wholeRetry, a deadlock retries the transaction from its start, otherwise
+// only the failed statement, as a wrong application does.
+func transfer(ctx context.Context, db *sql.DB, table string, amount int, wholeRetry bool) error {
+	for attempt := 0; attempt < 3; attempt++ {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		err = func() error {
+			defer conn.Close()
+			if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+				return err
+			}
+			for _, q := range []string{
+				fmt.Sprintf("UPDATE %s SET balance = balance - %d WHERE id = 1", table, amount),
+				fmt.Sprintf("UPDATE %s SET balance = balance + %d WHERE id = 2", table, amount),
+			} {
+				_, err := conn.ExecContext(ctx, q)
+				if isDeadlock(err) && !wholeRetry {
+					_, err = conn.ExecContext(ctx, q) // retry the statement alone
+				}
+				if err != nil {
+					conn.ExecContext(ctx, "ROLLBACK")
+					return err
+				}
+			}
+			_, err := conn.ExecContext(ctx, "COMMIT")
+			return err
+		}()
+		if !isDeadlock(err) {
+			return err
+		}
+	}
+	return errors.New("deadlocked three times")
+}
+
+func isDeadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1213
+}
+
+// An application that retries only the statement that deadlocked fails
+// its check through the proxy, as it would against the real server (the
+// debit was rolled back with the transaction, the credit lands alone);
+// one that retries the whole transaction passes.
+func TestMySQLDeadlockRetryWholeTransaction(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		wholeRetry bool
+		wantSum    int
+	}{
+		{"retrying the statement", false, 110},
+		{"retrying the transaction", true, 100},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			table, direct := mysqlTable(t, "transfer", "id INT PRIMARY KEY, balance INT NOT NULL")
+			mysqlExec(t, direct, "INSERT INTO "+table+" VALUES (1, 50), (2, 50)")
+			p := startMySQLProxy(t)
+			db := openMySQL(t, p.Addr(), "")
+			mustSet(t, p, faults.Error(faults.MySQLDeadlock).When(faults.Query(`balance \+`)).Times(1))
+			if err := transfer(mysqlCtx(t, 10*time.Second), db, table, 10, c.wholeRetry); err != nil {
+				t.Fatalf("transfer: %v", err)
+			}
+			var sum int
+			if err := direct.QueryRow("SELECT SUM(balance) FROM " + table).Scan(&sum); err != nil {
+				t.Fatal(err)
+			}
+			if sum != c.wantSum {
+				t.Fatalf("balances sum to %d after the transfer; want %d", sum, c.wantSum)
+			}
+			checkInjected(t, p, 1)
+		})
+	}
+}
+
+// A statement that spans packets (20 MiB: two of 16 MiB and the rest) and
+// that the proxy answers is dropped whole, and the ERR follows its last
+// packet, so the connection stays usable; Query matches the end of the
+// text, past the first packet. A statement longer than the proxy's buffer
+// but of one packet is matched by its whole text too.
+func TestMySQLLongStatementAnsweredWhole(t *testing.T) {
+	p := startMySQLProxy(t)
+	db := openMySQL(t, p.Addr(), "maxAllowedPacket=67108864")
+	ctx := mysqlCtx(t, 30*time.Second)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	mustSet(t, p, faults.Error(faults.MySQLDuplicateKey).When(faults.Query(`'end-marker'\)$`)))
+	for _, size := range []int{20 << 20, 200 << 10} {
+		stmt := "SELECT LENGTH('" + strings.Repeat("x", size) + "'), ('end-marker')"
+		_, err := conn.ExecContext(ctx, stmt)
+		checkDriverError(t, fmt.Sprintf("a %d-byte statement", len(stmt)), err, faults.MySQLDuplicateKey)
+		var one int
+		if err := conn.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+			t.Fatalf("after the %d-byte statement: SELECT 1 = %d, %v", len(stmt), one, err)
+		}
+	}
+	checkInjected(t, p, 2)
+}
+
+// An error that ends the session on the server ends it through the proxy
+// too, after the ERR: the server rolls back the open transaction.
+func TestMySQLShutdownErrorEndsTheSession(t *testing.T) {
+	table, direct := mysqlTable(t, "shutdown", "id INT PRIMARY KEY")
+	p := startMySQLProxy(t)
+	db := openMySQL(t, p.Addr(), "")
+	ctx := mysqlCtx(t, 20*time.Second)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	mustSet(t, p, faults.Error(faults.MySQLServerShutdown).When(faults.Query(`^SELECT 2`)))
+	id := mysqlConnID(t, conn)
+	mysqlExec(t, conn, "BEGIN")
+	mysqlExec(t, conn, "INSERT INTO "+table+" VALUES (1)")
+	_, err = conn.ExecContext(ctx, "SELECT 2")
+	checkDriverError(t, "SELECT 2", err, faults.MySQLServerShutdown)
+	if _, err := conn.ExecContext(ctx, "SELECT 3"); err == nil {
+		t.Fatal("the session went on after the shutdown error")
+	}
+	mysqlWaitFor(t, direct, "the session's end", "SELECT COUNT(*) = 0 FROM information_schema.PROCESSLIST WHERE ID = ?", id)
+	if got := queryStrings(t, direct, "SELECT id FROM "+table); len(got) != 0 {
+		t.Fatalf("the open transaction's write landed: %v", got)
 	}
 }
