@@ -258,5 +258,11 @@ func (b Behavior) validate(proto Protocol) error {
 	if _, ok := b.act.(restart); ok && b.window > 0 {
 		return &InvalidError{What: b.String(), Value: b.window, Reason: "Restart has its own window; For does not apply"}
 	}
-	return proto.supports(b)
+	if err := proto.supports(b); err != nil {
+		return err
+	}
+	if shape := proto.requestShape(); shape != nil {
+		return checkMatchers(b, proto, shape)
+	}
+	return nil
 }

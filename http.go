@@ -34,6 +34,8 @@ func (httpProtocol) Name() string { return "http" }
 
 func (httpProtocol) framed() bool { return true }
 
+func (httpProtocol) requestShape() request { return &httpRequest{} }
+
 func (httpProtocol) supports(b Behavior) error {
 	switch b.act.family() {
 	case familyListener, familyConnection, familyTimer:

@@ -8,14 +8,56 @@ import (
 
 // A Matcher selects requests for [Behavior.When]. Matchers are made by
 // [Method], [Path], [Header], [Query], [InTransaction], [Command] and
-// [Key]; a matcher about a part of a request that the
-// protocol does not have matches nothing.
+// [Key]. A matcher about a part of a request that the proxy's protocol
+// does not have (Query on HTTP, Command on MySQL) could never match: the
+// proxy refuses it with an [*UnsupportedError] naming the matchers the
+// protocol has.
 type Matcher interface {
 	// match reports whether r is selected. A matcher asks r for what it
 	// needs through a small interface of its own (such as httpMethoder
 	// for Method) and does not match a request that lacks it.
 	match(r request) bool
+
+	// fits reports whether requests like r (of one protocol) have what
+	// the matcher asks for, so that it can match some.
+	fits(r request) bool
+
 	String() string
+}
+
+// everyMatcher holds one matcher of each kind, to name those a protocol
+// has.
+var everyMatcher = []Matcher{Method(), Path(""), Header("", ""), Query(""), InTransaction(), Command(), Key("")}
+
+// matcherNames lists the matchers whose requests are like r, as
+// "Method, Path and Header".
+func matcherNames(r request) string {
+	var names []string
+	for _, m := range everyMatcher {
+		if m.fits(r) {
+			name, _, _ := strings.Cut(m.String(), "(")
+			names = append(names, name)
+		}
+	}
+	switch len(names) {
+	case 0:
+		return "none"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// checkMatchers refuses a matcher of b that requests like r (a protocol's)
+// could never satisfy.
+func checkMatchers(b Behavior, proto Protocol, r request) error {
+	for _, m := range b.when {
+		if !m.fits(r) {
+			return &UnsupportedError{Behavior: b.String(), Protocol: proto.Name(),
+				Reason: m.String() + " never matches a " + proto.Name() + " request; its matchers are " + matcherNames(r)}
+		}
+	}
+	return nil
 }
 
 // request is what matchers see of one request that a protocol framed.
@@ -51,6 +93,8 @@ type httpMethoder interface {
 	httpMethod() string
 }
 
+func (methodMatcher) fits(r request) bool { _, ok := r.(httpMethoder); return ok }
+
 func (m methodMatcher) match(r request) bool {
 	hr, ok := r.(httpMethoder)
 	if !ok {
@@ -82,6 +126,8 @@ type httpPather interface {
 	// pattern matches.
 	httpPath() string
 }
+
+func (pathMatcher) fits(r request) bool { _, ok := r.(httpPather); return ok }
 
 func (m pathMatcher) match(r request) bool {
 	hr, ok := r.(httpPather)
@@ -118,6 +164,8 @@ type statementer interface {
 	statement() (string, bool)
 }
 
+func (queryMatcher) fits(r request) bool { _, ok := r.(statementer); return ok }
+
 func (m queryMatcher) match(r request) bool {
 	sr, ok := r.(statementer)
 	if !ok || m.re == nil {
@@ -149,6 +197,8 @@ type transactioner interface {
 	// request's connection when it was sent.
 	inTransaction() bool
 }
+
+func (inTransactionMatcher) fits(r request) bool { _, ok := r.(transactioner); return ok }
 
 func (inTransactionMatcher) match(r request) bool {
 	tr, ok := r.(transactioner)
@@ -183,6 +233,8 @@ type httpHeaderer interface {
 	// regard to case, and whether the request carries it.
 	httpHeader(name string) (string, bool)
 }
+
+func (headerMatcher) fits(r request) bool { _, ok := r.(httpHeaderer); return ok }
 
 func (m headerMatcher) match(r request) bool {
 	hr, ok := r.(httpHeaderer)

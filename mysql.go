@@ -40,6 +40,8 @@ func (mysqlProtocol) Name() string { return "mysql" }
 
 func (mysqlProtocol) framed() bool { return true }
 
+func (mysqlProtocol) requestShape() request { return &mysqlRequest{} }
+
 func (mysqlProtocol) supports(b Behavior) error {
 	switch b.act.family() {
 	case familyListener, familyConnection, familyTimer:

@@ -24,6 +24,10 @@ type Protocol interface {
 	// ended.
 	relay(c *conn)
 
+	// requestShape returns a request of the protocol, zero-valued, to
+	// tell which matchers can match its requests; nil if it has none.
+	requestShape() request
+
 	// framed reports whether relay reads the plan per message rather
 	// than per copy path: its reads must not be interrupted by a change of
 	// plan.
@@ -41,6 +45,8 @@ type tcpProtocol struct{}
 func (tcpProtocol) Name() string { return "tcp" }
 
 func (tcpProtocol) framed() bool { return false }
+
+func (tcpProtocol) requestShape() request { return nil }
 
 // relay runs one copy per direction, downstream on a goroutine of its own.
 func (tcpProtocol) relay(c *conn) {

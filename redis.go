@@ -40,6 +40,8 @@ func (redisProtocol) Name() string { return "redis" }
 
 func (redisProtocol) framed() bool { return true }
 
+func (redisProtocol) requestShape() request { return &redisRequest{} }
+
 func (redisProtocol) supports(b Behavior) error {
 	switch b.act.family() {
 	case familyListener, familyConnection, familyTimer:

@@ -16,6 +16,8 @@ type commander interface {
 	commandName() string
 }
 
+func (commandMatcher) fits(r request) bool { _, ok := r.(commander); return ok }
+
 func (m commandMatcher) match(r request) bool {
 	cr, ok := r.(commander)
 	if !ok {
@@ -47,6 +49,8 @@ type firstKeyer interface {
 	// (an empty argument is one).
 	firstKey() (string, bool)
 }
+
+func (keyMatcher) fits(r request) bool { _, ok := r.(firstKeyer); return ok }
 
 func (m keyMatcher) match(r request) bool {
 	kr, ok := r.(firstKeyer)
