@@ -150,9 +150,9 @@ func fixtureRequest(t *testing.T, method, url string, body io.Reader) *http.Requ
 	return req
 }
 
-// fixtureDo makes req and checks that the client got want, the status
+// fixtureResult makes req and returns what the client got: the status
 // code, a space and the body.
-func fixtureDo(t *testing.T, client *http.Client, req *http.Request, want string) {
+func fixtureResult(t *testing.T, client *http.Client, req *http.Request) string {
 	t.Helper()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -163,7 +163,14 @@ func fixtureDo(t *testing.T, client *http.Client, req *http.Request, want string
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
-	if got := fmt.Sprint(resp.StatusCode, " ", string(b)); got != want {
+	return fmt.Sprint(resp.StatusCode, " ", string(b))
+}
+
+// fixtureDo makes req and checks that the client got want (see
+// fixtureResult).
+func fixtureDo(t *testing.T, client *http.Client, req *http.Request, want string) {
+	t.Helper()
+	if got := fixtureResult(t, client, req); got != want {
 		t.Fatalf("%s %s: got %q, want %q", req.Method, req.URL.Path, got, want)
 	}
 }

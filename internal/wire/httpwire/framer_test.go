@@ -1271,23 +1271,11 @@ func TestHTTPFrameRealExchanges(t *testing.T) {
 
 	do := func(req *http.Request) string {
 		t.Helper()
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-		}
-		return fmt.Sprint(resp.StatusCode, " ", string(b))
+		return fixtureResult(t, client, req)
 	}
 	newRequest := func(method, path string, body io.Reader) *http.Request {
-		req, err := http.NewRequest(method, base+path, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return req
+		t.Helper()
+		return fixtureRequest(t, method, base+path, body)
 	}
 
 	if got := do(newRequest("GET", "/get", nil)); got != "200 hello" {
