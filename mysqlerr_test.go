@@ -112,10 +112,10 @@ func TestMySQLErrorEncode(t *testing.T) {
 // key, a statement timeout after a row, byte for byte with the sequence id
 // the server used.
 func TestMySQLErrorEncodeMatchesFixtures(t *testing.T) {
-	for _, v := range mysqlSessionVariants {
-		fx := loadMySQLSession(t, v)
+	for _, v := range testenv.MySQLSessionVariants {
+		fx := testenv.ReadMySQLSession(t, mysqlwireTestdata, v)
 		var found []string
-		for _, p := range splitMySQLPackets(t, fx.server) {
+		for _, p := range splitMySQLPackets(t, fx.Server) {
 			if len(p.payload) == 0 || p.payload[0] != 0xff {
 				continue
 			}
@@ -169,9 +169,9 @@ func mysqlShapeOf(msg string) string {
 // recorder and checks that MySQLDeadlock.encode reproduces the server's
 // ERR packet byte for byte, with the sequence id the server used.
 func TestMySQLErrorEncodeMatchesServer(t *testing.T) {
-	addr := mysqlTestAddr(t)
+	addr := testenv.MySQLAddr(t)
 	rec := testenv.NewRecorder(t, addr, nil)
-	db, err := sql.Open("mysql", mysqlTestDSN(rec.Addr(), false))
+	db, err := sql.Open("mysql", testenv.MySQLTestDSN(rec.Addr(), false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func TestMySQLErrorDriverReadsEncode(t *testing.T) {
 					c.Write(r.encode(1))
 				}
 			})
-			db, err := sql.Open("mysql", mysqlTestDSN(addr, false))
+			db, err := sql.Open("mysql", testenv.MySQLTestDSN(addr, false))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -343,7 +343,7 @@ func TestMySQLErrorDriverReadsEncode(t *testing.T) {
 			c.Write(MySQLTooManyConnections.encodeWithoutSQLState(0))
 			io.Copy(io.Discard, br)
 		})
-		db, err := sql.Open("mysql", mysqlTestDSN(addr, false))
+		db, err := sql.Open("mysql", testenv.MySQLTestDSN(addr, false))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,7 +358,7 @@ func TestMySQLErrorDriverReadsEncode(t *testing.T) {
 				c.Write(MySQLAccessDenied.encode(2))
 			}
 		})
-		db, err := sql.Open("mysql", mysqlTestDSN(addr, false))
+		db, err := sql.Open("mysql", testenv.MySQLTestDSN(addr, false))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -375,45 +375,9 @@ func catalogReplies() []MySQLReply {
 	return out
 }
 
-// mysqlTestAddr returns the address of the tests' MySQL or MariaDB server,
-// or skips or fails the test: see testenv.MySQLAddr.
-func mysqlTestAddr(t testing.TB) string {
-	t.Helper()
-	return testenv.MySQLAddr(t)
-}
-
-// mysqlTestDSN returns the DSN of the tests' login (root, no password,
-// database test) at addr, with multiple statements per query if multi.
-func mysqlTestDSN(addr string, multi bool) string {
-	cfg := testenv.MySQLConfig(addr, "root", "")
-	cfg.MultiStatements = multi
-	return cfg.FormatDSN()
-}
-
-// mysqlSessionVariants name the sessions recorded from MariaDB 10.11.19
-// with go-sql-driver v1.10.1 that the MySQL codec's tests keep in their
-// testdata, one per capability variant.
-var mysqlSessionVariants = []string{"Negotiated", "NoDeprecateEOF", "NoCacheMetadata", "Classic"}
-
-// mysqlSession is a recorded session: what the client and the server sent.
-type mysqlSession struct{ client, server []byte }
-
-// loadMySQLSession returns the recorded session of variant name.
-func loadMySQLSession(t testing.TB, name string) mysqlSession {
-	t.Helper()
-	var s mysqlSession
-	for _, side := range []struct {
-		ext string
-		b   *[]byte
-	}{{"client", &s.client}, {"server", &s.server}} {
-		b, err := os.ReadFile(filepath.Join("internal", "wire", "mysqlwire", "testdata", "session-"+name+"."+side.ext))
-		if err != nil {
-			t.Fatal(err)
-		}
-		*side.b = b
-	}
-	return s
-}
+// mysqlwireTestdata is the MySQL codec's testdata, which holds the
+// recorded sessions (testenv.ReadMySQLSession).
+var mysqlwireTestdata = filepath.Join("internal", "wire", "mysqlwire", "testdata")
 
 // mysqlWirePacket is a packet of a recorded stream.
 type mysqlWirePacket struct {
@@ -446,5 +410,5 @@ func splitMySQLPackets(t testing.TB, stream []byte) []mysqlWirePacket {
 // the Negotiated session (unmodified).
 func mariadbGreeting(t testing.TB) []byte {
 	t.Helper()
-	return splitMySQLPackets(t, loadMySQLSession(t, "Negotiated").server)[0].payload
+	return splitMySQLPackets(t, testenv.ReadMySQLSession(t, mysqlwireTestdata, "Negotiated").Server)[0].payload
 }

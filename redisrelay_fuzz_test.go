@@ -11,34 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// redisFuzzSeeds returns the codec's captured fixtures small enough to
-// seed a fuzz target, and a few malformed inputs.
-func redisFuzzSeeds(f *testing.F) [][]byte {
-	paths, err := filepath.Glob(filepath.Join("internal", "wire", "resp", "testdata", "*.resp"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	var seeds [][]byte
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		if len(b) <= 4096 {
-			seeds = append(seeds, b)
-		}
-	}
-	for _, s := range []string{
-		"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n*0\r\n",
-		"$-2\r\n", "*-1\r\n", "$3\r\nabcX\r\n", "+OK\n", "|1\r\n+a\r\n+b\r\n:1\r\n",
-		"*1\n$4\r\nPING\r\n", ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n+OK\r\n",
-	} {
-		seeds = append(seeds, []byte(s))
-	}
-	return seeds
-}
+	"github.com/gofaults/faults/internal/testenv"
+)
 
 // redisFuzzBackend is a fake Redis server: the first connection it accepts
 // is sent the fuzzed bytes, at once, then read to its end; every later one
@@ -120,7 +95,7 @@ func (b *redisFuzzBackend) close() {
 // bytes each side receives are a prefix of what the other sent. The proxy
 // must then serve a well-formed second connection: PING, PONG.
 func FuzzRedisRelay(f *testing.F) {
-	seeds := redisFuzzSeeds(f)
+	seeds := testenv.RESPFuzzSeeds(f, filepath.Join("internal", "wire", "resp", "testdata"))
 	for i, s := range seeds {
 		f.Add(uint8(i%8), seeds[(i+3)%len(seeds)], s)
 	}

@@ -68,8 +68,8 @@ type idleWorkload struct {
 }
 
 var idleWorkloads = []idleWorkload{
-	{name: "HTTP", framed: faults.HTTP(), setup: setupIdleHTTP, open: openIdleHTTP},
-	{name: "Redis", framed: faults.Redis(), setup: setupIdleRedis, open: openIdleRedis},
+	{name: "HTTP", framed: faults.HTTP(), setup: setupIdleHTTP, open: openIdleWith(httpGetOnce)},
+	{name: "Redis", framed: faults.Redis(), setup: setupIdleRedis, open: openIdleWith(redisPingOnce)},
 	{name: "MySQL", framed: faults.MySQL(), setup: setupIdleMySQL, open: openIdleMySQL},
 }
 
@@ -292,6 +292,18 @@ func waitGoroutinesBelow(g int, d time.Duration) error {
 	}
 }
 
+// openIdleWith returns the open of a workload whose clients are bare TCP
+// connections (openIdleConns) that, with transact, run request once.
+func openIdleWith(request func(net.Conn) error) func(addr string, n int, transact bool) (func() error, error) {
+	return func(addr string, n int, transact bool) (func() error, error) {
+		var first func(net.Conn) error
+		if transact {
+			first = request
+		}
+		return openIdleConns(addr, n, first)
+	}
+}
+
 // openIdleConns dials addr n times and runs first (if not nil) on each
 // connection; on error it closes what it opened.
 func openIdleConns(addr string, n int, first func(net.Conn) error) (func() error, error) {
@@ -352,14 +364,6 @@ func setupIdleHTTP(t *testing.T, n int) (string, int, string, func()) {
 	}
 }
 
-func openIdleHTTP(addr string, n int, transact bool) (func() error, error) {
-	var first func(net.Conn) error
-	if transact {
-		first = httpGetOnce
-	}
-	return openIdleConns(addr, n, first)
-}
-
 // httpGetOnce sends GET / on c and reads the whole answer, which must be
 // helloBody; the reader does not outlive the call.
 func httpGetOnce(c net.Conn) error {
@@ -384,14 +388,6 @@ func httpGetOnce(c net.Conn) error {
 
 func setupIdleRedis(t *testing.T, n int) (string, int, string, func()) {
 	return redisServer(t), n, "server out of process", func() {}
-}
-
-func openIdleRedis(addr string, n int, transact bool) (func() error, error) {
-	var first func(net.Conn) error
-	if transact {
-		first = redisPingOnce
-	}
-	return openIdleConns(addr, n, first)
 }
 
 // redisPingOnce sends PING on c and reads +PONG.

@@ -137,11 +137,17 @@ func copyChunked(w io.Writer, br Reader) (int64, error) {
 		}
 		return written, err
 	}
-	for {
+	// next peeks the next line; a stream that ends within it has what it
+	// sent of it passed on before the truncation is reported.
+	next := func() ([]byte, error) {
 		line, err := peekLine(br)
 		if err == io.ErrUnexpectedEOF {
-			return pass(line, err)
+			_, err = pass(line, err)
 		}
+		return line, err
+	}
+	for {
+		line, err := next()
 		if err != nil {
 			return written, err
 		}
@@ -183,10 +189,7 @@ func copyChunked(w io.Writer, br Reader) (int64, error) {
 	}
 	// Trailer section, then the final empty line.
 	for {
-		line, err := peekLine(br)
-		if err == io.ErrUnexpectedEOF {
-			return pass(line, err)
-		}
+		line, err := next()
 		if err != nil {
 			return written, err
 		}

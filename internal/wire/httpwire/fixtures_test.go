@@ -9,9 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // A fixture is one exchange between net/http's client and server, each on
@@ -150,9 +151,9 @@ func fixtureRequest(t *testing.T, method, url string, body io.Reader) *http.Requ
 	return req
 }
 
-// fixtureDo makes req and checks that the client got want, the status
+// fixtureResult makes req and returns what the client got: the status
 // code, a space and the body.
-func fixtureDo(t *testing.T, client *http.Client, req *http.Request, want string) {
+func fixtureResult(t *testing.T, client *http.Client, req *http.Request) string {
 	t.Helper()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -163,7 +164,14 @@ func fixtureDo(t *testing.T, client *http.Client, req *http.Request, want string
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
-	if got := fmt.Sprint(resp.StatusCode, " ", string(b)); got != want {
+	return fmt.Sprint(resp.StatusCode, " ", string(b))
+}
+
+// fixtureDo makes req and checks that the client got want (see
+// fixtureResult).
+func fixtureDo(t *testing.T, client *http.Client, req *http.Request, want string) {
+	t.Helper()
+	if got := fixtureResult(t, client, req); got != want {
 		t.Fatalf("%s %s: got %q, want %q", req.Method, req.URL.Path, got, want)
 	}
 }
@@ -175,52 +183,22 @@ func fixtureGet(method, path, want string) func(*testing.T, *http.Client, string
 	}
 }
 
-// recordExchange runs do against srv through a relay on loopback that
-// accepts one connection, and returns the bytes the client and the server
-// sent on it. The client's connection is closed after do, and the
-// recording ends when both directions have.
+// recordExchange runs do against srv through a recording relay
+// (testenv.NewRecorder), on one connection, and returns the bytes the
+// client and the server sent on it. The client's connection is closed
+// after do, and the recording ends when both directions have.
 func recordExchange(t *testing.T, srvAddr string, do func(*testing.T, *http.Client, string)) (requests, responses []byte) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var reqBuf, respBuf bytes.Buffer
-	relayed := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			relayed <- err
-			return
-		}
-		defer c.Close()
-		up, err := net.Dial("tcp", srvAddr)
-		if err != nil {
-			relayed <- err
-			return
-		}
-		defer up.Close()
-		var wg sync.WaitGroup
-		pass := func(dst, src net.Conn, rec *bytes.Buffer) {
-			defer wg.Done()
-			io.Copy(dst, io.TeeReader(src, rec))
-			dst.(*net.TCPConn).CloseWrite()
-		}
-		wg.Add(2)
-		go pass(up, c, &reqBuf)
-		go pass(c, up, &respBuf)
-		wg.Wait()
-		relayed <- nil
-	}()
-
+	relay := testenv.NewRecorder(t, srvAddr, nil)
 	tr := &http.Transport{DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	do(t, client, "http://"+ln.Addr().String())
+	do(t, client, "http://"+relay.Addr())
 	tr.CloseIdleConnections()
-	if err := <-relayed; err != nil {
-		t.Fatalf("relay: %v", err)
+	relay.Close()
+	recs := relay.Recordings()
+	if len(recs) != 1 {
+		t.Fatalf("relay: %d connections, want 1", len(recs))
 	}
-	return reqBuf.Bytes(), respBuf.Bytes()
+	return recs[0].Streams()
 }
 
 // TestCaptureFixtures regenerates testdata/*.request and *.response, when

@@ -11,10 +11,11 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // readers are the ways a test feeds bytes to the framer: all at once, one
@@ -1158,66 +1159,6 @@ func TestHTTPFrameWithoutHeader(t *testing.T) {
 	}
 }
 
-// recording is what one connection carried each way.
-type recording struct {
-	requests, responses bytes.Buffer
-}
-
-// recordingRelay accepts connections, relays each to target and records
-// the bytes both ways.
-type recordingRelay struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []*recording
-}
-
-func startRelay(t *testing.T, target string) *recordingRelay {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &recordingRelay{ln: ln, target: target}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				t.Errorf("relay dial: %v", err)
-				c.Close()
-				continue
-			}
-			rec := &recording{}
-			r.mu.Lock()
-			r.conns = append(r.conns, rec)
-			r.mu.Unlock()
-			var pair sync.WaitGroup
-			pair.Add(2)
-			copyRecording := func(dst, src net.Conn, rec *bytes.Buffer) {
-				defer pair.Done()
-				io.Copy(dst, io.TeeReader(src, rec))
-				dst.(*net.TCPConn).CloseWrite()
-			}
-			go copyRecording(up, c, &rec.requests)
-			go copyRecording(c, up, &rec.responses)
-			r.wg.Add(1)
-			go func() {
-				defer r.wg.Done()
-				pair.Wait()
-				c.Close()
-				up.Close()
-			}()
-		}
-	}()
-	return r
-}
-
 // TestHTTPFrameRealExchanges records what net/http's client and server send
 // each other, through a recording relay, and checks that the framer splits
 // both streams into messages that put back together give the same bytes.
@@ -1257,37 +1198,24 @@ func TestHTTPFrameRealExchanges(t *testing.T) {
 	srv := &http.Server{Handler: mux}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	relay := startRelay(t, ln.Addr().String())
+	relay := testenv.NewRecorder(t, ln.Addr().String(), nil)
 	tr := &http.Transport{ExpectContinueTimeout: 10 * time.Second, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	defer func() {
 		tr.CloseIdleConnections()
-		relay.ln.Close()
+		relay.Close()
 		srv.Close()
 		<-served
-		relay.wg.Wait()
 	}()
-	base := "http://" + relay.ln.Addr().String()
+	base := "http://" + relay.Addr()
 
 	do := func(req *http.Request) string {
 		t.Helper()
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-		}
-		return fmt.Sprint(resp.StatusCode, " ", string(b))
+		return fixtureResult(t, client, req)
 	}
 	newRequest := func(method, path string, body io.Reader) *http.Request {
-		req, err := http.NewRequest(method, base+path, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return req
+		t.Helper()
+		return fixtureRequest(t, method, base+path, body)
 	}
 
 	if got := do(newRequest("GET", "/get", nil)); got != "200 hello" {
@@ -1330,16 +1258,17 @@ func TestHTTPFrameRealExchanges(t *testing.T) {
 	}
 
 	tr.CloseIdleConnections()
-	relay.ln.Close()
-	relay.wg.Wait()
-	if len(relay.conns) != 1 {
-		t.Errorf("%d connections, want 1 (keep-alive)", len(relay.conns))
+	relay.Close()
+	recs := relay.Recordings()
+	if len(recs) != 1 {
+		t.Errorf("%d connections, want 1 (keep-alive)", len(recs))
 	}
 	seen := map[string]bool{}
-	for i, rec := range relay.conns {
+	for i, rec := range recs {
+		requests, responses := rec.Streams()
 		for _, r := range readers {
 			t.Run(fmt.Sprint("conn", i, "/", r.name), func(t *testing.T) {
-				reqs, resps := reassemble(t, r.wrap, rec.requests.String(), rec.responses.String())
+				reqs, resps := reassemble(t, r.wrap, string(requests), string(responses))
 				for _, h := range reqs {
 					if h.Body.Kind == BodyChunked && strings.Contains(string(h.Raw), "Trailer: X-Client-Sum") {
 						seen["chunked request"] = true
@@ -1376,8 +1305,9 @@ func TestHTTPFrameRealExchanges(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		for _, rec := range relay.conns {
-			t.Logf("requests:\n%q\nresponses:\n%q", rec.requests.String(), rec.responses.String())
+		for _, rec := range recs {
+			requests, responses := rec.Streams()
+			t.Logf("requests:\n%q\nresponses:\n%q", requests, responses)
 		}
 	}
 }

@@ -40,10 +40,10 @@ func TestCaptureAnswers(t *testing.T) {
 	if !capturing() {
 		t.Skip("captures fixtures from the real server with FAULTS_CAPTURE=1")
 	}
-	addr := mysqlTestAddr(t)
+	addr := testenv.MySQLAddr(t)
 	ctx := context.Background()
 
-	direct, err := sql.Open("mysql", mysqlTestDSN(addr, false))
+	direct, err := sql.Open("mysql", testenv.MySQLTestDSN(addr, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestCaptureAnswers(t *testing.T) {
 	defer direct.ExecContext(ctx, "DROP TABLE IF EXISTS "+table)
 
 	rec := testenv.NewRecorder(t, addr, nil)
-	db, err := sql.Open("mysql", mysqlTestDSN(rec.Addr(), false))
+	db, err := sql.Open("mysql", testenv.MySQLTestDSN(rec.Addr(), false))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"testing"
 	"testing/iotest"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // myFuzzReaders are reused by FuzzPacket (one input at a time per
@@ -106,9 +108,9 @@ func myFuzzFrame(t *testing.T, in []byte, br *bufio.Reader, max int) []myFuzzSte
 // bytes.
 func FuzzPacket(f *testing.F) {
 	for _, v := range mysqlVariants {
-		fx := loadSession(f, v.name)
-		f.Add(fx.client[:min(len(fx.client), 600)])
-		f.Add(fx.server[:min(len(fx.server), 600)])
+		fx := testenv.ReadMySQLSession(f, "testdata", v.name)
+		f.Add(fx.Client[:min(len(fx.Client), 600)])
+		f.Add(fx.Server[:min(len(fx.Server), 600)])
 	}
 	f.Add([]byte("\xff\xff\xff\x00abc"))
 	f.Add([]byte{1, 0, 0, 0, 0x0e})

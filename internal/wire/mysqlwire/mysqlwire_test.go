@@ -8,6 +8,8 @@ import (
 	"io"
 	"testing"
 	"testing/iotest"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // ---- synthetic packets ----
@@ -713,7 +715,7 @@ func TestReplyClasses(t *testing.T) {
 // the Negotiated fixture (unmodified).
 func mariadbGreeting(t *testing.T) []byte {
 	t.Helper()
-	return splitMySQLPackets(t, loadSession(t, "Negotiated").server)[0].payload
+	return splitMySQLPackets(t, testenv.ReadMySQLSession(t, "testdata", "Negotiated").Server)[0].payload
 }
 
 func TestGreeting(t *testing.T) {
@@ -789,7 +791,7 @@ func TestGreeting(t *testing.T) {
 func TestClientHello(t *testing.T) {
 	// go-sql-driver v1.10.1's handshake response to MariaDB 10.11 (user
 	// root, database test), from the Negotiated fixture.
-	resp := splitMySQLPackets(t, loadSession(t, "Negotiated").client)[0].payload
+	resp := splitMySQLPackets(t, testenv.ReadMySQLSession(t, "testdata", "Negotiated").Client)[0].payload
 	h, err := ParseClientHello(resp)
 	if err != nil {
 		t.Fatal(err)

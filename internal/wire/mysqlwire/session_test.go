@@ -19,21 +19,6 @@ import (
 
 // ---- the real server ----
 
-// mysqlTestAddr returns the address of the tests' MySQL or MariaDB server,
-// or skips or fails the test: see testenv.MySQLAddr.
-func mysqlTestAddr(t testing.TB) string {
-	t.Helper()
-	return testenv.MySQLAddr(t)
-}
-
-// mysqlTestDSN returns the DSN of the tests' login (root, no password,
-// database test) at addr, with multiple statements per query if multi.
-func mysqlTestDSN(addr string, multi bool) string {
-	cfg := testenv.MySQLConfig(addr, "root", "")
-	cfg.MultiStatements = multi
-	return cfg.FormatDSN()
-}
-
 // newRecorder starts a recording relay in front of the MySQL server at
 // target (testenv.NewRecorder) that clears capabilities from the server's
 // greeting on the way, with ClearCapabilities.
@@ -312,12 +297,12 @@ var mysqlVariants = []struct {
 // FAULTS_CAPTURE=1 it writes the recordings to testdata, the fixtures of
 // TestFollowerFixtures.
 func TestFollowerRealServer(t *testing.T) {
-	addr := mysqlTestAddr(t)
+	addr := testenv.MySQLAddr(t)
 	for _, v := range mysqlVariants {
 		t.Run(v.name, func(t *testing.T) {
 			rec := newRecorder(t, addr, v.clearCaps, v.clearMB)
 			table := fmt.Sprintf("faults_fixture_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
-			mysqlScenario(t, mysqlTestDSN(rec.Addr(), true), table)
+			mysqlScenario(t, testenv.MySQLTestDSN(rec.Addr(), true), table)
 			rec.Close()
 			recs := rec.Recordings()
 			if len(recs) != 1 {
@@ -390,11 +375,11 @@ func TestFollowerLargeRows(t *testing.T) {
 	if testing.Short() {
 		t.Skip("32 MiB of rows")
 	}
-	addr := mysqlTestAddr(t)
+	addr := testenv.MySQLAddr(t)
 	for _, v := range mysqlVariants[:2] {
 		t.Run(v.name, func(t *testing.T) {
 			rec := newRecorder(t, addr, v.clearCaps, v.clearMB)
-			db, err := sql.Open("mysql", mysqlTestDSN(rec.Addr(), false))
+			db, err := sql.Open("mysql", testenv.MySQLTestDSN(rec.Addr(), false))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -433,24 +418,13 @@ func TestFollowerLargeRows(t *testing.T) {
 // a server.
 func TestFollowerFixtures(t *testing.T) {
 	for _, v := range mysqlVariants {
-		fx := loadSession(t, v.name)
+		fx := testenv.ReadMySQLSession(t, "testdata", v.name)
 		t.Run(v.name, func(t *testing.T) {
-			s, exchanges := replayMySQL(t, fx.client, fx.server)
+			s, exchanges := replayMySQL(t, fx.Client, fx.Server)
 			checkMySQLScenario(t, exchanges)
 			if (s.Capabilities&ClientDeprecateEOF == 0) != (v.clearCaps&ClientDeprecateEOF != 0) {
 				t.Errorf("capabilities 0x%08x", s.Capabilities)
 			}
 		})
 	}
-}
-
-// mysqlFixture is a recorded session: what the client and the server sent.
-type mysqlFixture struct{ client, server []byte }
-
-// loadSession returns the session recorded in variant name (one of
-// mysqlVariants) by TestFollowerRealServer: MariaDB 10.11.19 and
-// go-sql-driver v1.10.1, in testdata/session-<name>.{client,server}.
-func loadSession(t testing.TB, name string) mysqlFixture {
-	t.Helper()
-	return mysqlFixture{client: readFixture(t, "session-"+name+".client"), server: readFixture(t, "session-"+name+".server")}
 }

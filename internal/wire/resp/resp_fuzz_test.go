@@ -5,38 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
 	"testing/iotest"
-)
 
-// respFuzzSeeds returns the captured fixtures small enough to seed a fuzz
-// target, and a few malformed inputs.
-func respFuzzSeeds(f *testing.F) [][]byte {
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.resp"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	var seeds [][]byte
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		if len(b) <= 4096 {
-			seeds = append(seeds, b)
-		}
-	}
-	for _, s := range []string{
-		"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n*0\r\n",
-		"$-2\r\n", "*-1\r\n", "$3\r\nabcX\r\n", "+OK\n", "|1\r\n+a\r\n+b\r\n:1\r\n",
-		"*1\n$4\r\nPING\r\n", ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n+OK\r\n",
-	} {
-		seeds = append(seeds, []byte(s))
-	}
-	return seeds
-}
+	"github.com/gofaults/faults/internal/testenv"
+)
 
 // respFuzzOutcome is what framing an input came to.
 type respFuzzOutcome struct {
@@ -65,7 +38,7 @@ func respFuzzFrame(t *testing.T, in []byte, src io.Reader) respFuzzOutcome {
 // never frame past the input. PeekCommand must come to the same answer
 // whole and a byte at a time.
 func FuzzRESPFrame(f *testing.F) {
-	for i, s := range respFuzzSeeds(f) {
+	for i, s := range testenv.RESPFuzzSeeds(f, "testdata") {
 		f.Add(s, uint64(i))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, seed uint64) {
