@@ -30,6 +30,7 @@ func TestMatchersTheProtocolLacksAreRefused(t *testing.T) {
 		{"http", faults.DropResponse().When(faults.Method("GET"), faults.Key("k")), "Method, Path and Header"},
 		{"http", faults.Error(faults.HTTPStatus(503)).When(faults.Method("GET"), faults.Path("/x"), faults.Header("A", "b")), ""},
 		{"mysql", faults.Error(faults.MySQLDeadlock).When(faults.Query("^COMMIT"), faults.InTransaction()), ""},
+		{"mysql", faults.Error(faults.MySQLTooManyConnections).When(faults.Query("^SELECT")), "handshake"},
 		{"redis", faults.Error(faults.RedisLoading).When(faults.Command("GET"), faults.Key("k")), ""},
 	} {
 		err := proxies[c.proto].Set(c.b)

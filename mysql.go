@@ -47,8 +47,13 @@ func (mysqlProtocol) supports(b Behavior) error {
 	case familyListener, familyConnection, familyTimer:
 		return nil
 	case familyRequest:
-		if e, ok := b.act.(errorReply); ok && e.reply.protocol() != "mysql" {
+		e, ok := b.act.(errorReply)
+		if ok && e.reply.protocol() != "mysql" {
 			return &UnsupportedError{Behavior: b.String(), Protocol: "mysql", Reason: "the reply is not a MySQL error; use MySQLError or the MySQL* catalog"}
+		}
+		if ok && e.reply.moment() != momentRequest && len(b.when) > 0 {
+			// A handshake has no statement: the matchers would never match.
+			return &UnsupportedError{Behavior: b.String(), Protocol: "mysql", Reason: "the reply answers the handshake, which matchers do not see; drop When"}
 		}
 		return nil
 	}
