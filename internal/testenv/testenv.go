@@ -5,24 +5,29 @@
 // The contract:
 //
 //   - A service's address comes from its environment variable,
-//     FAULTS_MYSQL_ADDR (default 127.0.0.1:3306) or FAULTS_REDIS_ADDR
-//     (default 127.0.0.1:6379).
+//     FAULTS_MYSQL_ADDR (default 127.0.0.1:3306), FAULTS_REDIS_ADDR
+//     (default 127.0.0.1:6379) or FAULTS_POSTGRES_ADDR (default
+//     127.0.0.1:5432).
 //   - If the service (or a binary a test needs) cannot be reached, the test
 //     is skipped with a message that names the variable to set, or fails
 //     (t.Fatal) when FAULTS_REQUIRE_SERVICES=1, so that CI cannot pass by
 //     skipping everything.
 //   - A MySQL server that answers but refuses the tests' login (user root,
-//     no password, database test) fails the test: that is a broken setup,
-//     not a missing service.
+//     no password, database test), or a PostgreSQL server that does (user
+//     postgres, trust authentication, database test), fails the test:
+//     that is a broken setup, not a missing service.
 //
 // It must not import package faults: the package's internal tests import it.
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -36,10 +41,12 @@ import (
 const (
 	EnvMySQLAddr       = "FAULTS_MYSQL_ADDR"       // the MySQL or MariaDB server, host:port
 	EnvRedisAddr       = "FAULTS_REDIS_ADDR"       // the Redis server, host:port
+	EnvPostgresAddr    = "FAULTS_POSTGRES_ADDR"    // the PostgreSQL server, host:port
 	EnvRequireServices = "FAULTS_REQUIRE_SERVICES" // "1": a missing service fails the test instead of skipping it
 
-	DefaultMySQLAddr = "127.0.0.1:3306"
-	DefaultRedisAddr = "127.0.0.1:6379"
+	DefaultMySQLAddr    = "127.0.0.1:3306"
+	DefaultRedisAddr    = "127.0.0.1:6379"
+	DefaultPostgresAddr = "127.0.0.1:5432"
 )
 
 // Required reports whether missing services must fail the tests
@@ -122,6 +129,79 @@ func RedisAddr(t testing.TB) string {
 	}
 	c.Close()
 	return addr
+}
+
+// PostgresAddrFromEnv returns the address of the tests' PostgreSQL
+// server, FAULTS_POSTGRES_ADDR or 127.0.0.1:5432, without checking it.
+// For code that has no testing.TB (a TestMain); tests use PostgresAddr.
+func PostgresAddrFromEnv() string {
+	return fromEnv(EnvPostgresAddr, DefaultPostgresAddr)
+}
+
+// PostgresAddr returns the address of the PostgreSQL server the tests run
+// against (user postgres, trust authentication, database test):
+// FAULTS_POSTGRES_ADDR, or 127.0.0.1:5432. It checks it with a real
+// login in clear (a StartupMessage, then a Terminate once the server
+// says the user is authenticated) rather than a bare TCP connection,
+// which the server logs as an incomplete startup packet. If nothing
+// answers there, the test is skipped, or fails under
+// FAULTS_REQUIRE_SERVICES=1; if a server answers but refuses the login or
+// asks for a password, the test fails.
+func PostgresAddr(t testing.TB) string {
+	t.Helper()
+	addr := PostgresAddrFromEnv()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		Unavailable(t, fmt.Sprintf("no PostgreSQL server at %s (set %s to host:port): %v", addr, EnvPostgresAddr, err))
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := postgresLogin(c); err != nil {
+		t.Fatalf("PostgreSQL server at %s (%s) refuses the tests' login (postgres, trust, database test): %v", addr, EnvPostgresAddr, err)
+	}
+	return addr
+}
+
+// PostgresDSN returns the connection string of user postgres on database
+// test at addr, in clear (sslmode=disable: a framing proxy cannot see
+// into TLS), with a 5 s connect timeout.
+func PostgresDSN(addr string) string {
+	return "postgres://postgres@" + addr + "/test?sslmode=disable&connect_timeout=5"
+}
+
+// postgresLogin sends a StartupMessage of protocol 3.0 for user postgres
+// and database test on c and reads the server's first message: it must
+// be AuthenticationOk. It then says goodbye with a Terminate.
+func postgresLogin(c net.Conn) error {
+	params := "user\x00postgres\x00database\x00test\x00application_name\x00faults-testenv\x00\x00"
+	pkt := binary.BigEndian.AppendUint32(nil, uint32(8+len(params)))
+	pkt = binary.BigEndian.AppendUint32(pkt, 3<<16)
+	pkt = append(pkt, params...)
+	if _, err := c.Write(pkt); err != nil {
+		return err
+	}
+	var head [5]byte
+	if _, err := io.ReadFull(c, head[:]); err != nil {
+		return err
+	}
+	n := int(binary.BigEndian.Uint32(head[1:]))
+	if n < 4 || n > 64<<10 {
+		return fmt.Errorf("not a PostgreSQL server: message %q of length %d", head[0], n)
+	}
+	payload := make([]byte, n-4)
+	if _, err := io.ReadFull(c, payload); err != nil {
+		return err
+	}
+	switch {
+	case head[0] == 'E':
+		return fmt.Errorf("error response %q", bytes.ReplaceAll(payload, []byte{0}, []byte{' '}))
+	case head[0] != 'R' || len(payload) < 4:
+		return fmt.Errorf("not a PostgreSQL server: message %q first", head[0])
+	case binary.BigEndian.Uint32(payload) != 0:
+		return fmt.Errorf("the server asks for authentication (request %d); the tests need trust", binary.BigEndian.Uint32(payload))
+	}
+	_, err := c.Write([]byte{'X', 0, 0, 0, 4})
+	return err
 }
 
 // RequireCommand returns the path of the program name (such as

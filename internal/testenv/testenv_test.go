@@ -20,6 +20,10 @@ func TestAddressesFromEnv(t *testing.T) {
 	if got := MySQLAddrFromEnv(); got != "db.example:3307" {
 		t.Errorf("set: %q", got)
 	}
+	t.Setenv(EnvPostgresAddr, "")
+	if got := PostgresAddrFromEnv(); got != DefaultPostgresAddr {
+		t.Errorf("unset: %q, want %q", got, DefaultPostgresAddr)
+	}
 	for v, want := range map[string]bool{"": false, "0": false, "1": true, "yes": false} {
 		t.Setenv(EnvRequireServices, v)
 		if Required() != want {
@@ -51,7 +55,8 @@ func TestUnreachableServicesSkip(t *testing.T) {
 	t.Setenv(EnvRequireServices, "")
 	t.Setenv(EnvRedisAddr, dead)
 	t.Setenv(EnvMySQLAddr, dead)
-	for name, find := range map[string]func(testing.TB) string{"Redis": RedisAddr, "MySQL": MySQLAddr} {
+	t.Setenv(EnvPostgresAddr, dead)
+	for name, find := range map[string]func(testing.TB) string{"Redis": RedisAddr, "MySQL": MySQLAddr, "PostgreSQL": PostgresAddr} {
 		var reached bool
 		t.Run(name, func(t *testing.T) {
 			find(t)
@@ -66,4 +71,12 @@ func TestUnreachableServicesSkip(t *testing.T) {
 			t.Error("sh not found")
 		}
 	})
+}
+
+// TestPostgresAddr logs in to the tests' PostgreSQL server, when there is
+// one (or must be one).
+func TestPostgresAddr(t *testing.T) {
+	if addr := PostgresAddr(t); addr != PostgresAddrFromEnv() {
+		t.Errorf("address %q, want %q", addr, PostgresAddrFromEnv())
+	}
 }
