@@ -1,0 +1,709 @@
+package faults
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofaults/faults/internal/wire/pgwire"
+)
+
+// postgresRelay forwards one PostgreSQL connection, framing both
+// directions message by message.
+//
+// Every client message that the server answers is owed its answer: an
+// entry in the shared queue (owedQueue), whose note says what answers it
+// (see the pg* notes). The replies side frames the server's messages,
+// pairs them with the entries in order, applies the effects of a
+// statement's entry to its answer, and alone writes to the client, in
+// batches: what it framed goes out when it has nothing more buffered.
+// After an ErrorResponse in the extended protocol the server skips the
+// client's messages until Sync, and so do the entries. Messages the server
+// sends unasked pass through without taking an entry.
+type postgresRelay struct {
+	sides
+	queue    owedQueue
+	respDone chan struct{}
+	raw      atomic.Bool // framing stopped: bytes pass through raw
+	inTrans  atomic.Bool // the server's last ReadyForQuery said a transaction is open
+	altered  atomic.Bool // the proxy answered or replaced a statement: falling back is unsafe
+
+	// The requests side's: statement texts by name, portals' statements
+	// by name, and what it framed but has not written.
+	statements  map[string]string
+	portals     map[string]string
+	toServerBuf []byte
+
+	// The replies side's.
+	toClientBuf []byte
+	begun       bool          // the front entry's answer has begun
+	rows        int64         // DataRows of the front entry's answer passed on
+	shaped      *shapedWriter // the front entry's answer is truncated or paced
+}
+
+// The notes of the entries: what answers each client message.
+const (
+	pgParse   = "parse"    // ParseComplete
+	pgBind    = "bind"     // BindComplete
+	pgDescr   = "describe" // ParameterDescription, then RowDescription or NoData
+	pgClose   = "close"    // CloseComplete
+	pgExecute = "execute"  // DataRows, copy messages, then CommandComplete, EmptyQueryResponse or PortalSuspended
+	pgSync    = "sync"     // ReadyForQuery
+	pgQuery   = "query"    // everything up to ReadyForQuery (a simple Query, a FunctionCall)
+	pgSwallow = "swallow"  // ParseComplete or BindComplete of the proxy's own statement: dropped
+)
+
+func newPostgresRelay(c *conn) *postgresRelay {
+	r := &postgresRelay{statements: make(map[string]string), portals: make(map[string]string)}
+	r.init(c, 64<<10)
+	return r
+}
+
+func (r *postgresRelay) run() {
+	if !r.startup() {
+		return
+	}
+	r.c.p.wg.Add(1)
+	done := make(chan struct{})
+	r.respDone = done
+	go r.replies(done)
+	r.requests()
+	<-done
+}
+
+// startup handles the client's first packets: it refuses encryption,
+// answers a startup error the behaviors decide, and forwards the
+// StartupMessage. It reports whether the connection goes on framed; if
+// not, it has served the connection (raw or ended).
+func (r *postgresRelay) startup() bool {
+	for {
+		s, err := pgwire.PeekStartup(r.fromClient)
+		switch {
+		case err == io.EOF:
+			closeWrite(r.server)
+			r.passRawBoth()
+			return false
+		case err != nil && (errors.Is(err, pgwire.ErrMalformed) || errors.Is(err, bufio.ErrBufferFull)):
+			r.c.p.log.Warn("faults: PostgreSQL framing stopped; passing bytes through", "conn", r.c.id, "err", err)
+			r.passRawBoth()
+			return false
+		case err != nil:
+			r.fail(err)
+			return false
+		}
+		switch s.Kind {
+		case pgwire.SSLRequest, pgwire.GSSENCRequest:
+			// The proxy cannot frame encrypted bytes: it refuses, and the
+			// client may go on in clear on this connection.
+			r.fromClient.Discard(s.Length)
+			if _, err := r.toClient.Write(pgwire.AppendSSLRefusal(nil)); err != nil {
+				r.fail(err)
+				return false
+			}
+			continue
+		case pgwire.StartupMessage:
+		default:
+			// A CancelRequest, direct TLS, another protocol version:
+			// passed through as it is.
+			r.passRawBoth()
+			return false
+		}
+		plan := r.c.plan.Load()
+		fx := r.c.decideUncounted(plan, &postgresRequest{kind: "startup"}, isHandshakeError)
+		if reply, ok := fx.reply.(PostgresReply); ok {
+			user, _ := s.Param("user")
+			r.fromClient.Discard(s.Length)
+			if _, err := r.toClient.Write(reply.forUser(user).encode()); err == nil {
+				r.c.end(endClose)
+			}
+			return false
+		}
+		pkt, err := r.fromClient.Peek(s.Length)
+		if err == nil {
+			_, err = r.toServer.Write(pkt)
+			r.fromClient.Discard(len(pkt))
+		}
+		if err != nil {
+			r.fail(err)
+			return false
+		}
+		return true
+	}
+}
+
+// passRawBoth passes both directions through unframed, from what is
+// buffered on, until each ends.
+func (r *postgresRelay) passRawBoth() {
+	r.c.p.wg.Add(1)
+	done := make(chan struct{})
+	go func() {
+		defer r.c.p.wg.Done()
+		defer close(done)
+		r.copyRaw(r.toClient, r.fromServer, r.server, r.client)
+	}()
+	r.copyRaw(r.toServer, r.fromClient, r.client, r.server)
+	<-done
+}
+
+// requests frames the client's messages and passes them on, or answers
+// or replaces statements, as the request behaviors decide.
+func (r *postgresRelay) requests() {
+	for {
+		if r.raw.Load() {
+			r.flushServer()
+			r.copyRaw(r.toServer, r.fromClient, r.client, r.server)
+			return
+		}
+		if r.fromClient.Buffered() < pgwire.HeaderLen {
+			if err := r.flushServer(); err != nil {
+				r.fail(err)
+				return
+			}
+		}
+		h, err := pgwire.PeekHeader(r.fromClient)
+		switch {
+		case err == io.EOF:
+			closeWrite(r.server)
+			return
+		case errors.Is(err, pgwire.ErrMalformed):
+			r.fallBack("client", err)
+			continue
+		case err != nil:
+			if r.raw.Load() {
+				continue
+			}
+			r.fail(err)
+			return
+		}
+		if !pgwire.IsFrontendType(h.Type) {
+			r.fallBack("client", errors.New("unknown message type"))
+			continue
+		}
+		if !r.request(h) {
+			return
+		}
+	}
+}
+
+// request handles one client message, whose header is h. It reports
+// whether the requests side goes on.
+func (r *postgresRelay) request(h pgwire.Header) bool {
+	note := ""
+	switch h.Type {
+	case pgwire.TypeQuery, pgwire.TypeExecute:
+		return r.statement(h)
+	case pgwire.TypeFunctionCall:
+		note = pgQuery
+	case pgwire.TypeParse:
+		msg, ok := r.message(h)
+		if !ok {
+			return false
+		}
+		if p, err := pgwire.ParseParse(msg[pgwire.HeaderLen:]); err == nil {
+			r.statements[string(p.Name)] = string(p.Query)
+		}
+		r.push(pgParse, nil)
+		return r.forward(msg)
+	case pgwire.TypeBind:
+		msg, ok := r.message(h)
+		if !ok {
+			return false
+		}
+		if b, err := pgwire.ParseBind(msg[pgwire.HeaderLen:]); err == nil {
+			r.portals[string(b.Portal)] = r.statements[string(b.Statement)]
+		}
+		r.push(pgBind, nil)
+		return r.forward(msg)
+	case pgwire.TypeDescribe:
+		note = pgDescr
+	case pgwire.TypeClose:
+		note = pgClose
+	case pgwire.TypeSync:
+		note = pgSync
+	}
+	if note != "" {
+		r.push(note, nil)
+	}
+	return r.pass(h)
+}
+
+// statement decides on a Query or an Execute, whose header is h, and
+// passes it on, replaces it or answers it.
+func (r *postgresRelay) statement(h pgwire.Header) bool {
+	msg, ok := r.message(h)
+	if !ok {
+		return false
+	}
+	req := &postgresRequest{kind: "Query", inTrans: r.inTrans.Load()}
+	if h.Type == pgwire.TypeExecute {
+		req.kind = "Execute"
+		if e, err := pgwire.ParseExecute(msg[pgwire.HeaderLen:]); err == nil {
+			req.sql = r.portals[string(e.Portal)]
+		}
+	} else if sql, err := pgwire.ParseQuery(msg[pgwire.HeaderLen:]); err == nil {
+		req.sql = string(sql)
+	}
+	plan := r.c.plan.Load()
+	fx := noEffects()
+	if len(plan.requests) == 0 {
+		r.c.p.stats.requests.Add(1)
+	} else {
+		fx = r.c.decide(plan, req, isStatementRule)
+	}
+	note := pgQuery
+	if h.Type == pgwire.TypeExecute {
+		note = pgExecute
+	}
+	if fx.delayRequest > 0 {
+		if err := r.flushServer(); err != nil {
+			r.fail(err)
+			return false
+		}
+		if r.c.sleep(fx.delayRequest, nil) == ended {
+			return false
+		}
+	}
+	if reply, ok := fx.reply.(PostgresReply); ok {
+		return r.replace(msg, note, reply)
+	}
+	var entry *owed
+	if fx.any() {
+		entry = &owed{fx: &fx}
+	}
+	serial, ok := r.push(note, entry)
+	if !ok || !r.forward(msg) {
+		return false
+	}
+	if fx.abort {
+		if err := r.flushServer(); err != nil {
+			r.fail(err)
+			return false
+		}
+		r.queue.awaitTurn(serial, r.respDone, r.c.done)
+		r.c.end(endClose)
+		return false
+	}
+	return true
+}
+
+// replace answers the statement msg with reply instead of the server. A
+// FATAL is the proxy's own answer, after which the connection closes. An
+// ERROR is raised by the server itself, in the statement's place, so that
+// the session is left as the real error leaves it; its ErrorResponse is
+// swapped for reply's.
+func (r *postgresRelay) replace(msg []byte, note string, reply PostgresReply) bool {
+	r.altered.Store(true)
+	if reply.fatal {
+		if _, ok := r.queue.push(0, owed{reply: reply.encode(), closes: true}, r.respDone, r.c.done); ok {
+			r.flushServer()
+			r.wakeParked()
+		}
+		return false
+	}
+	raise := reply.raiseStatement()
+	if note == pgQuery {
+		if _, ok := r.queue.push(0, owed{note: pgQuery, reply: reply.encode(), replace: true}, r.respDone, r.c.done); !ok {
+			return false
+		}
+		return r.forward(pgwire.AppendQuery(nil, raise))
+	}
+	// In the extended protocol: the unnamed statement and portal become
+	// the raising statement, whose ParseComplete and BindComplete the
+	// client did not ask for.
+	b := appendRaise(nil, raise)
+	r.push(pgSwallow, nil)
+	r.push(pgSwallow, nil)
+	if _, ok := r.queue.push(0, owed{note: pgExecute, reply: reply.encode(), replace: true}, r.respDone, r.c.done); !ok {
+		return false
+	}
+	delete(r.statements, "")
+	delete(r.portals, "")
+	return r.forward(b)
+}
+
+// push appends an entry with note, or e with note if e is not nil.
+func (r *postgresRelay) push(note string, e *owed) (uint64, bool) {
+	if e == nil {
+		return r.queue.pushRun(1, note), true
+	}
+	e.note = note
+	return r.queue.push(0, *e, r.respDone, r.c.done)
+}
+
+// message returns the client's message with header h, whole, consuming
+// it: a view of the reader's buffer (valid until its next read) if it
+// fits there, a copy otherwise.
+func (r *postgresRelay) message(h pgwire.Header) ([]byte, bool) {
+	if h.Size() <= r.fromClient.Size() {
+		b, err := r.fromClient.Peek(h.Size())
+		if err != nil {
+			r.endRequests(err)
+			return nil, false
+		}
+		r.fromClient.Discard(len(b))
+		return b, true
+	}
+	b, err := pgwire.ReadMessage(nil, r.fromClient, h, pgwire.MaxLength)
+	if err != nil {
+		r.endRequests(err)
+		return nil, false
+	}
+	return b, true
+}
+
+// pass passes the client's message with header h on, as it is.
+func (r *postgresRelay) pass(h pgwire.Header) bool {
+	if h.Size() <= r.fromClient.Size() {
+		msg, ok := r.message(h)
+		return ok && r.forward(msg)
+	}
+	if err := r.flushServer(); err != nil {
+		r.fail(err)
+		return false
+	}
+	if _, err := pgwire.CopyMessage(r.toServer, r.fromClient, h); err != nil {
+		r.endRequests(err)
+		return false
+	}
+	return true
+}
+
+// forward adds msg to what goes to the server with the next flush.
+func (r *postgresRelay) forward(msg []byte) bool {
+	r.toServerBuf = append(r.toServerBuf, msg...)
+	if len(r.toServerBuf) >= 64<<10 {
+		if err := r.flushServer(); err != nil {
+			r.fail(err)
+			return false
+		}
+	}
+	return true
+}
+
+// flushServer writes what the requests side framed to the server.
+func (r *postgresRelay) flushServer() error {
+	if len(r.toServerBuf) == 0 {
+		return nil
+	}
+	_, err := r.toServer.Write(r.toServerBuf)
+	r.toServerBuf = r.toServerBuf[:0]
+	return err
+}
+
+// endRequests ends the requests side after err reading the client: a
+// message cut short by the client's FIN passes on as it came, then the
+// FIN; any other error ends the connection.
+func (r *postgresRelay) endRequests(err error) {
+	if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+		r.flushServer()
+		if b, _ := r.fromClient.Peek(r.fromClient.Buffered()); len(b) > 0 {
+			r.toServer.Write(b)
+			r.fromClient.Discard(len(b))
+		}
+		closeWrite(r.server)
+		return
+	}
+	r.fail(err)
+}
+
+// replies frames the server's messages and passes each to the client as
+// the entry it answers says; it closes done when it ends.
+func (r *postgresRelay) replies(done chan<- struct{}) {
+	defer r.c.p.wg.Done()
+	defer close(done)
+	started := false // the session's first ReadyForQuery has come
+	for {
+		if r.raw.Load() {
+			if r.flushClient() {
+				r.copyRaw(r.toClient, r.fromServer, r.server, r.client)
+			}
+			return
+		}
+		var h pgwire.Header
+		var err error
+		if r.fromServer.Buffered() >= pgwire.HeaderLen {
+			h, err = pgwire.PeekHeader(r.fromServer)
+		} else {
+			if !r.flushClient() {
+				return
+			}
+			r.park()
+			if !r.deliverAnswers() {
+				return
+			}
+			h, err = pgwire.PeekHeader(r.fromServer)
+			r.unpark()
+		}
+		switch {
+		case err == nil:
+		case r.raw.Load():
+			continue
+		case r.woken(err):
+			continue
+		case err == io.EOF:
+			if r.flushClient() {
+				closeWrite(r.client)
+			}
+			return
+		case errors.Is(err, pgwire.ErrMalformed):
+			r.fallBack("server", err)
+			continue
+		default:
+			r.fail(err)
+			return
+		}
+		if !started || pgwire.IsAsync(h.Type) {
+			if h.Type == pgwire.TypeReadyForQuery {
+				started = true
+				r.noteStatus(h)
+			}
+			if !r.passReply(h) {
+				return
+			}
+			continue
+		}
+		if !r.reply(h) {
+			return
+		}
+	}
+}
+
+// reply passes one server message, whose header is h, as the entry at
+// the queue's front says. It reports whether the replies side goes on.
+func (r *postgresRelay) reply(h pgwire.Header) bool {
+	o, _, ok := r.queue.at(0)
+	if !ok || o.proxyAnswer() {
+		if !r.flushClient() || !r.deliverAnswers() {
+			return false
+		}
+		if o, _, ok = r.queue.at(0); !ok {
+			r.fallBack("server", errors.New("a message answering no request"))
+			return true
+		}
+	}
+	if !r.begun && o.fx != nil {
+		r.begun = true
+		if !r.effectsBegin(*o.fx) {
+			return false
+		}
+	}
+	r.begun = true
+	complete, skip := false, false
+	switch o.note {
+	case pgSwallow:
+		if h.Type != pgwire.TypeErrorResponse {
+			r.queue.pop(1, 1)
+			r.begun = false
+			return pgwire.DiscardMessage(r.fromServer, h) == nil || r.failed()
+		}
+		complete, skip = true, true
+	case pgParse, pgBind, pgClose:
+		complete = true
+		skip = h.Type == pgwire.TypeErrorResponse
+	case pgDescr:
+		complete = h.Type != pgwire.TypeParameterDescription
+		skip = h.Type == pgwire.TypeErrorResponse
+	case pgExecute:
+		switch h.Type {
+		case pgwire.TypeCommandComplete, pgwire.TypeEmptyQueryResponse, pgwire.TypePortalSuspended:
+			complete = true
+		case pgwire.TypeErrorResponse:
+			complete, skip = true, true
+		}
+	case pgSync, pgQuery:
+		if h.Type == pgwire.TypeReadyForQuery {
+			complete = true
+			r.noteStatus(h)
+		}
+	default:
+		r.fallBack("server", errors.New("unexpected message"))
+		return true
+	}
+	if o.replace && h.Type == pgwire.TypeErrorResponse {
+		// The server raised the proxy's error: the client reads the
+		// reply's fields.
+		if err := pgwire.DiscardMessage(r.fromServer, h); err != nil {
+			return r.failWith(err)
+		}
+		r.toClientBuf = append(r.toClientBuf, o.reply...)
+	} else {
+		if o.fx != nil && o.fx.rows >= 0 && h.Type == pgwire.TypeDataRow {
+			if r.rows == o.fx.rows {
+				// The connection is lost after n rows.
+				r.flushClient()
+				r.c.end(endClose)
+				return false
+			}
+			r.rows++
+		}
+		if !r.passReply(h) {
+			return false
+		}
+	}
+	if complete {
+		r.queue.pop(1, 1)
+		r.begun, r.rows, r.shaped = false, 0, nil
+	}
+	if skip {
+		// The server skips the client's messages up to Sync.
+		for {
+			o, _, ok := r.queue.at(0)
+			if !ok || o.note == pgSync || o.proxyAnswer() {
+				break
+			}
+			r.queue.pop(1, 1)
+		}
+	}
+	return true
+}
+
+// effectsBegin applies, as a statement's answer begins, what request
+// behaviors do to it. It reports whether the replies side goes on.
+func (r *postgresRelay) effectsBegin(fx effects) bool {
+	if fx.abort {
+		// The requests side ends the connection: no byte of the answer
+		// reaches the client.
+		r.flushClient()
+		return false
+	}
+	if !r.flushClient() {
+		return false
+	}
+	if fx.delayResponse > 0 && r.c.sleep(fx.delayResponse, nil) == ended {
+		return false
+	}
+	if fx.drop {
+		// The client never gets this answer, nor any after it.
+		io.Copy(io.Discard, r.fromServer)
+		return false
+	}
+	if fx.truncate >= 0 || fx.slow > 0 {
+		r.shaped = &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
+	}
+	return true
+}
+
+// passReply passes the server's message with header h on to the client.
+func (r *postgresRelay) passReply(h pgwire.Header) bool {
+	if r.shaped != nil {
+		if !r.flushClient() {
+			return false
+		}
+		_, err := pgwire.CopyMessage(r.shaped, r.fromServer, h)
+		if r.shaped.cut {
+			r.c.end(endClose)
+			return false
+		}
+		if err != nil {
+			return r.failWith(err)
+		}
+		return true
+	}
+	if h.Size() <= r.fromServer.Size() {
+		b, err := r.fromServer.Peek(h.Size())
+		if err != nil {
+			return r.failWith(err)
+		}
+		r.toClientBuf = append(r.toClientBuf, b...)
+		r.fromServer.Discard(len(b))
+		if len(r.toClientBuf) >= 64<<10 {
+			return r.flushClient()
+		}
+		return true
+	}
+	if !r.flushClient() {
+		return false
+	}
+	if _, err := pgwire.CopyMessage(r.toClient, r.fromServer, h); err != nil {
+		return r.failWith(err)
+	}
+	return true
+}
+
+// noteStatus learns from a ReadyForQuery, whose header is h and which is
+// buffered, whether a transaction is open.
+func (r *postgresRelay) noteStatus(h pgwire.Header) {
+	if b, err := r.fromServer.Peek(h.Size()); err == nil {
+		if status, err := pgwire.ParseReadyForQuery(b[pgwire.HeaderLen:]); err == nil {
+			r.inTrans.Store(status != 'I')
+		}
+	}
+}
+
+// flushClient writes what the replies side framed to the client, and
+// reports whether the replies side goes on.
+func (r *postgresRelay) flushClient() bool {
+	if len(r.toClientBuf) == 0 {
+		return true
+	}
+	_, err := r.toClient.Write(r.toClientBuf)
+	r.toClientBuf = r.toClientBuf[:0]
+	if err != nil {
+		r.fail(err)
+		return false
+	}
+	return true
+}
+
+// deliverAnswers writes the proxy's own answers at the queue's front, and
+// reports whether the relay goes on (not after one that closes it).
+func (r *postgresRelay) deliverAnswers() bool {
+	replies, closes := r.queue.pop(0, 0)
+	if len(replies) == 0 {
+		return true
+	}
+	if err := r.toClient.writev(replies...); err != nil {
+		r.fail(err)
+		return false
+	}
+	r.queue.pop(len(replies), 1)
+	if closes {
+		r.c.end(endClose)
+		return false
+	}
+	return true
+}
+
+// failWith ends the connection after a read or write error and reports
+// that the replies side stops.
+func (r *postgresRelay) failWith(err error) bool {
+	r.fail(err)
+	return false
+}
+
+// failed reports that the replies side stops after a discard failed.
+func (r *postgresRelay) failed() bool {
+	r.c.end(endReset)
+	return false
+}
+
+// fallBack stops framing: the rest of the connection passes through raw,
+// from the first byte that could not be framed. If the proxy had changed
+// what the peers see (an answer of its own, a replaced statement), their
+// views differ, and the connection closes instead.
+func (r *postgresRelay) fallBack(side string, err error) {
+	r.c.p.log.Warn("faults: PostgreSQL framing stopped; passing bytes through", "conn", r.c.id, "side", side, "err", err)
+	if r.altered.Load() {
+		r.c.end(endClose)
+	}
+	if r.raw.CompareAndSwap(false, true) {
+		r.client.SetReadDeadline(time.Unix(1, 0))
+		r.server.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// appendRaise appends the extended-protocol messages that run sql as the
+// unnamed statement and portal: Parse, Bind (no parameters, text results)
+// and Execute (no row limit).
+func appendRaise(dst []byte, sql string) []byte {
+	dst = pgwire.AppendHeader(dst, pgwire.TypeParse, len(sql)+4)
+	dst = append(dst, 0)
+	dst = append(dst, sql...)
+	dst = append(dst, 0, 0, 0)
+	dst = pgwire.AppendHeader(dst, pgwire.TypeBind, 2+2+2+2)
+	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
+	dst = pgwire.AppendHeader(dst, pgwire.TypeExecute, 1+4)
+	return append(dst, 0, 0, 0, 0, 0)
+}
