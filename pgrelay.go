@@ -30,6 +30,12 @@ type postgresRelay struct {
 	inTrans  atomic.Bool // the server's last ReadyForQuery said a transaction is open
 	altered  atomic.Bool // the proxy answered or replaced a statement: falling back is unsafe
 
+	// Cancels (see pgcancel.go): held counts the statements the proxy
+	// holds, which a CancelRequest wakes through cancels.
+	held      atomic.Int32
+	cancels   chan struct{}
+	forgetKey func() // unregisters the session's key; set by the replies side
+
 	// The requests side's: statement texts by name, portals' statements
 	// by name, and what it framed but has not written.
 	statements  map[string]string
@@ -40,6 +46,8 @@ type postgresRelay struct {
 	toClientBuf []byte
 	begun       bool          // the front entry's answer has begun
 	rows        int64         // DataRows of the front entry's answer passed on
+	canceling   bool          // the front entry's answer is dropped for a cancel's error
+	skipToSync  bool          // the answers before the next Sync's are dropped (after a cancel)
 	shaped      *shapedWriter // the front entry's answer is truncated or paced
 }
 
@@ -56,7 +64,7 @@ const (
 )
 
 func newPostgresRelay(c *conn) *postgresRelay {
-	r := &postgresRelay{statements: make(map[string]string), portals: make(map[string]string)}
+	r := &postgresRelay{statements: make(map[string]string), portals: make(map[string]string), cancels: make(chan struct{}, 1)}
 	r.init(c, 64<<10)
 	return r
 }
@@ -71,6 +79,9 @@ func (r *postgresRelay) run() {
 	go r.replies(done)
 	r.requests()
 	<-done
+	if r.forgetKey != nil {
+		r.forgetKey()
+	}
 }
 
 // startup handles the client's first packets: it refuses encryption,
@@ -104,6 +115,16 @@ func (r *postgresRelay) startup() bool {
 			}
 			continue
 		case pgwire.StartupMessage:
+		case pgwire.CancelRequest:
+			if r.c.p.cancelHeld(s) {
+				// Answered on the statement's connection; the server
+				// answers a CancelRequest with nothing, and closes.
+				r.fromClient.Discard(s.Length)
+				r.c.end(endClose)
+				return false
+			}
+			r.passRawBoth()
+			return false
 		default:
 			// A CancelRequest, direct TLS, another protocol version:
 			// passed through as it is.
@@ -261,8 +282,17 @@ func (r *postgresRelay) statement(h pgwire.Header) bool {
 			r.fail(err)
 			return false
 		}
-		if r.c.sleep(fx.delayRequest, nil) == ended {
+		r.held.Add(1)
+		woke := r.c.sleep(fx.delayRequest, r.cancels)
+		r.held.Add(-1)
+		switch woke {
+		case ended:
 			return false
+		case woken:
+			// Cancelled while held: the server raises the cancel's error
+			// in the statement's place, as if it had been running.
+			fx = noEffects()
+			fx.reply = PostgresQueryCanceled
 		}
 	}
 	if reply, ok := fx.reply.(PostgresReply); ok {
@@ -455,9 +485,12 @@ func (r *postgresRelay) replies(done chan<- struct{}) {
 			return
 		}
 		if !started || pgwire.IsAsync(h.Type) {
-			if h.Type == pgwire.TypeReadyForQuery {
+			switch h.Type {
+			case pgwire.TypeReadyForQuery:
 				started = true
 				r.noteStatus(h)
+			case pgwire.TypeBackendKeyData:
+				r.learnKey(h)
 			}
 			if !r.passReply(h) {
 				return
@@ -479,6 +512,10 @@ func (r *postgresRelay) reply(h pgwire.Header) bool {
 			return false
 		}
 		if o, _, ok = r.queue.at(0); !ok {
+			if h.Type == pgwire.TypeErrorResponse {
+				// A FATAL the server sends unasked, before it closes.
+				return r.passReply(h)
+			}
 			r.fallBack("server", errors.New("a message answering no request"))
 			return true
 		}
@@ -521,7 +558,35 @@ func (r *postgresRelay) reply(h pgwire.Header) bool {
 		r.fallBack("server", errors.New("unexpected message"))
 		return true
 	}
-	if o.replace && h.Type == pgwire.TypeErrorResponse {
+	discard := false
+	if r.skipToSync {
+		if o.note == pgSync {
+			r.skipToSync = false
+		} else {
+			discard = true
+		}
+	}
+	if r.canceling {
+		switch {
+		case o.note == pgQuery && h.Type == pgwire.TypeReadyForQuery:
+			r.toClientBuf = append(r.toClientBuf, PostgresQueryCanceled.encode()...)
+			r.canceling = false
+		case complete:
+			discard = true
+			r.toClientBuf = append(r.toClientBuf, PostgresQueryCanceled.encode()...)
+			r.canceling = false
+			// The client takes what follows up to Sync as skipped, as
+			// after the server's own error; the server did not skip it.
+			r.skipToSync = !skip
+		default:
+			discard = true
+		}
+	}
+	if discard {
+		if err := pgwire.DiscardMessage(r.fromServer, h); err != nil {
+			return r.failWith(err)
+		}
+	} else if o.replace && h.Type == pgwire.TypeErrorResponse {
 		// The server raised the proxy's error: the client reads the
 		// reply's fields.
 		if err := pgwire.DiscardMessage(r.fromServer, h); err != nil {
@@ -571,8 +636,18 @@ func (r *postgresRelay) effectsBegin(fx effects) bool {
 	if !r.flushClient() {
 		return false
 	}
-	if fx.delayResponse > 0 && r.c.sleep(fx.delayResponse, nil) == ended {
-		return false
+	if fx.delayResponse > 0 {
+		r.held.Add(1)
+		woke := r.c.sleep(fx.delayResponse, r.cancels)
+		r.held.Add(-1)
+		switch woke {
+		case ended:
+			return false
+		case woken:
+			// Cancelled while its answer is held: the answer is dropped
+			// for the cancel's error (the statement itself has run).
+			r.canceling = true
+		}
 	}
 	if fx.drop {
 		// The client never gets this answer, nor any after it.
