@@ -198,9 +198,16 @@ func (c *conn) replan(plan *connPlan) []chan struct{} {
 		return nil
 	}
 	if c.p.cfg.protocol.framed() {
-		// Framed relays load the plan for each message.
-		close(c.plan.Swap(plan).changed)
+		// Framed relays load the plan for each message. A read of the
+		// client's socket is woken when upstream stream behaviors come
+		// or change, so that it goes through the stream layer's pump
+		// (see streamConn.Read), or the pump takes up the new plan.
+		old := c.plan.Swap(plan)
+		close(old.changed)
 		c.syncTimers(plan)
+		if plan.up.acts() || old.up.acts() {
+			c.client.SetReadDeadline(time.Unix(1, 0))
+		}
 		return nil
 	}
 	plan.awaitAcks()

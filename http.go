@@ -24,8 +24,11 @@ import (
 // request on it. TLS is not decrypted: an HTTPS connection falls back at
 // its first byte.
 //
-// Connection, listener and timer behaviors act as on [TCP]. Stream
-// behaviors are refused: use [DelayResponse] and [SlowResponse] instead.
+// Connection, listener and timer behaviors act as on [TCP], and so do
+// stream behaviors ([Latency], [Bandwidth], [Stall], [ResetAfterBytes], ...),
+// with their TCP meaning, on the network between the client and the proxy:
+// on the client's bytes before they are framed (upstream) and on the bytes
+// written to the client (downstream); they compose with request behaviors.
 func HTTP() Protocol { return httpProtocol{} }
 
 type httpProtocol struct{}
@@ -38,7 +41,8 @@ func (httpProtocol) requestShape() request { return &httpRequest{} }
 
 func (httpProtocol) supports(b Behavior) error {
 	switch b.act.family() {
-	case familyListener, familyConnection, familyTimer:
+	case familyListener, familyConnection, familyTimer, familyStream:
+		// Stream behaviors act on the client's side (streamconn.go).
 		return nil
 	case familyRequest:
 		if _, ok := b.act.(truncateRows); ok {
@@ -49,7 +53,7 @@ func (httpProtocol) supports(b Behavior) error {
 		}
 		return nil
 	}
-	return &UnsupportedError{Behavior: b.String(), Protocol: "http", Reason: "stream behaviors act on raw TCP proxies; on HTTP use DelayResponse or SlowResponse"}
+	return nil
 }
 
 func (httpProtocol) relay(c *conn) { newHTTPRelay(c).run() }

@@ -761,8 +761,7 @@ func TestHTTPSetErrors(t *testing.T) {
 		b    faults.Behavior
 		want error
 	}{
-		{"stream on http", hp, faults.Latency(time.Millisecond), faults.ErrUnsupported},
-		{"bandwidth on http", hp, faults.Bandwidth(1000), faults.ErrUnsupported},
+		{"When on stream on http", hp, faults.Latency(time.Millisecond).When(faults.Path("/")), faults.ErrInvalid},
 		{"status 101", hp, faults.Error(faults.HTTPStatus(101)), faults.ErrInvalid},
 		{"status 42", hp, faults.Error(faults.HTTPStatus(42)), faults.ErrInvalid},
 		{"status 1000", hp, faults.Error(faults.HTTPStatus(1000)), faults.ErrInvalid},

@@ -253,8 +253,12 @@ func (r *httpRelay) spliceBody(w meter, from *pooledbuf.Reader, n int64) error {
 	if from == r.fromServer {
 		src = r.server
 	}
-	dst, dstTCP := w.conn.(*net.TCPConn)
-	_, srcTCP := src.(*net.TCPConn)
+	dst, dstTCP := tcp(w.conn, Downstream)
+	dir := Downstream
+	if src == r.client {
+		dir = Upstream
+	}
+	srcSock, srcTCP := tcp(src, dir)
 	if !dstTCP || !srcTCP {
 		if n < 0 {
 			_, err := io.Copy(w, from)
@@ -267,7 +271,7 @@ func (r *httpRelay) spliceBody(w meter, from *pooledbuf.Reader, n int64) error {
 		return err
 	}
 	for n != 0 {
-		lr := io.LimitedReader{R: src, N: spliceChunk}
+		lr := io.LimitedReader{R: srcSock, N: spliceChunk}
 		if n > 0 {
 			lr.N = min(lr.N, n)
 		}

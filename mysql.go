@@ -30,8 +30,13 @@ import "strings"
 //
 // The server's answers are forwarded as they arrive; a client that does not
 // wait for one answer before sending its next command (no MySQL client
-// library does) is not supported. Connection, listener and timer behaviors
-// act as on [TCP]; stream behaviors are refused.
+// library does) is not supported.
+//
+// Connection, listener and timer behaviors act as on [TCP], and so do
+// stream behaviors ([Latency], [Bandwidth], [Stall], [ResetAfterBytes], ...),
+// with their TCP meaning, on the network between the client and the proxy:
+// on the client's bytes before they are framed (upstream) and on the bytes
+// written to the client (downstream); they compose with request behaviors.
 func MySQL() Protocol { return mysqlProtocol{} }
 
 type mysqlProtocol struct{}
@@ -44,7 +49,8 @@ func (mysqlProtocol) requestShape() request { return &mysqlRequest{} }
 
 func (mysqlProtocol) supports(b Behavior) error {
 	switch b.act.family() {
-	case familyListener, familyConnection, familyTimer:
+	case familyListener, familyConnection, familyTimer, familyStream:
+		// Stream behaviors act on the client's side (streamconn.go).
 		return nil
 	case familyRequest:
 		e, ok := b.act.(errorReply)
@@ -57,7 +63,7 @@ func (mysqlProtocol) supports(b Behavior) error {
 		}
 		return nil
 	}
-	return &UnsupportedError{Behavior: b.String(), Protocol: "mysql", Reason: "stream behaviors act on raw TCP proxies; on MySQL use DelayResponse or SlowResponse"}
+	return nil
 }
 
 func (mysqlProtocol) relay(c *conn) { newMySQLRelay(c).run() }

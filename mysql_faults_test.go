@@ -736,7 +736,7 @@ func TestMySQLUnsupported(t *testing.T) {
 		p *faults.Proxy
 		b faults.Behavior
 	}{
-		{my, faults.Latency(10 * time.Millisecond)},
+		{my, faults.TruncateRows(1).When(faults.Command("GET"))},
 		{my, faults.Error(faults.HTTPStatus(503))},
 		{web, faults.Error(faults.MySQLDeadlock)},
 	} {

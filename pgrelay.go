@@ -327,6 +327,10 @@ func (r *postgresRelay) replace(msg []byte, note string, reply PostgresReply) bo
 	r.altered.Store(true)
 	if reply.fatal {
 		if _, ok := r.queue.push(0, owed{reply: reply.encode(), closes: true}, r.respDone, r.c.done); ok {
+			// A Flush makes the server send the answers owed before the
+			// statement (a ParseComplete, a BindComplete), which it
+			// would otherwise hold until a Sync that never comes.
+			r.toServerBuf = append(r.toServerBuf, pgwire.TypeFlush, 0, 0, 0, 4)
 			r.flushServer()
 			r.wakeParked()
 		}

@@ -28,8 +28,11 @@ import "strings"
 // hears of the session. Messages the server sends unasked (notices,
 // notifications, parameter status) pass through at any time.
 //
-// Connection, listener and timer behaviors act as on [TCP]; stream
-// behaviors are refused.
+// Connection, listener and timer behaviors act as on [TCP], and so do
+// stream behaviors ([Latency], [Bandwidth], [Stall], [ResetAfterBytes], ...),
+// with their TCP meaning, on the network between the client and the proxy:
+// on the client's bytes before they are framed (upstream) and on the bytes
+// written to the client (downstream); they compose with request behaviors.
 func Postgres() Protocol { return postgresProtocol{} }
 
 type postgresProtocol struct{}
@@ -42,7 +45,8 @@ func (postgresProtocol) requestShape() request { return &postgresRequest{} }
 
 func (postgresProtocol) supports(b Behavior) error {
 	switch b.act.family() {
-	case familyListener, familyConnection, familyTimer:
+	case familyListener, familyConnection, familyTimer, familyStream:
+		// Stream behaviors act on the client's side (streamconn.go).
 		return nil
 	case familyRequest:
 		e, ok := b.act.(errorReply)
@@ -54,7 +58,7 @@ func (postgresProtocol) supports(b Behavior) error {
 		}
 		return nil
 	}
-	return &UnsupportedError{Behavior: b.String(), Protocol: "postgres", Reason: "stream behaviors act on raw TCP proxies; on PostgreSQL use DelayResponse or SlowResponse"}
+	return nil
 }
 
 func (postgresProtocol) relay(c *conn) { newPostgresRelay(c).run() }

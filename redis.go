@@ -30,8 +30,11 @@ package faults
 // through too). If the proxy still owed the client a reply of its own, the
 // connection closes instead.
 //
-// Connection, listener and timer behaviors act as on [TCP]; stream
-// behaviors are refused.
+// Connection, listener and timer behaviors act as on [TCP], and so do
+// stream behaviors ([Latency], [Bandwidth], [Stall], [ResetAfterBytes], ...),
+// with their TCP meaning, on the network between the client and the proxy:
+// on the client's bytes before they are framed (upstream) and on the bytes
+// written to the client (downstream); they compose with request behaviors.
 func Redis() Protocol { return redisProtocol{} }
 
 type redisProtocol struct{}
@@ -44,7 +47,8 @@ func (redisProtocol) requestShape() request { return &redisRequest{} }
 
 func (redisProtocol) supports(b Behavior) error {
 	switch b.act.family() {
-	case familyListener, familyConnection, familyTimer:
+	case familyListener, familyConnection, familyTimer, familyStream:
+		// Stream behaviors act on the client's side (streamconn.go).
 		return nil
 	case familyRequest:
 		if _, ok := b.act.(truncateRows); ok {
@@ -55,7 +59,7 @@ func (redisProtocol) supports(b Behavior) error {
 		}
 		return nil
 	}
-	return &UnsupportedError{Behavior: b.String(), Protocol: "redis", Reason: "stream behaviors act on raw TCP proxies; on Redis use DelayResponse or SlowResponse"}
+	return nil
 }
 
 func (redisProtocol) relay(c *conn) { newRedisRelay(c).run() }

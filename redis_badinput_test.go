@@ -24,8 +24,6 @@ func TestRedisUnsupported(t *testing.T) {
 		p *faults.Proxy
 		b faults.Behavior
 	}{
-		{rp, faults.Latency(10 * time.Millisecond)},
-		{rp, faults.Bandwidth(1000)},
 		{rp, faults.TruncateRows(1)},
 		{rp, faults.Error(faults.HTTPStatus(503))},
 		{rp, faults.Error(faults.MySQLDeadlock)},

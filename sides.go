@@ -41,11 +41,13 @@ func (s *sides) init(c *conn, size int) {
 	c.mu.Lock()
 	server := c.server
 	c.mu.Unlock()
-	s.c, s.client, s.server = c, c.client, server
-	s.toClient = meter{c.client, &c.p.stats.bytesDown, c}
+	// The client is read and written through the stream layer, where
+	// stream behaviors act (see streamconn.go).
+	s.c, s.client, s.server = c, newStreamConn(c), server
+	s.toClient = meter{s.client, &c.p.stats.bytesDown, c}
 	s.toServer = meter{server, &c.p.stats.bytesUp, c}
 	if size > 0 {
-		s.fromClient = pooledbuf.NewReader(c.client, size)
+		s.fromClient = pooledbuf.NewReader(s.client, size)
 		s.fromServer = pooledbuf.NewReader(server, size)
 	}
 }
@@ -158,4 +160,15 @@ func (m meter) writev(bufs ...[]byte) error {
 	m.bytes.Add(n)
 	m.c.touch()
 	return err
+}
+
+// tcp returns sock as a TCP socket that the relay may splice in direction
+// d: the server's socket, or the client's while no stream behavior acts
+// on d.
+func tcp(sock net.Conn, d Direction) (*net.TCPConn, bool) {
+	if sc, ok := sock.(*streamConn); ok {
+		return sc.tcp(d)
+	}
+	tc, ok := sock.(*net.TCPConn)
+	return tc, ok
 }

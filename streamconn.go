@@ -1,0 +1,162 @@
+package faults
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stream behaviors on a protocol-aware proxy act where they act on a TCP
+// one, on the network between the client and the proxy: on the client's
+// bytes before the relay frames them (upstream) and on the bytes the relay
+// writes to the client (downstream). A framed relay reads and writes the
+// client through a streamConn. While no stream behavior acts on a
+// direction, the streamConn is the client's socket itself; from the first
+// time one does, a pump, the TCP proxy's own copy (a half) with its
+// behaviors, runs between the socket and an in-memory pipe that the relay
+// reads or writes instead, for the rest of the connection.
+
+// acts reports whether a stream behavior acts on the direction: whether
+// its bytes must go through a pump.
+func (s *streamPlan) acts() bool {
+	return s.latency > 0 || s.jitter > 0 || s.rate > 0 || s.sliceSize > 0 || s.corrupt > 0 ||
+		s.cut != nil || s.stall || s.halfClose || s.slowClose > 0
+}
+
+// streamConn is the client's socket as a framed relay sees it.
+type streamConn struct {
+	net.Conn // the client's socket
+	c        *conn
+
+	up   atomic.Pointer[net.Conn] // the relay's end of the upstream pump's pipe; nil until one runs
+	down atomic.Pointer[net.Conn] // the relay's end of the downstream pump's pipe
+
+	mu           sync.Mutex
+	readDeadline time.Time // the relay's, wherever its reads go
+}
+
+func newStreamConn(c *conn) *streamConn { return &streamConn{Conn: c.client, c: c} }
+
+// Read reads the client's bytes: from the socket, or, once upstream stream
+// behaviors have acted, from the upstream pump. A read of the socket woken
+// by a change of plan (see conn.replan), not by a deadline of the relay's,
+// starts over, through a pump if the new plan needs one.
+func (s *streamConn) Read(b []byte) (int, error) {
+	for {
+		if up := s.up.Load(); up != nil {
+			return (*up).Read(b)
+		}
+		if s.c.plan.Load().up.acts() {
+			s.startPump(Upstream)
+			continue
+		}
+		n, err := s.Conn.Read(b)
+		if n == 0 && err != nil && errors.Is(err, os.ErrDeadlineExceeded) && s.replanWoke() {
+			continue
+		}
+		return n, err
+	}
+}
+
+// replanWoke reports whether a read of the socket that ended at a
+// deadline was woken by a change of plan rather than by the relay, and if
+// so puts the relay's deadline back.
+func (s *streamConn) replanWoke() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c.isEnding() || !s.readDeadline.IsZero() && !s.readDeadline.After(time.Now()) {
+		return false
+	}
+	s.Conn.SetReadDeadline(s.readDeadline)
+	return true
+}
+
+// Write writes to the client: to the socket, or, once downstream stream
+// behaviors have acted, through the downstream pump. Only the relay's
+// replies side writes, so the switch cannot reorder bytes.
+func (s *streamConn) Write(b []byte) (int, error) {
+	down := s.down.Load()
+	if down == nil {
+		if !s.c.plan.Load().down.acts() {
+			return s.Conn.Write(b)
+		}
+		down = s.startPump(Downstream)
+	}
+	return (*down).Write(b)
+}
+
+// CloseWrite ends the bytes to the client: a FIN on the socket, or, through
+// the pump, which passes it on as the TCP proxy does (after SlowClose, not
+// after HalfClose).
+func (s *streamConn) CloseWrite() error {
+	if down := s.down.Load(); down != nil {
+		return (*down).Close()
+	}
+	closeWrite(s.Conn)
+	return nil
+}
+
+// SetReadDeadline sets the relay's deadline on its reads of the client.
+func (s *streamConn) SetReadDeadline(t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readDeadline = t
+	if up := s.up.Load(); up != nil {
+		return (*up).SetReadDeadline(t)
+	}
+	return s.Conn.SetReadDeadline(t)
+}
+
+// tcp returns the client's socket for a direction that no pump serves and
+// no stream behavior acts on, so that the relay may splice it.
+func (s *streamConn) tcp(d Direction) (*net.TCPConn, bool) {
+	tc, ok := s.Conn.(*net.TCPConn)
+	if !ok {
+		return nil, false
+	}
+	sp := s.c.plan.Load().stream(d)
+	if d == Upstream && (s.up.Load() != nil || sp.acts()) || d == Downstream && (s.down.Load() != nil || sp.acts()) {
+		return nil, false
+	}
+	return tc, true
+}
+
+// startPump starts the pump of direction d, between the socket and a new
+// pipe whose other end it returns. The pump is a half of the TCP proxy:
+// it applies the direction's stream behaviors as they change, and ends
+// with the connection, closing its end of the pipe.
+func (s *streamConn) startPump(d Direction) *net.Conn {
+	relayEnd, pumpEnd := net.Pipe()
+	var h *half
+	if d == Upstream {
+		h = s.c.newHalf(d, s.Conn, pumpEnd, new(atomic.Int64))
+		s.mu.Lock()
+		relayEnd.SetReadDeadline(s.readDeadline)
+		s.up.Store(&relayEnd)
+		s.mu.Unlock()
+	} else {
+		h = s.c.newHalf(d, pumpEnd, s.Conn, new(atomic.Int64))
+		s.down.Store(&relayEnd)
+	}
+	s.c.p.wg.Add(2)
+	go func() {
+		defer s.c.p.wg.Done()
+		defer pumpEnd.Close()
+		h.run()
+		if d == Downstream {
+			// The relay's writes must not block on a pump gone.
+			relayEnd.Close()
+		}
+	}()
+	go func() {
+		// The downstream pump reads the pipe, which the connection's
+		// end does not close: close it then.
+		defer s.c.p.wg.Done()
+		<-s.c.done
+		relayEnd.Close()
+	}()
+	return &relayEnd
+}
