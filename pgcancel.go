@@ -57,5 +57,6 @@ func (p *Proxy) cancelHeld(s pgwire.Startup) bool {
 	case r.cancels <- struct{}{}:
 	default:
 	}
+	r.wakeParked() // a dropping replies side waits for the server
 	return true
 }

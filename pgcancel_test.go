@@ -45,6 +45,7 @@ func TestPostgresCancelOfAHeldStatement(t *testing.T) {
 	}{
 		{"held before the server", faults.DelayRequest(time.Minute)},
 		{"answer held", faults.DelayResponse(time.Minute)},
+		{"answer dropped", faults.DropResponse()},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := newPostgresProxy(t)

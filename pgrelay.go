@@ -47,6 +47,8 @@ type postgresRelay struct {
 	begun       bool          // the front entry's answer has begun
 	rows        int64         // DataRows of the front entry's answer passed on
 	canceling   bool          // the front entry's answer is dropped for a cancel's error
+	dropping    bool          // DropResponse: every answer is dropped, until a cancel
+	lastStatus  byte          // the status of the last ReadyForQuery
 	skipToSync  bool          // the answers before the next Sync's are dropped (after a cancel)
 	shaped      *shapedWriter // the front entry's answer is truncated or paced
 }
@@ -455,6 +457,9 @@ func (r *postgresRelay) replies(done chan<- struct{}) {
 			}
 			return
 		}
+		if r.dropping && !r.cancelDrop() {
+			return
+		}
 		var h pgwire.Header
 		var err error
 		if r.fromServer.Buffered() >= pgwire.HeaderLen {
@@ -570,6 +575,9 @@ func (r *postgresRelay) reply(h pgwire.Header) bool {
 			discard = true
 		}
 	}
+	if r.dropping {
+		discard = true
+	}
 	if r.canceling {
 		switch {
 		case o.note == pgQuery && h.Type == pgwire.TypeReadyForQuery:
@@ -628,6 +636,34 @@ func (r *postgresRelay) reply(h pgwire.Header) bool {
 	return true
 }
 
+// cancelDrop ends a DropResponse if the client cancelled the statement
+// (see pgcancel.go), answering it with the cancel's error, and reports
+// whether the replies side goes on.
+func (r *postgresRelay) cancelDrop() bool {
+	select {
+	case <-r.cancels:
+	default:
+		return true
+	}
+	r.dropping = false
+	r.held.Add(-1)
+	if r.begun {
+		// The dropped answer is still coming: the rest of it is dropped
+		// for the cancel's error (see reply).
+		r.canceling = true
+		return true
+	}
+	// The dropped answer came whole: the cancel's error and the
+	// ReadyForQuery the client did not get.
+	r.toClientBuf = append(r.toClientBuf, PostgresQueryCanceled.encode()...)
+	status := r.lastStatus
+	if status == 0 {
+		status = 'I'
+	}
+	r.toClientBuf = pgwire.AppendReadyForQuery(r.toClientBuf, status)
+	return r.flushClient()
+}
+
 // effectsBegin applies, as a statement's answer begins, what request
 // behaviors do to it. It reports whether the replies side goes on.
 func (r *postgresRelay) effectsBegin(fx effects) bool {
@@ -654,9 +690,11 @@ func (r *postgresRelay) effectsBegin(fx effects) bool {
 		}
 	}
 	if fx.drop {
-		// The client never gets this answer, nor any after it.
-		io.Copy(io.Discard, r.fromServer)
-		return false
+		// The client never gets this answer, nor any after it, unless it
+		// cancels the statement (see cancelDrop): the answers are framed
+		// and dropped.
+		r.dropping = true
+		r.held.Add(1)
 	}
 	if fx.truncate >= 0 || fx.slow > 0 {
 		r.shaped = &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
@@ -706,6 +744,7 @@ func (r *postgresRelay) passReply(h pgwire.Header) bool {
 func (r *postgresRelay) noteStatus(h pgwire.Header) {
 	if b, err := r.fromServer.Peek(h.Size()); err == nil {
 		if status, err := pgwire.ParseReadyForQuery(b[pgwire.HeaderLen:]); err == nil {
+			r.lastStatus = status
 			r.inTrans.Store(status != 'I')
 		}
 	}
