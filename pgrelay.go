@@ -335,6 +335,11 @@ func (r *postgresRelay) replace(msg []byte, note string, reply PostgresReply) bo
 			r.toServerBuf = append(r.toServerBuf, pgwire.TypeFlush, 0, 0, 0, 4)
 			r.flushServer()
 			r.wakeParked()
+			// The session is over for the client: what it sends after is
+			// dropped, as the server drops it, and once it has gone the
+			// connection ends, owed answers or not.
+			io.Copy(io.Discard, r.fromClient)
+			r.c.end(endClose)
 		}
 		return false
 	}
