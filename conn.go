@@ -36,6 +36,7 @@ type conn struct {
 	// Guarded by p.mu.
 	decided map[*rule]bool
 	timers  map[*rule]*time.Timer
+	reqRng  *rand.Rand // request decisions; made on first use (see requestRng)
 
 	mu     sync.Mutex
 	server net.Conn      // nil until dialed
@@ -279,6 +280,17 @@ func (c *conn) touch() {
 	if c.plan.Load().up.track {
 		c.active.Store(time.Now().UnixNano())
 	}
+}
+
+// requestRng returns the source of c's request decisions, derived from the
+// proxy's seed and c's number in accept order: what one connection's
+// requests draw does not depend on how many requests other connections
+// sent meanwhile. The caller holds p.mu.
+func (c *conn) requestRng() *rand.Rand {
+	if c.reqRng == nil {
+		c.reqRng = rand.New(rand.NewPCG(uint64(c.p.seed)^c.id*0x9e3779b97f4a7c15, 0x72657175657374))
+	}
+	return c.reqRng
 }
 
 // rngFor returns a random source for one direction of c, derived from the
