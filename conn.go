@@ -144,6 +144,9 @@ func (c *conn) dial() bool {
 	defer cancel()
 	sc, err := c.p.cfg.dialer.DialContext(ctx, "tcp", c.p.target)
 	if err != nil {
+		if c.p.ctx.Err() == nil { // not the proxy closing
+			c.p.stats.dialFailures.Add(1)
+		}
 		c.p.log.Warn("faults: upstream dial failed", "conn", c.id, "target", c.p.target, "err", err)
 		c.end(endReset)
 		return false

@@ -17,9 +17,14 @@ import (
 // and resets included.
 //
 // All methods are safe for concurrent use, including while traffic flows.
+//
+// A Proxy is made by [NewProxy]. The zero Proxy serves nothing and acts as
+// a closed one: [Proxy.Set] and [Proxy.Reset] return [ErrClosed], and
+// [Proxy.Close] returns nil.
 type Proxy struct {
 	cfg    *config
 	target string
+	name   string
 	log    *slog.Logger
 	addr   string // the listening address, fixed at NewProxy
 	seed   int64
@@ -57,11 +62,16 @@ func NewProxy(target string, opts ...Option) (*Proxy, error) {
 	if !cfg.seeded {
 		cfg.seed = rand.Int64()
 	}
+	log := cfg.logger
+	if cfg.name != "" {
+		log = log.With("proxy", cfg.name)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{
 		cfg:    cfg,
 		target: target,
-		log:    cfg.logger,
+		name:   cfg.name,
+		log:    log,
 		seed:   cfg.seed,
 		ctx:    ctx,
 		cancel: cancel,
@@ -106,6 +116,19 @@ func checkTarget(target string) error {
 // even while [Refuse] or [Restart] has the listener down.
 func (p *Proxy) Addr() string { return p.addr }
 
+// Name returns the name given with [WithName], or "" if none was.
+func (p *Proxy) Name() string { return p.name }
+
+// String describes the proxy for logs: its name if it has one, and where it
+// forwards from and to, such as "mysql (127.0.0.1:43127 → 127.0.0.1:3306)".
+func (p *Proxy) String() string {
+	route := p.addr + " → " + p.target
+	if p.name == "" {
+		return route
+	}
+	return p.name + " (" + route + ")"
+}
+
 // Target returns the address the proxy forwards to.
 func (p *Proxy) Target() string { return p.target }
 
@@ -132,6 +155,9 @@ func (p *Proxy) Events() []Event { return p.ledger.snapshot() }
 // again, when a [Refuse] or [Restart] ends, is returned too (and logged),
 // with the rest of the change in force.
 func (p *Proxy) Set(bs ...Behavior) error {
+	if p.cfg == nil {
+		return ErrClosed // the zero Proxy
+	}
 	for _, b := range bs {
 		if err := b.validate(p.cfg.protocol); err != nil {
 			return err
@@ -205,10 +231,14 @@ func (p *Proxy) install(bs []Behavior) ([]chan struct{}, error) {
 }
 
 // Behaviors returns the installed behaviors, in the order given to
-// [Proxy.Set], including those whose For window has closed.
+// [Proxy.Set], including those whose For window has closed; nil if none
+// is installed.
 func (p *Proxy) Behaviors() []Behavior {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.rules) == 0 {
+		return nil
+	}
 	bs := make([]Behavior, len(p.rules))
 	for i, r := range p.rules {
 		bs[i] = r.b
@@ -277,7 +307,7 @@ func (p *Proxy) restartLocked(r *rule, now time.Time) {
 // Close is idempotent; later calls wait the same way and return nil.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
-	if !p.closed {
+	if !p.closed && p.cfg != nil {
 		p.closed = true
 		p.cancel()
 		for _, t := range p.timers {
