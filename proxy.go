@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -36,11 +37,15 @@ type Proxy struct {
 	mu     sync.Mutex
 	closed bool
 	ln     net.Listener // nil while refusing
-	rules  []*rule
-	rng    *rand.Rand
-	conns  map[uint64]*conn
-	nextID uint64
-	timers []*time.Timer // For windows and Restart refusals of the installed rules
+	held   io.Closer    // while refusing: the socket holding ln's port, if any
+	// relistenWait is the last wait before retrying a failed listen; zero
+	// once listening.
+	relistenWait time.Duration
+	rules        []*rule
+	rng          *rand.Rand
+	conns        map[uint64]*conn
+	nextID       uint64
+	timers       []*time.Timer // For windows and Restart refusals of the installed rules
 
 	stats  counters
 	ledger ledger
@@ -151,9 +156,14 @@ func (p *Proxy) Events() []Event { return p.ledger.snapshot() }
 //
 // An invalid behavior makes Set return an [*InvalidError], and one the
 // protocol cannot carry out an [*UnsupportedError]; either way nothing
-// changes. After [Proxy.Close], Set returns [ErrClosed]. A failure to listen
-// again, when a [Refuse] or [Restart] ends, is returned too (and logged),
-// with the rest of the change in force.
+// changes. After [Proxy.Close], Set returns [ErrClosed].
+//
+// While a [Refuse] or [Restart] has the listener down, the proxy keeps its
+// port bound (on Linux), so [Proxy.Addr] stays true: no other listener can
+// take the port, and dials are refused. Should listening again fail all
+// the same, Set returns the error (with the rest of the change in force),
+// and the proxy logs it and retries, backing off up to a second, until it
+// listens, its behaviors change or it is closed.
 func (p *Proxy) Set(bs ...Behavior) error {
 	if p.cfg == nil {
 		return ErrClosed // the zero Proxy
@@ -227,7 +237,11 @@ func (p *Proxy) install(bs []Behavior) ([]chan struct{}, error) {
 			p.fire(r, 0, now)
 		}
 	}
-	return p.refreshLocked(now)
+	acks, err := p.refreshLocked(now)
+	if err != nil {
+		p.relistenLaterLocked(err)
+	}
+	return acks, err
 }
 
 // Behaviors returns the installed behaviors, in the order given to
@@ -259,7 +273,7 @@ func (p *Proxy) refresh() {
 		return
 	}
 	if _, err := p.refreshLocked(time.Now()); err != nil {
-		p.log.Error("faults: listening again failed", "addr", p.addr, "err", err)
+		p.relistenLaterLocked(err)
 	}
 }
 
@@ -269,6 +283,9 @@ func (p *Proxy) refresh() {
 // holds p.mu.
 func (p *Proxy) refreshLocked(now time.Time) ([]chan struct{}, error) {
 	err := p.syncListenerLocked(now)
+	if err == nil {
+		p.relistenWait = 0
+	}
 	var acks []chan struct{}
 	ids := make([]uint64, 0, len(p.conns))
 	for id := range p.conns {
@@ -318,6 +335,7 @@ func (p *Proxy) Close() error {
 			p.ln.Close()
 			p.ln = nil
 		}
+		p.releasePortLocked()
 		for _, c := range p.conns {
 			c.end(endKill)
 		}
