@@ -3,6 +3,7 @@ package faulttest
 import (
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/gofaults/faults/faulttest/internal/recorder"
@@ -30,7 +31,7 @@ type Bucket struct {
 // non-empty set of behaviors installed.
 type FaultWindow struct {
 	Window
-	Proxy string // the proxy's address
+	Proxy string // the proxy's name ([faults.WithName]), or its address if it has none
 	Label string // the behaviors in force, as their String methods render them, joined by ", "
 }
 
@@ -39,7 +40,7 @@ type FaultWindow struct {
 type FaultMark struct {
 	At    time.Duration // the start of the bucket
 	Count int
-	Label string // the behavior that fired, prefixed with the proxy's address when the run watched several
+	Label string // the behavior that fired, prefixed with the proxy's name or address when the run watched several
 }
 
 // The recorder counts errors per class in arrays of the same length.
@@ -71,6 +72,7 @@ type Report struct {
 	limitHits        int64
 	windows          []FaultWindow
 	marks            []FaultMark
+	steps            []StepResult
 }
 
 // report turns the run's recordings into a Report. The recorder is closed.
@@ -235,6 +237,10 @@ func (r *Report) FaultWindows() []FaultWindow { return append([]FaultWindow(nil)
 // Faults counts include the ones it dropped.
 func (r *Report) FaultMarks() []FaultMark { return append([]FaultMark(nil), r.marks...) }
 
+// Steps returns what became of the steps of the run's Schedule, in order
+// of offset: when each took effect.
+func (r *Report) Steps() []StepResult { return slices.Clone(r.steps) }
+
 // FaultsFired returns the number of faults the watched proxies fired during
 // the recorded run.
 func (r *Report) FaultsFired() int64 {
@@ -312,6 +318,9 @@ func (r *Report) page() reportpage.Page {
 		row(name, "%v", sig3(r.Latency(q)))
 	}
 	row("faults fired", "%d", r.FaultsFired())
+	for i, st := range r.steps {
+		row(fmt.Sprintf("step %d", i+1), "%v", st)
+	}
 	if r.open {
 		row("schedule lag", "p50 %v, p99 %v (part of every latency)", sig3(r.ScheduleLag(0.5)), sig3(r.ScheduleLag(0.99)))
 		row("max in flight", "%d (reached %d times, %d calls dropped)", r.maxInFlight, r.limitHits, r.dropped)
