@@ -468,10 +468,10 @@ func TestLoadSchedule(t *testing.T) {
 			t.Errorf("step %d (%v) took effect at %v", i, st.Step, st.Took)
 		}
 	}
-	if got := steps[1].String(); !strings.HasPrefix(got, "at 800ms: echo (") || !strings.HasSuffix(got, ": Set(Blackout())") {
+	if got := steps[1].Step.String(); !strings.HasPrefix(got, "at 800ms: echo (") || !strings.HasSuffix(got, ": Set(Blackout())") {
 		t.Errorf("step String() = %q", got)
 	}
-	if got := steps[2].String(); !strings.HasSuffix(got, ": Reset()") {
+	if got := steps[2].String(); !strings.HasPrefix(got, "at 2s, took effect at ") || !strings.HasSuffix(got, ": Reset()") {
 		t.Errorf("step String() = %q", got)
 	}
 	// The proxies of the steps are watched: Blackout's window on "echo".
