@@ -178,6 +178,31 @@ func (r *Report) ScheduleLag(q float64) time.Duration {
 	return r.rec.ScheduleLag(q)
 }
 
+// Thresholds beyond which the generator is said to have fallen behind.
+const (
+	backlogLag      = 10 * time.Millisecond // p99 schedule lag
+	backlogLagShare = 0.1                   // of the p99 latency
+)
+
+// backlogWarning says, for the open model, whether the generator could not
+// keep up with the rate, so that the latencies count its own backlog; ""
+// if it kept up.
+func (r *Report) backlogWarning() string {
+	if !r.open {
+		return ""
+	}
+	lag := r.ScheduleLag(0.99)
+	if r.limitHits == 0 && (lag < backlogLag || float64(lag) < backlogLagShare*float64(r.Latency(0.99))) {
+		return ""
+	}
+	w := fmt.Sprintf("The load generator fell behind the rate of %v calls/s: calls started up to %v (p99) after their scheduled time, and every latency here includes that backlog, not only the time the code under test took.",
+		r.rate, sig3(lag))
+	if r.limitHits > 0 {
+		w += fmt.Sprintf(" MaxInFlight (%d) was reached %d times.", r.maxInFlight, r.limitHits)
+	}
+	return w + " Lower the rate or raise MaxInFlight to measure the code under test alone."
+}
+
 // sig3 rounds d to 3 significant digits, the precision of the latencies,
 // for messages.
 func sig3(d time.Duration) time.Duration {
@@ -322,7 +347,12 @@ func (r *Report) page() reportpage.Page {
 		row(fmt.Sprintf("step %d", i+1), "%v", st)
 	}
 	if r.open {
-		row("schedule lag", "p50 %v, p99 %v (part of every latency)", sig3(r.ScheduleLag(0.5)), sig3(r.ScheduleLag(0.99)))
+		lag := fmt.Sprintf("p50 %v, p99 %v (part of every latency)", sig3(r.ScheduleLag(0.5)), sig3(r.ScheduleLag(0.99)))
+		if w := r.backlogWarning(); w != "" {
+			lag += " — ⚠ " + w
+			p.Warnings = append(p.Warnings, w)
+		}
+		row("schedule lag", "%s", lag)
 		row("max in flight", "%d (reached %d times, %d calls dropped)", r.maxInFlight, r.limitHits, r.dropped)
 	}
 	if r.abandoned > 0 {
