@@ -173,3 +173,30 @@ func TestSetInvalid(t *testing.T) {
 	mustSet(t, p, faults.Behavior{})
 	echoes(t, dial(t, p.Addr()), "zero behavior passes", 5*time.Second)
 }
+
+// TestModifierErrorsNameTheModifier: an argument a modifier refuses is
+// reported with the behavior as built and the modifier's call, so that the
+// message points at the wrong call.
+func TestModifierErrorsNameTheModifier(t *testing.T) {
+	p, _ := newEchoProxy(t)
+	for _, tc := range []struct {
+		b    faults.Behavior
+		want string
+	}{
+		{faults.Refuse().For(-time.Second), "faults: Refuse().For(-1s): must be positive"},
+		{faults.Latency(time.Second).Probability(1.5), "faults: Latency(1s).Probability(1.5): must be in [0, 1]"},
+		{faults.Blackout().Times(-1), "faults: Blackout().Times(-1): must not be negative"},
+		{faults.Blackout().After(-2), "faults: Blackout().After(-2): must not be negative"},
+		{faults.Latency(time.Second).Downstream().Jitter(-time.Millisecond), "faults: Latency(1s).Downstream().Jitter(-1ms): must not be negative"},
+		{faults.Stall().Jitter(time.Millisecond), "faults: Stall().Jitter(1ms): applies to Latency only"},
+		{faults.DropResponse().When(nil), "faults: DropResponse().When(nil): nil Matcher"},
+		// The first refused argument is the one reported.
+		{faults.Hang().For(0).Times(-1), "faults: Hang().For(0s): must be positive"},
+	} {
+		err := p.Set(tc.b)
+		checkInvalid(t, tc.want, err)
+		if err != nil && err.Error() != tc.want {
+			t.Errorf("Set: %v\nwant     %s", err, tc.want)
+		}
+	}
+}

@@ -106,6 +106,16 @@ func (b Behavior) invalid(reason string, value any) Behavior {
 	return b
 }
 
+// invalidModifier records that the modifier mod refused value: the error
+// names the behavior as built so far followed by the call, such as
+// "Refuse().For(-1s)".
+func (b Behavior) invalidModifier(mod string, value any, reason string) Behavior {
+	if b.err == nil {
+		b.err = &InvalidError{What: fmt.Sprintf("%s.%s(%v)", b.String(), mod, value), Value: value, Reason: reason}
+	}
+	return b
+}
+
 // Upstream makes b act only on bytes from the client to the server. It
 // applies to stream behaviors only.
 func (b Behavior) Upstream() Behavior { b.dir = Upstream; return b }
@@ -124,7 +134,7 @@ func (b Behavior) BothWays() Behavior { b.dir = Both; return b }
 // Together with [WithSeed] the outcome is reproducible.
 func (b Behavior) Probability(p float64) Behavior {
 	if math.IsNaN(p) || p < 0 || p > 1 {
-		return b.invalid("probability must be in [0, 1]", p)
+		return b.invalidModifier("Probability", p, "must be in [0, 1]")
 	}
 	b.prob, b.probSet = p, true
 	return b
@@ -134,7 +144,7 @@ func (b Behavior) Probability(p float64) Behavior {
 // Times(0) never fires. n must not be negative.
 func (b Behavior) Times(n int) Behavior {
 	if n < 0 {
-		return b.invalid("Times must not be negative", n)
+		return b.invalidModifier("Times", n, "must not be negative")
 	}
 	b.times, b.timeSet = int64(n), true
 	return b
@@ -146,7 +156,7 @@ func (b Behavior) Times(n int) Behavior {
 // every later one. n must not be negative.
 func (b Behavior) After(n int) Behavior {
 	if n < 0 {
-		return b.invalid("After must not be negative", n)
+		return b.invalidModifier("After", n, "must not be negative")
 	}
 	b.after = int64(n)
 	return b
@@ -158,7 +168,7 @@ func (b Behavior) After(n int) Behavior {
 // positive.
 func (b Behavior) For(d time.Duration) Behavior {
 	if d <= 0 {
-		return b.invalid("For must be positive", d)
+		return b.invalidModifier("For", d, "must be positive")
 	}
 	b.window = d
 	return b
@@ -171,7 +181,7 @@ func (b Behavior) For(d time.Duration) Behavior {
 func (b Behavior) When(ms ...Matcher) Behavior {
 	for _, m := range ms {
 		if m == nil {
-			return b.invalid("nil Matcher", "nil")
+			return b.invalidModifier("When", "nil", "nil Matcher")
 		}
 	}
 	b.when = append(b.when[:len(b.when):len(b.when)], ms...)

@@ -70,10 +70,10 @@ func Latency(d time.Duration) Behavior {
 func (b Behavior) Jitter(j time.Duration) Behavior {
 	l, ok := b.act.(latency)
 	if !ok {
-		return b.invalid("Jitter applies to Latency only", j)
+		return b.invalidModifier("Jitter", j, "applies to Latency only")
 	}
 	if j < 0 {
-		return b.invalid("jitter must not be negative", j)
+		return b.invalidModifier("Jitter", j, "must not be negative")
 	}
 	l.jitter = j
 	b.act = l

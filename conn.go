@@ -36,6 +36,7 @@ type conn struct {
 	// Guarded by p.mu.
 	decided map[*rule]bool
 	timers  map[*rule]*time.Timer
+	reqRng  *rand.Rand // request decisions; made on first use (see requestRng)
 
 	mu     sync.Mutex
 	server net.Conn      // nil until dialed
@@ -143,6 +144,9 @@ func (c *conn) dial() bool {
 	defer cancel()
 	sc, err := c.p.cfg.dialer.DialContext(ctx, "tcp", c.p.target)
 	if err != nil {
+		if c.p.ctx.Err() == nil { // not the proxy closing
+			c.p.stats.dialFailures.Add(1)
+		}
 		c.p.log.Warn("faults: upstream dial failed", "conn", c.id, "target", c.p.target, "err", err)
 		c.end(endReset)
 		return false
@@ -286,6 +290,17 @@ func (c *conn) touch() {
 	if c.plan.Load().up.track {
 		c.active.Store(time.Now().UnixNano())
 	}
+}
+
+// requestRng returns the source of c's request decisions, derived from the
+// proxy's seed and c's number in accept order: what one connection's
+// requests draw does not depend on how many requests other connections
+// sent meanwhile. The caller holds p.mu.
+func (c *conn) requestRng() *rand.Rand {
+	if c.reqRng == nil {
+		c.reqRng = rand.New(rand.NewPCG(uint64(c.p.seed)^c.id*0x9e3779b97f4a7c15, 0x72657175657374))
+	}
+	return c.reqRng
 }
 
 // rngFor returns a random source for one direction of c, derived from the

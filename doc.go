@@ -65,11 +65,16 @@
 //
 // # Reproducibility
 //
-// Every random decision comes from one source seeded by [WithSeed] (or at
-// random, reported by [Proxy.Seed]). Connections are decided in accept
-// order, and each direction's random bytes (jitter, corruption) come from
-// its own source derived from the seed, so the same seed and the same
-// traffic give the same faults.
+// Every random decision derives from the seed given with [WithSeed] (or
+// chosen at random, reported by [Proxy.Seed]). Connections are decided in
+// accept order from one source. Each connection's requests are decided
+// from a source of its own, derived from the seed and the connection's
+// number in accept order, and so are each direction's random bytes
+// (jitter, corruption): the same seed and the same traffic give the same
+// faults on each connection, however concurrent connections interleave.
+// Counted modifiers ([Behavior.Times], [Behavior.After]) count across all
+// connections, so with those the interleaving still decides which
+// connection a firing falls on.
 //
 // # Connections and closes
 //

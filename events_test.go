@@ -2,9 +2,12 @@ package faults_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,4 +172,42 @@ func TestEventsStats(t *testing.T) {
 	waitUntil(t, ioWait, "the connection to be counted", func() bool { return p.Stats().ConnsOpen == 1 })
 	open.Close()
 	closed(5)
+}
+
+// TestEventString: an event prints as people read it, without the
+// monotonic clock reading, and fmt prints a slice of events the same way.
+func TestEventString(t *testing.T) {
+	var hook hookLog
+	srv := newHTTPServer(t, pathHandler)
+	p := newHTTPProxy(t, srv.addr(), faults.OnFault(hook.record))
+	b := faults.Error(faults.HTTPStatus(503)).When(faults.Path("/orders/*")).Times(1)
+	mustSet(t, p, b)
+	c, _ := newHTTPClient(t, 5*time.Second)
+	mustFetch(t, c, "GET", "http://"+p.Addr()+"/orders/7")
+	mustSet(t, p, faults.Refuse().For(time.Hour))
+	mustSet(t, p)
+
+	evs := p.Events()
+	if len(evs) != 2 {
+		t.Fatalf("events: %v", evs)
+	}
+	for _, e := range append(evs, hook.get()...) {
+		if s := fmt.Sprintf("%v", e.Time); strings.Contains(s, "m=") {
+			t.Errorf("Event.Time %s carries a monotonic clock reading", s)
+		}
+	}
+	want0 := evs[0].Time.Format("15:04:05.000000") + ` conn 1 "GET /orders/7" ` + b.String()
+	want1 := evs[1].Time.Format("15:04:05.000000") + " listener Refuse().For(1h0m0s)"
+	if got := evs[0].String(); got != want0 {
+		t.Errorf("String() = %q\nwant       %q", got, want0)
+	}
+	if got := evs[1].String(); got != want1 {
+		t.Errorf("String() = %q\nwant       %q", got, want1)
+	}
+	if got, want := fmt.Sprint(evs), "["+want0+" "+want1+"]"; got != want {
+		t.Errorf("fmt.Sprint(p.Events()) = %q\nwant                     %q", got, want)
+	}
+	if !regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{6} `).MatchString(want0) {
+		t.Errorf("the time is not printed as hh:mm:ss.µs: %q", want0)
+	}
 }

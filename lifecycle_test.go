@@ -180,6 +180,10 @@ func TestDialRefusedUpstream(t *testing.T) {
 				t.Errorf("client %d waited %v to learn the upstream refused", i, el)
 			}
 		}
+		// Each failed dial is counted, and logged.
+		if got := p.Stats().DialFailures; got != 3 {
+			t.Errorf("DialFailures = %d, want 3", got)
+		}
 	})
 	t.Run("others unaffected", func(t *testing.T) {
 		echoB := newBackend(t, echo)
@@ -212,6 +216,9 @@ func TestDialRefusedUpstream(t *testing.T) {
 		refuse.Store(false)
 		echoes(t, dial(t, p.Addr()), "after", 5*time.Second)
 		echoes(t, live, "after", 5*time.Second)
+		if got := p.Stats().DialFailures; got != 5 {
+			t.Errorf("DialFailures = %d, want 5", got)
+		}
 	})
 }
 
@@ -506,4 +513,58 @@ func TestCloseUnderLoad(t *testing.T) {
 		t.Fatalf("the port is not free after Close: %v", err)
 	}
 	ln.Close()
+}
+
+// TestZeroProxy: the zero Proxy acts as a closed one instead of panicking.
+func TestZeroProxy(t *testing.T) {
+	var p faults.Proxy
+	if err := p.Set(faults.Latency(time.Second)); err != faults.ErrClosed {
+		t.Errorf("Set on the zero Proxy: %v, want ErrClosed", err)
+	}
+	if err := p.Reset(); err != faults.ErrClosed {
+		t.Errorf("Reset on the zero Proxy: %v, want ErrClosed", err)
+	}
+	if bs := p.Behaviors(); bs != nil {
+		t.Errorf("Behaviors() = %v, want nil", bs)
+	}
+	if st := p.Stats(); st != (faults.Stats{}) {
+		t.Errorf("Stats() = %+v, want zero", st)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("Close on the zero Proxy: %v", err)
+	}
+}
+
+// TestBehaviorsNone: a proxy with no behaviors installed lists none as nil,
+// before any Set and after a Reset.
+func TestBehaviorsNone(t *testing.T) {
+	p, _ := newEchoProxy(t)
+	if bs := p.Behaviors(); bs != nil {
+		t.Errorf("new proxy: Behaviors() = %#v, want nil", bs)
+	}
+	mustSet(t, p, faults.Latency(time.Millisecond))
+	if bs := p.Behaviors(); len(bs) != 1 {
+		t.Errorf("Behaviors() = %v, want the one installed", bs)
+	}
+	mustSet(t, p)
+	if bs := p.Behaviors(); bs != nil {
+		t.Errorf("after Reset: Behaviors() = %#v, want nil", bs)
+	}
+}
+
+// TestProxyName: WithName names the proxy in String, which otherwise gives
+// its route.
+func TestProxyName(t *testing.T) {
+	b := newBackend(t, echo)
+	p := newProxy(t, b.addr(), faults.WithName("cache"))
+	if p.Name() != "cache" {
+		t.Errorf("Name() = %q", p.Name())
+	}
+	if want := "cache (" + p.Addr() + " → " + b.addr() + ")"; p.String() != want {
+		t.Errorf("String() = %q, want %q", p.String(), want)
+	}
+	anon := newProxy(t, b.addr())
+	if want := anon.Addr() + " → " + b.addr(); anon.String() != want {
+		t.Errorf("String() = %q, want %q", anon.String(), want)
+	}
 }

@@ -9,7 +9,7 @@ import (
 // listenLocked opens the listener on addr and starts serving it. The caller
 // holds p.mu.
 func (p *Proxy) listenLocked(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenTCP(addr)
 	if err != nil {
 		return err
 	}
@@ -20,8 +20,13 @@ func (p *Proxy) listenLocked(addr string) error {
 }
 
 // syncListenerLocked takes the listener down while a Refuse or a Restart's
-// refusal is in force, and brings it back on the same address after. The
-// caller holds p.mu.
+// refusal is in force, and brings it back on the same address after.
+//
+// While the listener is down, a socket bound to its port and not listening
+// holds the port (where the system allows it: see holdPort): dials are
+// refused as by a closed port, and no other listener on the machine, such
+// as a parallel test's on port 0, can take the port meanwhile. The caller
+// holds p.mu.
 func (p *Proxy) syncListenerLocked(now time.Time) error {
 	want := true
 	for _, r := range p.rules {
@@ -37,13 +42,43 @@ func (p *Proxy) syncListenerLocked(now time.Time) error {
 		if err := p.listenLocked(p.addr); err != nil {
 			return err
 		}
+		p.releasePortLocked()
 		p.log.Info("faults: listening again", "addr", p.addr)
 	case !want && p.ln != nil:
+		hold, err := holdPort(p.ln.Addr())
+		if err != nil {
+			p.log.Warn("faults: cannot hold the port while refusing; another listener may take it", "addr", p.addr, "err", err)
+		}
+		p.held = hold
 		p.ln.Close()
 		p.ln = nil
 		p.log.Info("faults: refusing connections", "addr", p.addr)
 	}
 	return nil
+}
+
+// releasePortLocked closes the socket holding the port, if any. The caller
+// holds p.mu.
+func (p *Proxy) releasePortLocked() {
+	if p.held != nil {
+		p.held.Close()
+		p.held = nil
+	}
+}
+
+// Bounds of the retries of a failed listen, when a refusal ends.
+const (
+	minRelistenRetry = 10 * time.Millisecond
+	maxRelistenRetry = time.Second
+)
+
+// relistenLaterLocked schedules another attempt to listen after a failed
+// one, backing off up to maxRelistenRetry. Installing behaviors or closing
+// the proxy cancels it (it is one of p.timers). The caller holds p.mu.
+func (p *Proxy) relistenLaterLocked(err error) {
+	p.relistenWait = min(max(2*p.relistenWait, minRelistenRetry), maxRelistenRetry)
+	p.log.Error("faults: listening again failed; retrying", "addr", p.addr, "err", err, "retry_in", p.relistenWait)
+	p.timers = append(p.timers, time.AfterFunc(p.relistenWait, p.refresh))
 }
 
 // serve accepts connections on ln until ln is closed.

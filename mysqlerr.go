@@ -160,9 +160,9 @@ func (r MySQLReply) encodeWithoutSQLState(seq byte) []byte {
 // one; make a reply naming yours with [MySQLError], as in
 // MySQLError(MySQLAccessDenied.Number(), MySQLAccessDenied.SQLState(), "Access denied for user 'app'@'10.0.0.7' (using password: YES)").
 //
-// Verified against the real server (mysqlerr_real_test.go provokes each
-// and compares number, SQLSTATE and message; the text exactly, or for a
-// generic one its shape with the quoted names replaced):
+// Verified against the real server (the package's tests provoke each and
+// compare number, SQLSTATE and message; the text exactly, or for a generic
+// one its shape with the quoted names replaced):
 //
 //	MySQLDeadlock, MySQLLockWaitTimeout, MySQLQueryInterrupted,
 //	MySQLQueryTimeout, MySQLReadOnlyTransaction and MySQLDuplicateKey
@@ -171,16 +171,15 @@ func (r MySQLReply) encodeWithoutSQLState(seq byte) []byte {
 //	catalog's); MySQLAccessDenied (shape: MariaDB names the host as the
 //	client's address, 127.0.0.1 for the tests, under skip_name_resolve).
 //
-// encode reproduces the server's ERR packets byte for byte, sequence id
-// included (mysqlerr_test.go: a deadlock recorded live, and the 1062,
-// 1146 and 1969 packets of the recorded sessions in the codec's testdata),
-// and go-sql-driver decodes what encode and encodeWithoutSQLState write
+// The proxy writes the server's ERR packets byte for byte, sequence id
+// included (checked against a deadlock recorded live and the 1062, 1146
+// and 1969 packets of recorded sessions), and go-sql-driver decodes them
 // into the *mysql.MySQLError of the reply's number, SQLSTATE and message.
 //
 // Not provoked (each needs the server reconfigured or stopped, which
 // tests sharing a server must not do); number, SQLSTATE and text are
-// those of the server's message file (errmsg-utf8.txt, which
-// mysqlerr_real_test.go compares when the server's copy is installed):
+// those of the server's message file (errmsg-utf8.txt, which the tests
+// compare when the server's copy is installed):
 //
 //	MySQLTooManyConnections (max_connections), MySQLServerShutdown (a
 //	shutdown), MySQLReadOnly (read_only=ON, for a user without READ_ONLY
@@ -211,7 +210,7 @@ var (
 
 	// MySQLTooManyConnections is the refusal of a server at
 	// max_connections (ER_CON_COUNT_ERROR). A server sends it in place of
-	// its greeting, without the SQLSTATE (see encodeWithoutSQLState), and
+	// its greeting, without the SQLSTATE (as the server sends it there), and
 	// closes the connection; go-sql-driver then reports a SQLSTATE of 5
 	// zero bytes.
 	MySQLTooManyConnections = MySQLError(1040, "08004", "Too many connections")

@@ -28,6 +28,7 @@ type Dialer interface {
 
 type config struct {
 	listenAddr  string
+	name        string
 	seed        int64
 	seeded      bool
 	logger      *slog.Logger
@@ -76,6 +77,13 @@ func WithListenAddr(addr string) Option {
 		}
 		c.listenAddr = addr
 	})
+}
+
+// WithName names the proxy, such as "mysql" or "payments-api", for the
+// logs of the proxy and of faulttest, and for load reports, which
+// otherwise name a proxy by its addresses. [Proxy.Name] returns it.
+func WithName(name string) Option {
+	return optionFunc(func(c *config) { c.name = name })
 }
 
 // WithSeed makes every random decision of the proxy (probabilities, jitter,

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -17,9 +18,14 @@ import (
 // and resets included.
 //
 // All methods are safe for concurrent use, including while traffic flows.
+//
+// A Proxy is made by [NewProxy]. The zero Proxy serves nothing and acts as
+// a closed one: [Proxy.Set] and [Proxy.Reset] return [ErrClosed], and
+// [Proxy.Close] returns nil.
 type Proxy struct {
 	cfg    *config
 	target string
+	name   string
 	log    *slog.Logger
 	addr   string // the listening address, fixed at NewProxy
 	seed   int64
@@ -31,11 +37,15 @@ type Proxy struct {
 	mu     sync.Mutex
 	closed bool
 	ln     net.Listener // nil while refusing
-	rules  []*rule
-	rng    *rand.Rand
-	conns  map[uint64]*conn
-	nextID uint64
-	timers []*time.Timer // For windows and Restart refusals of the installed rules
+	held   io.Closer    // while refusing: the socket holding ln's port, if any
+	// relistenWait is the last wait before retrying a failed listen; zero
+	// once listening.
+	relistenWait time.Duration
+	rules        []*rule
+	rng          *rand.Rand
+	conns        map[uint64]*conn
+	nextID       uint64
+	timers       []*time.Timer // For windows and Restart refusals of the installed rules
 
 	stats  counters
 	ledger ledger
@@ -57,11 +67,16 @@ func NewProxy(target string, opts ...Option) (*Proxy, error) {
 	if !cfg.seeded {
 		cfg.seed = rand.Int64()
 	}
+	log := cfg.logger
+	if cfg.name != "" {
+		log = log.With("proxy", cfg.name)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{
 		cfg:    cfg,
 		target: target,
-		log:    cfg.logger,
+		name:   cfg.name,
+		log:    log,
 		seed:   cfg.seed,
 		ctx:    ctx,
 		cancel: cancel,
@@ -106,6 +121,19 @@ func checkTarget(target string) error {
 // even while [Refuse] or [Restart] has the listener down.
 func (p *Proxy) Addr() string { return p.addr }
 
+// Name returns the name given with [WithName], or "" if none was.
+func (p *Proxy) Name() string { return p.name }
+
+// String describes the proxy for logs: its name if it has one, and where it
+// forwards from and to, such as "mysql (127.0.0.1:43127 → 127.0.0.1:3306)".
+func (p *Proxy) String() string {
+	route := p.addr + " → " + p.target
+	if p.name == "" {
+		return route
+	}
+	return p.name + " (" + route + ")"
+}
+
 // Target returns the address the proxy forwards to.
 func (p *Proxy) Target() string { return p.target }
 
@@ -128,10 +156,18 @@ func (p *Proxy) Events() []Event { return p.ledger.snapshot() }
 //
 // An invalid behavior makes Set return an [*InvalidError], and one the
 // protocol cannot carry out an [*UnsupportedError]; either way nothing
-// changes. After [Proxy.Close], Set returns [ErrClosed]. A failure to listen
-// again, when a [Refuse] or [Restart] ends, is returned too (and logged),
-// with the rest of the change in force.
+// changes. After [Proxy.Close], Set returns [ErrClosed].
+//
+// While a [Refuse] or [Restart] has the listener down, the proxy keeps its
+// port bound (on Linux), so [Proxy.Addr] stays true: no other listener can
+// take the port, and dials are refused. Should listening again fail all
+// the same, Set returns the error (with the rest of the change in force),
+// and the proxy logs it and retries, backing off up to a second, until it
+// listens, its behaviors change or it is closed.
 func (p *Proxy) Set(bs ...Behavior) error {
+	if p.cfg == nil {
+		return ErrClosed // the zero Proxy
+	}
 	for _, b := range bs {
 		if err := b.validate(p.cfg.protocol); err != nil {
 			return err
@@ -201,14 +237,22 @@ func (p *Proxy) install(bs []Behavior) ([]chan struct{}, error) {
 			p.fire(r, 0, now)
 		}
 	}
-	return p.refreshLocked(now)
+	acks, err := p.refreshLocked(now)
+	if err != nil {
+		p.relistenLaterLocked(err)
+	}
+	return acks, err
 }
 
 // Behaviors returns the installed behaviors, in the order given to
-// [Proxy.Set], including those whose For window has closed.
+// [Proxy.Set], including those whose For window has closed; nil if none
+// is installed.
 func (p *Proxy) Behaviors() []Behavior {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.rules) == 0 {
+		return nil
+	}
 	bs := make([]Behavior, len(p.rules))
 	for i, r := range p.rules {
 		bs[i] = r.b
@@ -229,7 +273,7 @@ func (p *Proxy) refresh() {
 		return
 	}
 	if _, err := p.refreshLocked(time.Now()); err != nil {
-		p.log.Error("faults: listening again failed", "addr", p.addr, "err", err)
+		p.relistenLaterLocked(err)
 	}
 }
 
@@ -239,6 +283,9 @@ func (p *Proxy) refresh() {
 // holds p.mu.
 func (p *Proxy) refreshLocked(now time.Time) ([]chan struct{}, error) {
 	err := p.syncListenerLocked(now)
+	if err == nil {
+		p.relistenWait = 0
+	}
 	var acks []chan struct{}
 	ids := make([]uint64, 0, len(p.conns))
 	for id := range p.conns {
@@ -277,7 +324,7 @@ func (p *Proxy) restartLocked(r *rule, now time.Time) {
 // Close is idempotent; later calls wait the same way and return nil.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
-	if !p.closed {
+	if !p.closed && p.cfg != nil {
 		p.closed = true
 		p.cancel()
 		for _, t := range p.timers {
@@ -288,6 +335,7 @@ func (p *Proxy) Close() error {
 			p.ln.Close()
 			p.ln = nil
 		}
+		p.releasePortLocked()
 		for _, c := range p.conns {
 			c.end(endKill)
 		}

@@ -126,7 +126,7 @@ func (c *conn) decideUncounted(plan *connPlan, req request, keep func(*rule) boo
 			if phaseOf(r.b.act) != ph || !e.applies(ph) || keep != nil && !keep(r) {
 				continue
 			}
-			if !r.active(now) || !r.b.matches(req) || !r.decide(p.rng) {
+			if !r.active(now) || !r.b.matches(req) || !r.decide(c.requestRng()) {
 				continue
 			}
 			if summary == "" {

@@ -1,9 +1,15 @@
 package faults_test
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,5 +152,95 @@ func TestSeedReplaysCorruption(t *testing.T) {
 	}
 	if bytes.Equal(a, c) {
 		t.Error("seeds 7 and 8 corrupted the same bytes")
+	}
+}
+
+// requestFaultPatterns opens conns connections to a fresh HTTP-aware proxy
+// with the given seed, one after the other, then sends perConn requests on
+// each, the connections running concurrently, with
+// Error(HTTPStatus(503)).Probability(0.5) installed. It returns, per
+// connection in the order opened, which requests got the injected 503.
+func requestFaultPatterns(t *testing.T, seed int64, conns, perConn int) []string {
+	t.Helper()
+	srv := newHTTPServer(t, pathHandler)
+	p := newHTTPProxy(t, srv.addr(), faults.WithSeed(seed))
+	mustSet(t, p, faults.Error(faults.HTTPStatus(503)).Probability(0.5))
+	cs := make([]*net.TCPConn, conns)
+	for i := range cs {
+		cs[i] = dial(t, p.Addr())
+		// Accepted before the next is dialed: accept order is dial order.
+		deadline := time.Now().Add(5 * time.Second)
+		for p.Stats().ConnsTotal < int64(i+1) {
+			if time.Now().After(deadline) {
+				t.Fatalf("connection %d not accepted within 5s", i+1)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	patterns := make([]string, conns)
+	errs := make(chan error, conns)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			br := bufio.NewReader(c)
+			got := make([]bool, perConn)
+			for j := range got {
+				if _, err := fmt.Fprintf(c, "GET /c%d/r%d HTTP/1.1\r\nHost: x\r\n\r\n", i, j); err != nil {
+					errs <- err
+					return
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					errs <- fmt.Errorf("connection %d, request %d: %v", i+1, j, err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				got[j] = resp.StatusCode == 503
+			}
+			patterns[i] = patternString(got)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return patterns
+}
+
+// TestSeedReplaysConcurrentRequestFaults: two proxies with the same seed,
+// four connections opened in the same order, 60 requests sent on each,
+// the connections concurrently, with a Probability(0.5) error: each
+// connection gets the same faults on both proxies, whatever the
+// interleaving. Another seed gives others.
+func TestSeedReplaysConcurrentRequestFaults(t *testing.T) {
+	const conns, perConn = 4, 60
+	a := requestFaultPatterns(t, 42, conns, perConn)
+	b := requestFaultPatterns(t, 42, conns, perConn)
+	c := requestFaultPatterns(t, 43, conns, perConn)
+	for i := range a {
+		t.Logf("connection %d, seed 42: %s", i+1, a[i])
+		t.Logf("connection %d, seed 42: %s", i+1, b[i])
+		t.Logf("connection %d, seed 43: %s", i+1, c[i])
+		if a[i] != b[i] {
+			t.Errorf("connection %d: the same seed gave different request faults", i+1)
+		}
+		if !strings.Contains(a[i], "X") || !strings.Contains(a[i], ".") {
+			t.Errorf("connection %d: Probability(0.5) over %d requests gave %s", i+1, perConn, a[i])
+		}
+	}
+	if slices.Equal(a, c) {
+		t.Error("seeds 42 and 43 gave the same request faults")
+	}
+	// The connections do not share a source: they differ from each other.
+	if a[0] == a[1] && a[1] == a[2] && a[2] == a[3] {
+		t.Error("every connection got the same pattern")
 	}
 }

@@ -21,12 +21,18 @@ type Stats struct {
 	// Injected counts the faults that fired (see [Behavior]), including
 	// those whose events the ledger has dropped.
 	Injected int64
+
+	// DialFailures counts the upstream dials that failed or timed out: a
+	// wrong or dead target. Each such client's connection was reset, and
+	// each failure is logged (see [WithLogger]).
+	DialFailures int64
 }
 
 type counters struct {
 	connsOpen, connsTotal atomic.Int64
 	bytesUp, bytesDown    atomic.Int64
 	requests, injected    atomic.Int64
+	dialFailures          atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -37,5 +43,6 @@ func (c *counters) snapshot() Stats {
 		BytesDownstream: c.bytesDown.Load(),
 		Requests:        c.requests.Load(),
 		Injected:        c.injected.Load(),
+		DialFailures:    c.dialFailures.Load(),
 	}
 }

@@ -2,6 +2,7 @@ package faulttest_test
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/gofaults/faults/faulttest"
 )
@@ -149,6 +152,34 @@ func TestLoadCountsErrorsPerClassAndSamplesTexts(t *testing.T) {
 	for i, p := range wantPrefix {
 		if !strings.HasPrefix(s[i], p) {
 			t.Errorf("sample %d = %q, want it to start with %q", i, s[i], p)
+		}
+	}
+}
+
+// TestClassifyDriverErrors: errors that client libraries return in place
+// of the system's are classed by what they mean: go-sql-driver's "invalid
+// connection" after a lost connection and database/sql's ErrBadConn are
+// resets; an error that only says "connection refused" in its text is a
+// refusal. The underlying error decides first.
+func TestClassifyDriverErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want faulttest.ErrorClass
+	}{
+		{mysql.ErrInvalidConn, faulttest.ClassReset},
+		{fmt.Errorf("checkout: %w", mysql.ErrInvalidConn), faulttest.ClassReset},
+		{driver.ErrBadConn, faulttest.ClassReset},
+		{errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), faulttest.ClassRefused},
+		{fmt.Errorf("redis: %s", "read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer"), faulttest.ClassReset},
+		{errors.New("write: broken pipe"), faulttest.ClassReset},
+		{errors.Join(errors.New("x"), mysql.ErrInvalidConn), faulttest.ClassReset},
+		// The underlying error first: a timeout whose text mentions a refusal.
+		{fmt.Errorf("connection refused earlier: %w", context.DeadlineExceeded), faulttest.ClassTimeout},
+		{errors.New("invalid connection string"), faulttest.ClassOther},
+		{io.ErrUnexpectedEOF, faulttest.ClassOther},
+	} {
+		if got := faulttest.Classify(tc.err); got != tc.want {
+			t.Errorf("Classify(%q) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }

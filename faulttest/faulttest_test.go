@@ -138,8 +138,14 @@ func TestSetFailsTestOnInvalidBehavior(t *testing.T) {
 	if len(ft.fatals) != 1 || !strings.Contains(ft.fatals[0], "Latency") {
 		t.Fatalf("fatals %q, want one naming Latency", ft.fatals)
 	}
-	if len(ft.cleanups) != 0 {
-		t.Fatal("a refused Set registered a cleanup")
+	// Nothing was installed, so nothing is restored: the proxy keeps the
+	// behaviors it had.
+	if err := p.Set(faults.Latency(time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	ft.runCleanups()
+	if got := p.Behaviors(); len(got) != 1 {
+		t.Fatalf("cleanups of a refused Set changed the behaviors to %v", got)
 	}
 }
 
@@ -203,5 +209,122 @@ func TestRunInstallsEachScenario(t *testing.T) {
 	want := []string{"[]", "[Refuse()]", "[]"}
 	if !slices.Equal(seen, want) {
 		t.Fatalf("behaviors per scenario %q, want %q", seen, want)
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestUseLogsSharedProxy: a proxy made outside the test, as in TestMain,
+// and named: each failing test that used it logs its name, seed and the
+// faults it fired during that test, not those of other tests.
+func TestUseLogsSharedProxy(t *testing.T) {
+	p, err := faults.NewProxy(echoServer(t), faults.WithName("shared"), faults.WithSeed(77))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	first := &fakeT{}
+	faulttest.Use(first, p)
+	faulttest.Set(first, p, faults.Blackout())
+	roundTrip(p.Addr())
+	first.failed = true
+	first.runCleanups()
+
+	second := &fakeT{}
+	faulttest.WithBehavior(second, p, faults.Latency(time.Millisecond), func() {
+		if err := roundTrip(p.Addr()); err != nil {
+			t.Error(err)
+		}
+	})
+	faulttest.Use(second, p) // again: no second report
+	second.failed = true
+	second.runCleanups()
+
+	if len(first.logs) != 1 {
+		t.Fatalf("first test logged %q, want one report", first.logs)
+	}
+	log := first.logs[0]
+	for _, want := range []string{"proxy shared (" + p.Addr() + " → ", "faults.WithSeed(77)", "1 faults fired", "conn 1 Blackout()"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("first test's log lacks %q:\n%s", want, log)
+		}
+	}
+	if len(second.logs) != 1 {
+		t.Fatalf("second test logged %q, want one report", second.logs)
+	}
+	if log := second.logs[0]; !strings.Contains(log, "faults.WithSeed(77); 1 faults fired") || strings.Contains(log, "Blackout") {
+		t.Errorf("second test's log names the wrong faults:\n%s", log)
+	}
+
+	// A test that passes logs nothing.
+	third := &fakeT{}
+	faulttest.Use(third, p)
+	third.runCleanups()
+	if len(third.logs) != 0 {
+		t.Errorf("a passing test logged %q", third.logs)
+	}
+}
+
+// TestDialFailuresLogged: a dead target is not silent: each failed
+// upstream dial is logged to the test while it runs, and counted at its
+// end.
+func TestDialFailuresLogged(t *testing.T) {
+	ft := &fakeT{}
+	p := faulttest.NewProxy(ft, closedAddr(t))
+	for range 2 {
+		if err := roundTrip(p.Addr()); err == nil {
+			t.Fatal("a round trip to a dead target succeeded")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Stats().DialFailures < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	ft.runCleanups()
+	var dials, summary int
+	for _, l := range ft.logs {
+		if strings.Contains(l, "upstream dial failed") && strings.Contains(l, p.Target()) {
+			dials++
+		}
+		if strings.Contains(l, "2 upstream dials to "+p.Target()+" failed") {
+			summary++
+		}
+	}
+	if dials != 2 || summary != 1 {
+		t.Errorf("logs %q; want each failed dial and a summary", ft.logs)
+	}
+	if got := p.Stats().DialFailures; got != 2 {
+		t.Errorf("DialFailures = %d, want 2", got)
+	}
+}
+
+// TestHelperAfterTestEnded: a helper called after its test ended panics
+// with the reason it would have failed the test, not Go's bare "Fail in
+// goroutine after … has completed".
+func TestHelperAfterTestEnded(t *testing.T) {
+	p := faulttest.NewProxy(t, echoServer(t))
+	var ended *testing.T
+	t.Run("ends", func(t *testing.T) { ended = t })
+	got := func() (v any) {
+		defer func() { v = recover() }()
+		faulttest.Set(ended, p, faults.Latency(-time.Second))
+		return nil
+	}()
+	msg, _ := got.(string)
+	for _, want := range []string{"faulttest.Set called after " + ended.Name() + " ended", "Latency(-1s)"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("panic %v; want it to say %q", got, want)
+		}
 	}
 }

@@ -1,12 +1,16 @@
 package faulttest
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,9 +100,55 @@ type LoadOptions struct {
 	// counted per bucket.
 	Proxies []*faults.Proxy
 
-	// Name titles the report; empty means the test's name.
+	// Schedule changes the proxies' behaviors on the run's own clock: each
+	// Step is carried out at its offset, in order of offset, and the
+	// report records when it took effect ([Report.Steps]). The proxies of
+	// the steps are watched as those of Proxies are. Behaviors a step
+	// installs stay installed after the run: end the schedule with a step
+	// that resets the proxy if the test goes on.
+	Schedule []Step
+
+	// Name titles the report and names its file; empty means the test's
+	// name.
 	Name string
 }
+
+// A Step is one change of a load run's [LoadOptions.Schedule]: at offset
+// At, Proxy's behaviors become Behaviors, as by [faults.Proxy.Set]; no
+// Behaviors resets the proxy.
+type Step struct {
+	At        time.Duration // offset from the start of the recorded run, in [-Warmup, Duration); negative during the warm-up
+	Proxy     *faults.Proxy
+	Behaviors []faults.Behavior
+}
+
+// String describes the step, such as "at 2s: mysql (… → …): Set(Restart(1s))".
+func (s Step) String() string {
+	bs := make([]string, len(s.Behaviors))
+	for i, b := range s.Behaviors {
+		bs[i] = b.String()
+	}
+	what := "Reset()"
+	if len(bs) > 0 {
+		what = "Set(" + strings.Join(bs, ", ") + ")"
+	}
+	return fmt.Sprintf("at %v: %v: %s", s.At, s.Proxy, what)
+}
+
+// A StepResult is what became of a scheduled [Step].
+type StepResult struct {
+	Step
+	// Took is the offset at which the step took effect: when Set
+	// returned, the behaviors in force. Negative during the warm-up.
+	Took time.Duration
+	// Err is what Set returned (Load then fails the test), or
+	// [ErrStepSkipped].
+	Err error
+}
+
+// ErrStepSkipped is the error of a [StepResult] whose step was not carried
+// out because the run ended first (MaxRequests reached).
+var ErrStepSkipped = errors.New("faulttest: the run ended before the step was due")
 
 // loadPlan is a validated LoadOptions with its defaults filled in.
 type loadPlan struct {
@@ -123,7 +173,10 @@ type loadPlan struct {
 // Invalid options fail the test at once with t.Fatalf. With go test -v,
 // Load logs a progress line every second. When the environment variable
 // FAULTS_REPORT_DIR is set, Load writes the HTML report there, in a file
-// named after the test, and logs its path; it fails the test if it cannot.
+// named after the run's Name (the test's name by default; a second run of
+// the same name gets name-2.html), and logs its path; it fails the test if
+// it cannot. A step of the Schedule whose Set fails fails the test once
+// the run is over.
 // Load calls t's methods from its own goroutine only.
 func Load(t LoadTB, opts LoadOptions, fn func(ctx context.Context) error) *Report {
 	t.Helper()
@@ -135,15 +188,25 @@ func Load(t LoadTB, opts LoadOptions, fn func(ctx context.Context) error) *Repor
 	if plan.Name == "" {
 		plan.Name = t.Name()
 	}
+	Use(t, plan.Proxies...)
 	r := newRun(plan, fn)
 	rep := r.run(t)
 	if dir := os.Getenv(ReportDirEnv); dir != "" {
-		path, err := writeReportFile(dir, t.Name(), rep)
+		path, err := writeReportFile(dir, plan.Name, rep)
 		if err != nil {
 			t.Fatalf("faulttest: Load: writing the report: %v", err)
 			return rep
 		}
 		t.Logf("faulttest: load report: %s", path)
+	}
+	for i, st := range rep.steps {
+		switch {
+		case errors.Is(st.Err, ErrStepSkipped):
+			t.Logf("faulttest: Load: Schedule[%d] (%v) skipped: the run ended first", i, st.Step)
+		case st.Err != nil:
+			t.Fatalf("faulttest: Load: Schedule[%d] (%v): %v", i, st.Step, st.Err)
+			return rep
+		}
 	}
 	return rep
 }
@@ -172,12 +235,30 @@ func planLoad(opts LoadOptions, fn func(context.Context) error) (loadPlan, error
 		return p, fmt.Errorf("MaxRequests must not be negative; got %d", opts.MaxRequests)
 	case opts.Bucket < 0:
 		return p, fmt.Errorf("Bucket must not be negative; got %v", opts.Bucket)
-	case opts.Bucket > 0 && (opts.Duration+opts.Bucket-1)/opts.Bucket > maxBuckets:
+	case opts.Bucket > opts.Duration:
+		return p, fmt.Errorf("Bucket must be at most Duration (%v); got %v", opts.Duration, opts.Bucket)
+	case opts.Bucket > 0 && (opts.Duration-1)/opts.Bucket+1 > maxBuckets: // ceil without overflow
 		return p, fmt.Errorf("Bucket %v makes more than %d buckets of Duration %v", opts.Bucket, maxBuckets, opts.Duration)
 	}
 	for i, px := range opts.Proxies {
 		if px == nil {
 			return p, fmt.Errorf("Proxies[%d] is nil", i)
+		}
+	}
+	for i, st := range opts.Schedule {
+		switch {
+		case st.Proxy == nil:
+			return p, fmt.Errorf("Schedule[%d]: Proxy is nil", i)
+		case st.At < -opts.Warmup || st.At >= opts.Duration:
+			return p, fmt.Errorf("Schedule[%d]: At must be in [-Warmup, Duration) = [%v, %v); got %v", i, -opts.Warmup, opts.Duration, st.At)
+		}
+	}
+	p.Schedule = slices.Clone(opts.Schedule)
+	slices.SortStableFunc(p.Schedule, func(a, b Step) int { return cmp.Compare(a.At, b.At) })
+	p.Proxies = slices.Clone(opts.Proxies)
+	for _, st := range p.Schedule {
+		if !slices.Contains(p.Proxies, st.Proxy) {
+			p.Proxies = append(p.Proxies, st.Proxy)
 		}
 	}
 	if p.Timeout == 0 {
@@ -264,6 +345,8 @@ func (r *run) run(t LoadTB) *Report {
 	r.t0 = time.Now()
 	end := time.NewTimer(r.plan.total)
 	defer end.Stop()
+	stepsDone := make(chan []StepResult, 1)
+	go func() { stepsDone <- r.runSchedule() }()
 	if r.plan.Rate > 0 {
 		go r.schedule()
 	} else {
@@ -359,6 +442,7 @@ drain:
 		t.Logf("faulttest: Load: MaxInFlight (%d) reached %d times; %d calls dropped", r.plan.MaxInFlight, h, r.dropped.Load())
 	}
 	rep := r.report(abandoned, windows)
+	rep.steps = <-stepsDone
 	if watch != nil {
 		rep.marks = faultMarks(watch.Marks(rep.start, drained, rep.duration, rep.width))
 	}
@@ -379,6 +463,33 @@ func faultMarks(ms []faultwatch.Mark) []FaultMark {
 	out := make([]FaultMark, len(ms))
 	for i, m := range ms {
 		out[i] = FaultMark{At: m.At, Count: m.Count, Label: m.Label}
+	}
+	return out
+}
+
+// runSchedule carries out the steps of the schedule on time, until the
+// run ends, and returns what became of each.
+func (r *run) runSchedule() []StepResult {
+	out := make([]StepResult, len(r.plan.Schedule))
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for i, st := range r.plan.Schedule {
+		out[i] = StepResult{Step: st, Err: ErrStepSkipped}
+		if wait := r.plan.Warmup + st.At - time.Since(r.t0); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-r.ended:
+				continue
+			}
+		}
+		select {
+		case <-r.ended:
+			continue
+		default:
+		}
+		err := st.Proxy.Set(st.Behaviors...)
+		out[i].Took, out[i].Err = r.offset(time.Since(r.t0)), err
 	}
 	return out
 }
@@ -475,13 +586,31 @@ func (r *run) caller() {
 	}
 }
 
+// written holds the report files this process wrote, so that two runs of
+// the same name do not overwrite each other's.
+var written struct {
+	sync.Mutex
+	paths map[string]bool
+}
+
 // writeReportFile writes rep's HTML report to dir, in a file named after
-// the test, and returns its path.
-func writeReportFile(dir, testName string, rep *Report) (path string, err error) {
+// the run (see reportFileName), and returns its path. A run whose file
+// this process wrote already gets a numbered one: name-2.html, name-3.html…
+func writeReportFile(dir, name string, rep *Report) (path string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	path = filepath.Join(dir, reportFileName(testName))
+	base := strings.TrimSuffix(reportFileName(name), ".html")
+	written.Lock()
+	if written.paths == nil {
+		written.paths = make(map[string]bool)
+	}
+	path = filepath.Join(dir, base+".html")
+	for n := 2; written.paths[path]; n++ {
+		path = filepath.Join(dir, fmt.Sprintf("%s-%d.html", base, n))
+	}
+	written.paths[path] = true
+	written.Unlock()
 	f, err := os.Create(path)
 	if err != nil {
 		return "", err
@@ -509,4 +638,16 @@ func reportFileName(testName string) string {
 		name = "load"
 	}
 	return name + ".html"
+}
+
+// String describes the result, such as "at 2s, took effect at 2.001s:
+// mysql (… → …): Reset()", with the error if there is one.
+func (s StepResult) String() string {
+	out := strings.Replace(s.Step.String(), ":", fmt.Sprintf(", took effect at %v:", s.Took.Round(time.Microsecond)), 1)
+	if errors.Is(s.Err, ErrStepSkipped) {
+		out = s.Step.String() + " (skipped)"
+	} else if s.Err != nil {
+		out += " (" + s.Err.Error() + ")"
+	}
+	return out
 }

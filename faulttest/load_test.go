@@ -2,8 +2,10 @@ package faulttest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -291,6 +293,9 @@ func TestLoadValidatesOptions(t *testing.T) {
 		{faulttest.LoadOptions{Rate: 10, Duration: time.Second, MaxInFlight: -1}, nop, "MaxInFlight"},
 		{faulttest.LoadOptions{Rate: 10, Duration: time.Second, MaxRequests: -1}, nop, "MaxRequests"},
 		{faulttest.LoadOptions{Rate: 10, Duration: time.Minute, Bucket: time.Millisecond}, nop, "more than 600 buckets"},
+		{faulttest.LoadOptions{Rate: 10, Duration: time.Second, Bucket: math.MaxInt64}, nop, "Bucket must be at most Duration"},
+		{faulttest.LoadOptions{Rate: 10, Duration: time.Second, Bucket: 2 * time.Second}, nop, "Bucket must be at most Duration"},
+		{faulttest.LoadOptions{Rate: 10, Duration: time.Second, Schedule: []faulttest.Step{{At: time.Second}}}, nop, "Schedule[0]: Proxy is nil"},
 		{faulttest.LoadOptions{Rate: 10, Duration: time.Second, Proxies: []*faults.Proxy{nil}}, nop, "Proxies[0] is nil"},
 		{faulttest.LoadOptions{Rate: 10, Duration: time.Second}, nil, "function to call is nil"},
 	} {
@@ -430,5 +435,81 @@ func BenchmarkLoadOpenAtRate(b *testing.B) {
 			b.ReportMetric(float64(rep.ScheduleLag(0.99).Microseconds()), "p99-lag-µs")
 			b.ReportMetric(float64(rep.Dropped()), "dropped")
 		})
+	}
+}
+
+// TestLoadSchedule: faults on the run's own clock. Each step is carried
+// out at its offset and the report says when it took effect; the fault
+// windows follow, and RequireRecovery takes a step's offset.
+func TestLoadSchedule(t *testing.T) {
+	p := faulttest.NewProxy(t, echoServer(t), faults.WithName("echo"))
+	other := faulttest.NewProxy(t, echoServer(t))
+	rep := faulttest.Load(t, faulttest.LoadOptions{
+		Rate: 100, Duration: 3 * time.Second, Warmup: 200 * time.Millisecond, Timeout: time.Second,
+		Schedule: []faulttest.Step{
+			{At: 2 * time.Second, Proxy: p}, // out of order: sorted by At
+			{At: 800 * time.Millisecond, Proxy: p, Behaviors: []faults.Behavior{faults.Blackout()}},
+			{At: -100 * time.Millisecond, Proxy: other, Behaviors: []faults.Behavior{faults.Latency(time.Millisecond)}},
+		},
+	}, func(ctx context.Context) error { return dialEcho(ctx, p.Addr()) })
+
+	steps := rep.Steps()
+	t.Logf("%v; steps %+v; windows %+v", rep, steps, rep.FaultWindows())
+	if len(steps) != 3 {
+		t.Fatalf("%d steps reported, want 3", len(steps))
+	}
+	for i, want := range []time.Duration{-100 * time.Millisecond, 800 * time.Millisecond, 2 * time.Second} {
+		st := steps[i]
+		if st.At != want || st.Err != nil {
+			t.Errorf("step %d: %+v, want At %v and no error", i, st, want)
+		}
+		// Took effect on time: generous bounds for a busy machine.
+		if st.Took < st.At || st.Took > st.At+300*time.Millisecond {
+			t.Errorf("step %d (%v) took effect at %v", i, st.Step, st.Took)
+		}
+	}
+	if got := steps[1].Step.String(); !strings.HasPrefix(got, "at 800ms: echo (") || !strings.HasSuffix(got, ": Set(Blackout())") {
+		t.Errorf("step String() = %q", got)
+	}
+	if got := steps[2].String(); !strings.HasPrefix(got, "at 2s, took effect at ") || !strings.HasSuffix(got, ": Reset()") {
+		t.Errorf("step String() = %q", got)
+	}
+	// The proxies of the steps are watched: Blackout's window on "echo".
+	var blackout []faulttest.FaultWindow
+	for _, w := range rep.FaultWindows() {
+		if w.Proxy == "echo" {
+			blackout = append(blackout, w)
+		}
+	}
+	if len(blackout) != 1 || blackout[0].Label != "Blackout()" ||
+		blackout[0].From < steps[1].At || blackout[0].To > steps[2].Took+300*time.Millisecond {
+		t.Fatalf("windows of echo %+v, want Blackout() from 800ms to 2s", blackout)
+	}
+	inside := faulttest.Window{From: steps[1].Took + 200*time.Millisecond, To: steps[2].At - 200*time.Millisecond}
+	faulttest.RequireErrorRate(t, rep, inside, 1, 0.1)
+	faulttest.RequireRecovery(t, rep, steps[2].Took, 100*time.Millisecond)
+	if bs := p.Behaviors(); bs != nil {
+		t.Errorf("after the schedule's reset: %v", bs)
+	}
+
+	// A recovery that does not happen fails, given as an offset too.
+	ft := &fakeT{}
+	faulttest.RequireRecovery(ft, rep, steps[1].Took, 100*time.Millisecond)
+	if len(ft.fatals) != 1 {
+		t.Errorf("RequireRecovery from inside the blackout: fatals %q, want one", ft.fatals)
+	}
+}
+
+// TestLoadScheduleStepFails: a step whose Set fails fails the test once
+// the run is over, naming the step.
+func TestLoadScheduleStepFails(t *testing.T) {
+	p := faulttest.NewProxy(t, echoServer(t))
+	ft := &loadFakeT{}
+	rep := faulttest.Load(ft, faulttest.LoadOptions{
+		Rate: 100, Duration: 300 * time.Millisecond,
+		Schedule: []faulttest.Step{{At: 100 * time.Millisecond, Proxy: p, Behaviors: []faults.Behavior{faults.DropResponse()}}},
+	}, func(context.Context) error { return nil })
+	if rep == nil || len(ft.fatals) != 1 || !strings.Contains(ft.fatals[0], "Schedule[0]") || !errors.Is(rep.Steps()[0].Err, faults.ErrUnsupported) {
+		t.Errorf("fatals %q, steps %+v; want the step's error", ft.fatals, rep.Steps())
 	}
 }

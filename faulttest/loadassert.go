@@ -33,10 +33,21 @@ func RequireErrorRate(t TB, rep *Report, w Window, want, tolerance float64) {
 // since and stayed at zero until the end of the run: every call that
 // started (open model: was scheduled) after since+d succeeded, and at least
 // one call succeeded after the last failure. See [Report.RecoveryTime].
-func RequireRecovery(t TB, rep *Report, since time.Time, d time.Duration) {
+//
+// since is a time, or an offset into the recorded run such as a
+// scheduled step's [StepResult.Took]:
+//
+//	faulttest.RequireRecovery(t, rep, rep.Steps()[1].Took, time.Second)
+func RequireRecovery[T time.Time | time.Duration](t TB, rep *Report, since T, d time.Duration) {
 	t.Helper()
-	rec, ok := rep.RecoveryTime(since)
-	from := rep.Offset(since)
+	var from time.Duration
+	switch s := any(since).(type) {
+	case time.Time:
+		from = rep.Offset(s)
+	case time.Duration:
+		from = s
+	}
+	rec, ok := rep.rec.RecoveryTime(from)
 	if !ok {
 		errs, reqs := rep.countIn(Window{From: from, To: rep.duration})
 		t.Fatalf("faulttest: %s: errors never stopped after %v into the run: the last failed call started %v after it, and none succeeded later (%d errors in %d calls from %v to the end)%s",

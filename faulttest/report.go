@@ -3,6 +3,7 @@ package faulttest
 import (
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/gofaults/faults/faulttest/internal/recorder"
@@ -30,7 +31,7 @@ type Bucket struct {
 // non-empty set of behaviors installed.
 type FaultWindow struct {
 	Window
-	Proxy string // the proxy's address
+	Proxy string // the proxy's name ([faults.WithName]), or its address if it has none
 	Label string // the behaviors in force, as their String methods render them, joined by ", "
 }
 
@@ -39,7 +40,7 @@ type FaultWindow struct {
 type FaultMark struct {
 	At    time.Duration // the start of the bucket
 	Count int
-	Label string // the behavior that fired, prefixed with the proxy's address when the run watched several
+	Label string // the behavior that fired, prefixed with the proxy's name or address when the run watched several
 }
 
 // The recorder counts errors per class in arrays of the same length.
@@ -71,6 +72,7 @@ type Report struct {
 	limitHits        int64
 	windows          []FaultWindow
 	marks            []FaultMark
+	steps            []StepResult
 }
 
 // report turns the run's recordings into a Report. The recorder is closed.
@@ -176,6 +178,31 @@ func (r *Report) ScheduleLag(q float64) time.Duration {
 	return r.rec.ScheduleLag(q)
 }
 
+// Thresholds beyond which the generator is said to have fallen behind.
+const (
+	backlogLag      = 10 * time.Millisecond // p99 schedule lag
+	backlogLagShare = 0.1                   // of the p99 latency
+)
+
+// backlogWarning says, for the open model, whether the generator could not
+// keep up with the rate, so that the latencies count its own backlog; ""
+// if it kept up.
+func (r *Report) backlogWarning() string {
+	if !r.open {
+		return ""
+	}
+	lag := r.ScheduleLag(0.99)
+	if r.limitHits == 0 && (lag < backlogLag || float64(lag) < backlogLagShare*float64(r.Latency(0.99))) {
+		return ""
+	}
+	w := fmt.Sprintf("The load generator fell behind the rate of %v calls/s: calls started up to %v (p99) after their scheduled time, and every latency here includes that backlog, not only the time the code under test took.",
+		r.rate, sig3(lag))
+	if r.limitHits > 0 {
+		w += fmt.Sprintf(" MaxInFlight (%d) was reached %d times.", r.maxInFlight, r.limitHits)
+	}
+	return w + " Lower the rate or raise MaxInFlight to measure the code under test alone."
+}
+
 // sig3 rounds d to 3 significant digits, the precision of the latencies,
 // for messages.
 func sig3(d time.Duration) time.Duration {
@@ -234,6 +261,10 @@ func (r *Report) FaultWindows() []FaultWindow { return append([]FaultWindow(nil)
 // only the most recent events ([faults.WithEventLimit]); the buckets'
 // Faults counts include the ones it dropped.
 func (r *Report) FaultMarks() []FaultMark { return append([]FaultMark(nil), r.marks...) }
+
+// Steps returns what became of the steps of the run's Schedule, in order
+// of offset: when each took effect.
+func (r *Report) Steps() []StepResult { return slices.Clone(r.steps) }
 
 // FaultsFired returns the number of faults the watched proxies fired during
 // the recorded run.
@@ -312,8 +343,16 @@ func (r *Report) page() reportpage.Page {
 		row(name, "%v", sig3(r.Latency(q)))
 	}
 	row("faults fired", "%d", r.FaultsFired())
+	for i, st := range r.steps {
+		row(fmt.Sprintf("step %d", i+1), "%v", st)
+	}
 	if r.open {
-		row("schedule lag", "p50 %v, p99 %v (part of every latency)", sig3(r.ScheduleLag(0.5)), sig3(r.ScheduleLag(0.99)))
+		lag := fmt.Sprintf("p50 %v, p99 %v (part of every latency)", sig3(r.ScheduleLag(0.5)), sig3(r.ScheduleLag(0.99)))
+		if w := r.backlogWarning(); w != "" {
+			lag += " — ⚠ " + w
+			p.Warnings = append(p.Warnings, w)
+		}
+		row("schedule lag", "%s", lag)
 		row("max in flight", "%d (reached %d times, %d calls dropped)", r.maxInFlight, r.limitHits, r.dropped)
 	}
 	if r.abandoned > 0 {

@@ -3,6 +3,7 @@ package faulttest
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,6 +133,29 @@ func TestAutoBucket(t *testing.T) {
 	} {
 		if got := autoBucket(d); got != want {
 			t.Errorf("autoBucket(%v) = %v, want %v", d, got, want)
+		}
+	}
+}
+
+// TestReportWarnsOfBacklog: when the generator starts calls late, the
+// report says loudly that the latencies include its backlog, next to the
+// schedule lag and above the charts; when it keeps up, it says nothing.
+func TestReportWarnsOfBacklog(t *testing.T) {
+	if p := fixedReport().page(); len(p.Warnings) != 0 {
+		t.Errorf("a run that kept up warns: %q", p.Warnings)
+	}
+	rec := newRecorder(time.Second, 100*time.Millisecond)
+	for off := time.Duration(0); off < time.Second; off += 10 * time.Millisecond {
+		rec.Record(off, 40*time.Millisecond, 41*time.Millisecond, nil) // 40ms late, 1ms of work
+	}
+	r := &run{plan: loadPlan{LoadOptions: LoadOptions{Name: "behind", Rate: 100, Duration: time.Second, Bucket: 100 * time.Millisecond, Timeout: time.Second}}, rec: rec}
+	p := r.report(0, nil).page()
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "fell behind") || !strings.Contains(p.Warnings[0], "up to 40") {
+		t.Fatalf("warnings %q, want one about the backlog", p.Warnings)
+	}
+	for _, row := range p.Summary {
+		if row[0] == "schedule lag" && !strings.Contains(row[1], "⚠ The load generator fell behind") {
+			t.Errorf("schedule lag row %q does not warn", row[1])
 		}
 	}
 }

@@ -59,3 +59,26 @@ func TestLoadWritesNoReportWithoutDir(t *testing.T) {
 		t.Errorf("WriteHTML: %v, %.200q", err, buf.String())
 	}
 }
+
+// TestLoadReportFilePerName: two runs in one test write two files, each
+// named after its Name; two runs of the same name do not overwrite each
+// other.
+func TestLoadReportFilePerName(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(faulttest.ReportDirEnv, dir)
+	ft := &loadFakeT{}
+	nop := func(context.Context) error { return nil }
+	for _, name := range []string{"before restart", "after restart", "after restart"} {
+		faulttest.Load(ft, faulttest.LoadOptions{Rate: 100, Duration: 50 * time.Millisecond, Name: name}, nop)
+	}
+	for _, f := range []string{"before_restart.html", "after_restart.html", "after_restart-2.html"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Errorf("%s: %v (logs %q)", f, err, ft.logs)
+			continue
+		}
+		if !bytes.Contains(b, []byte("restart")) {
+			t.Errorf("%s lacks its title", f)
+		}
+	}
+}

@@ -21,7 +21,7 @@ const PollInterval = 10 * time.Millisecond
 // behaviors installed.
 type Window struct {
 	From, To time.Duration
-	Proxy    string // the proxy's address
+	Proxy    string // the proxy's name (faults.WithName), or its address if it has none
 	Label    string // the behaviors in force, as their String methods render them, joined by ", "
 }
 
@@ -30,7 +30,7 @@ type Window struct {
 type Mark struct {
 	At    time.Duration // the start of the bucket
 	Count int
-	Label string // the behavior that fired, prefixed with the proxy's address when the run watched several
+	Label string // the behavior that fired, prefixed with the proxy's name or address when the run watched several
 }
 
 // A FaultCounter counts the faults fired at an offset of the run; the
@@ -117,7 +117,7 @@ func (w *Watch) closeWindow(i int, off time.Duration) {
 	w.windows = append(w.windows, Window{
 		From:  from,
 		To:    off,
-		Proxy: w.proxies[i].Addr(),
+		Proxy: proxyLabel(w.proxies[i]),
 		Label: w.labels[i],
 	})
 }
@@ -155,7 +155,7 @@ func (w *Watch) Marks(start time.Time, until, duration, width time.Duration) []M
 			off = min(off, duration-1)
 			label := e.Behavior
 			if w.prefix {
-				label = p.Addr() + " " + label
+				label = proxyLabel(p) + " " + label
 			}
 			k := key{off / width * width, label}
 			if counts[k] == 0 {
@@ -175,4 +175,13 @@ func (w *Watch) Marks(start time.Time, until, duration, width time.Duration) []M
 		marks[i] = Mark{At: k.at, Count: counts[k], Label: k.label}
 	}
 	return marks
+}
+
+// proxyLabel names p in windows and marks: its name, or its address if it
+// has none.
+func proxyLabel(p *faults.Proxy) string {
+	if n := p.Name(); n != "" {
+		return n
+	}
+	return p.Addr()
 }

@@ -28,6 +28,7 @@ type Page struct {
 	Marks    []Mark      // faults that fired, aggregated per bucket
 	Summary  [][2]string // rows of the summary table, in order: name, value
 	Samples  []string    // sampled error texts, each prefixed with its class
+	Warnings []string    // shown above the charts, loudly: what makes the numbers less than true
 }
 
 // A Bucket is the calls that started in [Start, Start+Bucket): how many,
@@ -72,6 +73,7 @@ type pageView struct {
 	MoreWindows int
 	Samples     []string
 	MoreSamples int
+	Warnings    []string
 	Shade       string // the fault windows' fill
 	Colors      map[string]string
 }
@@ -91,6 +93,7 @@ func Write(w io.Writer, p Page) error {
 		Bucket:   formatOffset(g.Bucket),
 		Charts:   buildCharts(g, p),
 		Shade:    shadeColor,
+		Warnings: p.Warnings,
 		Colors: map[string]string{
 			"throughput": colorThroughput, "errors": colorErrors,
 			"p50": colorP50, "p99": colorP99, "mark": colorMark,

@@ -31,7 +31,9 @@ h2 { font-size: 15px; margin: 22px 0 8px; }
 .tables { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 0 28px; }
 table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid #e5e7eb; }
 th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid #eef0f3; vertical-align: top; word-break: break-word; }
-th { background: #f9fafb; font-weight: 600; }
+th { background: #f9fafb; font-weight: 600; white-space: nowrap; word-break: normal; }
+.chart .wedge { stroke: #c2410c; stroke-width: 1.2; stroke-dasharray: 4 3; }
+.warning { background: #fef2f2; border: 2px solid #dc2626; color: #991b1b; font-weight: 600; padding: 8px 12px; margin: 12px 0; }
 table.summary td:first-child { color: #4b5563; white-space: pre; }
 table.summary td:last-child { font-variant-numeric: tabular-nums; }
 ol.samples { background: #fff; border: 1px solid #e5e7eb; margin: 0; padding: 8px 12px 8px 36px; }
@@ -45,7 +47,8 @@ footer { margin-top: 24px; color: #9ca3af; font-size: 12px; }
 <body>
 <main>
 <h1>{{.Title}}</h1>
-<p class="meta">{{if .Started}}started {{.Started}} · {{end}}ran {{.Duration}} · one point per {{.Bucket}} · time axis: since the start of the run</p>
+{{range .Warnings}}<p class="warning">⚠ {{.}}</p>
+{{end}}<p class="meta">{{if .Started}}started {{.Started}} · {{end}}ran {{.Duration}} · one point per {{.Bucket}} · time axis: since the start of the run</p>
 <div class="legend">
 <span><i class="sw" style="background:{{.Colors.throughput}}"></i>requests/s</span>
 <span><i class="sw" style="background:{{.Colors.errors}}"></i>error rate</span>
@@ -56,12 +59,12 @@ footer { margin-top: 24px; color: #9ca3af; font-size: 12px; }
 </div>
 {{range .Charts}}{{$c := .}}
 <svg class="chart" id="chart-{{.ID}}" viewBox="0 0 {{num .Width}} {{num .Height}}" width="{{num .Width}}" height="{{num .Height}}" role="img" aria-label="{{.Title}} ({{.YLabel}}) over time">
-<g class="windows">{{range .Windows}}<rect class="fault" x="{{num .X}}" y="{{num $c.PlotY}}" width="{{num .W}}" height="{{num $c.PlotH}}" fill="{{$.Shade}}"><title>{{.Title}}</title></rect>{{end}}</g>
+<g class="windows">{{range .Windows}}<rect class="fault" x="{{num .X}}" y="{{num $c.PlotY}}" width="{{num .W}}" height="{{num $c.PlotH}}" fill="{{$.Shade}}"><title>{{.Title}}</title></rect><line class="wedge" x1="{{num .X}}" x2="{{num .X}}" y1="{{num $c.PlotY}}" y2="{{num $c.PlotBot}}"/>{{end}}</g>
 <g class="yaxis">{{range .YTicks}}<line class="grid" x1="{{num $c.PlotX}}" x2="{{num (add $c.PlotX $c.PlotW)}}" y1="{{num .Pos}}" y2="{{num .Pos}}"/><text x="{{num (add $c.PlotX -6)}}" y="{{num (add .Pos 4)}}" text-anchor="end">{{.Label}}</text>{{end}}</g>
 <g class="xaxis"><line class="axis" x1="{{num $c.PlotX}}" x2="{{num (add $c.PlotX $c.PlotW)}}" y1="{{num $c.PlotBot}}" y2="{{num $c.PlotBot}}"/>{{range .XTicks}}<line class="axis" x1="{{num .Pos}}" x2="{{num .Pos}}" y1="{{num $c.PlotBot}}" y2="{{num (add $c.PlotBot 5)}}"/><text x="{{num .Pos}}" y="{{num (add $c.PlotBot 18)}}" text-anchor="middle">{{.Label}}</text>{{end}}</g>
 <text class="ctitle" x="{{num .PlotX}}" y="20">{{.Title}}</text>
 <text class="unit" transform="translate(18 {{num (add .PlotY (half .PlotH))}}) rotate(-90)" text-anchor="middle">{{.YLabel}}</text>
-{{if .ShowWins}}<g class="wlabels">{{range .Windows}}{{if .Label}}<text class="wlabel" x="{{num (add .X 4)}}" y="{{num (add $c.PlotY 13)}}">{{.Label}}<title>{{.Title}}</title></text>{{end}}{{end}}</g>
+{{if .ShowWins}}<g class="wlabels">{{range .Windows}}{{$w := .}}{{if .Lines}}<text class="wlabel" x="{{num (add .X 4)}}" y="{{num (add $c.PlotY 13)}}">{{range $i, $l := .Lines}}<tspan x="{{num (add $w.X 4)}}" dy="{{if $i}}13{{else}}0{{end}}">{{$l}}</tspan>{{end}}<title>{{.Title}}</title></text>{{end}}{{end}}</g>
 {{end}}{{range $i, $s := .Series}}<g class="series" id="series-{{$c.ID}}-{{$i}}">
 {{if .Area}}<polygon points="{{.Area}}" fill="{{.Color}}" fill-opacity="0.12" stroke="none"/>{{end}}{{range .Segments}}<polyline class="series" points="{{.}}" stroke="{{$s.Color}}"/>{{end}}{{range .Dots}}<circle cx="{{num .X}}" cy="{{num .Y}}" r="2.2" fill="{{$s.Color}}"/>{{end}}
 </g>

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -497,5 +498,44 @@ func TestAxisScales(t *testing.T) {
 		if got := formatNumber(v); got != want {
 			t.Errorf("formatNumber(%g) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// TestReportPageWindowBoundaries: back-to-back windows each get an edge at
+// their start, so two of them do not read as one block; a long label is
+// wrapped over lines inside its window rather than cut; table headers do
+// not break inside a word; warnings show above the charts.
+func TestReportPageWindowBoundaries(t *testing.T) {
+	long := "Error(HTTPStatus(503)).When(Method(\"POST\"), Path(\"/orders/*\")).Probability(0.5)"
+	p := Page{Duration: 6 * time.Second, Bucket: time.Second,
+		Windows: []Window{
+			{From: 0, To: 3 * time.Second, Label: long},
+			{From: 3 * time.Second, To: 6 * time.Second, Label: "Latency(80ms)"},
+		},
+		Warnings: []string{"The load generator fell behind"},
+	}
+	out, doc := render(t, p)
+	for id, svg := range charts(t, doc) {
+		edges := findAll(svg, "line", "wedge")
+		if len(edges) != 2 {
+			t.Fatalf("%s: %d window edges, want 2", id, len(edges))
+		}
+		if x0, x1 := fattr(t, edges[0], "x1"), fattr(t, edges[1], "x1"); !near(x0, plotLeft) || !near(x1, plotLeft+plotWidth/2) {
+			t.Errorf("%s: edges at %g and %g, want %g and %g", id, x0, x1, plotLeft, plotLeft+plotWidth/2)
+		}
+	}
+	// The label, wrapped over lines: all of it, in order.
+	var shown strings.Builder
+	for _, ts := range regexp.MustCompile(`<tspan[^>]*>([^<]*)</tspan>`).FindAllStringSubmatch(out, -1) {
+		shown.WriteString(html.UnescapeString(ts[1]))
+	}
+	if got := strings.ReplaceAll(shown.String(), " ", ""); !strings.Contains(got, strings.ReplaceAll(long, " ", "")) {
+		t.Errorf("chart labels %q do not hold the whole label %q", shown.String(), long)
+	}
+	if !strings.Contains(out, "white-space: nowrap; word-break: normal") {
+		t.Error("table headers may break inside a word")
+	}
+	if !strings.Contains(out, `class="warning">⚠ The load generator fell behind`) {
+		t.Error("the warning is not shown")
 	}
 }

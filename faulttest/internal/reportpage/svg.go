@@ -55,8 +55,9 @@ type svgSeries struct {
 // svgWindow is a fault window's shaded rectangle.
 type svgWindow struct {
 	X, W  float64
-	Label string // drawn inside the rectangle, possibly shortened; "" if too narrow
-	Title string // the whole label and times, shown on hover
+	Label string   // the label, drawn inside the rectangle as Lines
+	Lines []string // Label wrapped to the rectangle's width; none if too narrow
+	Title string   // the whole label and times, shown on hover
 }
 
 // svgMark is a group of fired faults.

@@ -60,23 +60,49 @@ func windowRects(g pageGeometry) []svgWindow {
 	}
 	for i := range out {
 		out[i].W = max(out[i].W, 1.5) // an instant still shows
-		out[i].Label = fitLabel(out[i].Label, out[i].W)
+		out[i].Lines = wrapLabel(out[i].Label, out[i].W, maxLabelLines)
 	}
 	return out
 }
 
-// fitLabel shortens label to fit a shaded window width px wide (at about
-// 6.5 px a character), or returns "" when the window is too narrow.
-func fitLabel(label string, width float64) string {
+// maxLabelLines is how many lines a window's label may take in a chart.
+const maxLabelLines = 6
+
+// wrapLabel wraps label into lines that fit a shaded window width px wide
+// (at about 6.5 px a character), breaking after ", " or "." where it can,
+// at most maxLines lines (the last one then ends with "…": the whole label
+// is in the window table and the hover title). It returns nil when the
+// window is too narrow for any.
+func wrapLabel(label string, width float64, maxLines int) []string {
 	if width < windowLabelW {
-		return ""
+		return nil
 	}
-	n := int((width - 8) / 6.5)
+	n := max(int((width-8)/6.5), 2)
 	r := []rune(label)
-	if len(r) <= n {
-		return label
+	var lines []string
+	for len(r) > 0 {
+		if len(lines) == maxLines-1 && len(r) > n {
+			lines = append(lines, string(r[:n-1])+"…")
+			break
+		}
+		if len(r) <= n {
+			lines = append(lines, string(r))
+			break
+		}
+		cut := n
+		for i := n; i > n/2; i-- {
+			if r[i-1] == '.' || r[i-1] == ' ' || r[i-1] == ',' || r[i-1] == '(' {
+				cut = i
+				break
+			}
+		}
+		lines = append(lines, strings.TrimRight(string(r[:cut]), " "))
+		r = r[cut:]
+		for len(r) > 0 && r[0] == ' ' {
+			r = r[1:]
+		}
 	}
-	return string(r[:max(n-1, 1)]) + "…"
+	return lines
 }
 
 // markGroups merges the fired-fault marks into bins markBinPx wide. A
