@@ -242,7 +242,22 @@ func (r *postgresRelay) request(h pgwire.Header) bool {
 	case pgwire.TypeDescribe:
 		note = pgDescr
 	case pgwire.TypeClose:
-		note = pgClose
+		msg, ok := r.message(h)
+		if !ok {
+			return false
+		}
+		// Forget what is closed, so that a client preparing statement
+		// after statement (and closing them) holds the proxy's memory
+		// steady.
+		if t, err := pgwire.ParseClose(msg[pgwire.HeaderLen:]); err == nil {
+			if t.Kind == pgwire.TargetStatement {
+				delete(r.statements, string(t.Name))
+			} else {
+				delete(r.portals, string(t.Name))
+			}
+		}
+		r.push(pgClose, nil)
+		return r.forward(msg)
 	case pgwire.TypeSync:
 		note = pgSync
 	}
