@@ -308,7 +308,7 @@ func (r *httpRelay) responses(done chan<- struct{}) {
 		// Parked first: a reply of the proxy's queued after the queue is
 		// read here wakes the read below.
 		r.park()
-		if !r.deliverAnswers() {
+		if !r.deliverAnswers(&r.queue) {
 			return
 		}
 		_, err := r.fromServer.Peek(1)
@@ -320,7 +320,7 @@ func (r *httpRelay) responses(done chan<- struct{}) {
 			case r.woken(err):
 				continue // woken for a reply of the proxy's
 			case err == io.EOF:
-				if r.deliverAnswers() {
+				if r.deliverAnswers(&r.queue) {
 					closeWrite(r.client)
 				}
 			default:
@@ -361,27 +361,6 @@ func (r *httpRelay) responses(done chan<- struct{}) {
 			return
 		}
 	}
-}
-
-// deliverAnswers writes the proxy's replies at the front of the queue, and
-// forgets them once written, so that a request side waiting for its turn
-// (Abort) knows them to be out. It reports whether the relay goes on: not
-// after a write error, or a reply that closes the connection.
-func (r *httpRelay) deliverAnswers() bool {
-	replies, closes := r.queue.pop(0, 0)
-	if len(replies) == 0 {
-		return true
-	}
-	if err := r.toClient.writev(replies...); err != nil {
-		r.fail(err)
-		return false
-	}
-	r.queue.pop(len(replies), 1)
-	if closes {
-		r.c.end(endClose)
-		return false
-	}
-	return true
 }
 
 // respond passes one response to the client as the effects of its request

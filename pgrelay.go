@@ -219,45 +219,15 @@ func (r *postgresRelay) request(h pgwire.Header) bool {
 		return r.statement(h)
 	case pgwire.TypeFunctionCall:
 		note = pgQuery
-	case pgwire.TypeParse:
+	case pgwire.TypeParse, pgwire.TypeBind, pgwire.TypeClose:
 		msg, ok := r.message(h)
 		if !ok {
 			return false
 		}
-		if p, err := pgwire.ParseParse(msg[pgwire.HeaderLen:]); err == nil {
-			r.statements[string(p.Name)] = string(p.Query)
-		}
-		r.push(pgParse, nil)
-		return r.forward(msg)
-	case pgwire.TypeBind:
-		msg, ok := r.message(h)
-		if !ok {
-			return false
-		}
-		if b, err := pgwire.ParseBind(msg[pgwire.HeaderLen:]); err == nil {
-			r.portals[string(b.Portal)] = r.statements[string(b.Statement)]
-		}
-		r.push(pgBind, nil)
+		r.push(r.learn(h.Type, msg[pgwire.HeaderLen:]), nil)
 		return r.forward(msg)
 	case pgwire.TypeDescribe:
 		note = pgDescr
-	case pgwire.TypeClose:
-		msg, ok := r.message(h)
-		if !ok {
-			return false
-		}
-		// Forget what is closed, so that a client preparing statement
-		// after statement (and closing them) holds the proxy's memory
-		// steady.
-		if t, err := pgwire.ParseClose(msg[pgwire.HeaderLen:]); err == nil {
-			if t.Kind == pgwire.TargetStatement {
-				delete(r.statements, string(t.Name))
-			} else {
-				delete(r.portals, string(t.Name))
-			}
-		}
-		r.push(pgClose, nil)
-		return r.forward(msg)
 	case pgwire.TypeSync:
 		note = pgSync
 	}
@@ -265,6 +235,32 @@ func (r *postgresRelay) request(h pgwire.Header) bool {
 		r.push(note, nil)
 	}
 	return r.pass(h)
+}
+
+// learn follows the statements and portals the client names, from the
+// payload of a Parse, a Bind or a Close: a Close forgets what it closes,
+// so that a client preparing statement after statement (and closing them)
+// holds the proxy's memory steady. It returns the note of the message's
+// entry.
+func (r *postgresRelay) learn(t byte, payload []byte) string {
+	switch t {
+	case pgwire.TypeParse:
+		if p, err := pgwire.ParseParse(payload); err == nil {
+			r.statements[string(p.Name)] = string(p.Query)
+		}
+		return pgParse
+	case pgwire.TypeBind:
+		if b, err := pgwire.ParseBind(payload); err == nil {
+			r.portals[string(b.Portal)] = r.statements[string(b.Statement)]
+		}
+		return pgBind
+	}
+	if c, err := pgwire.ParseClose(payload); err == nil && c.Kind == pgwire.TargetStatement {
+		delete(r.statements, string(c.Name))
+	} else if err == nil {
+		delete(r.portals, string(c.Name))
+	}
+	return pgClose
 }
 
 // statement decides on a Query or an Execute, whose header is h, and
@@ -489,7 +485,7 @@ func (r *postgresRelay) replies(done chan<- struct{}) {
 				return
 			}
 			r.park()
-			if !r.deliverAnswers() {
+			if !r.deliverAnswers(&r.queue) {
 				return
 			}
 			h, err = pgwire.PeekHeader(r.fromServer)
@@ -537,7 +533,7 @@ func (r *postgresRelay) replies(done chan<- struct{}) {
 func (r *postgresRelay) reply(h pgwire.Header) bool {
 	o, _, ok := r.queue.at(0)
 	if !ok || o.proxyAnswer() {
-		if !r.flushClient() || !r.deliverAnswers() {
+		if !r.flushClient() || !r.deliverAnswers(&r.queue) {
 			return false
 		}
 		if o, _, ok = r.queue.at(0); !ok {
@@ -780,25 +776,6 @@ func (r *postgresRelay) flushClient() bool {
 	r.toClientBuf = r.toClientBuf[:0]
 	if err != nil {
 		r.fail(err)
-		return false
-	}
-	return true
-}
-
-// deliverAnswers writes the proxy's own answers at the queue's front, and
-// reports whether the relay goes on (not after one that closes it).
-func (r *postgresRelay) deliverAnswers() bool {
-	replies, closes := r.queue.pop(0, 0)
-	if len(replies) == 0 {
-		return true
-	}
-	if err := r.toClient.writev(replies...); err != nil {
-		r.fail(err)
-		return false
-	}
-	r.queue.pop(len(replies), 1)
-	if closes {
-		r.c.end(endClose)
 		return false
 	}
 	return true

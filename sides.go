@@ -172,3 +172,25 @@ func tcp(sock net.Conn, d Direction) (*net.TCPConn, bool) {
 	tc, ok := sock.(*net.TCPConn)
 	return tc, ok
 }
+
+// deliverAnswers writes the proxy's own replies at the front of q to the
+// client, and forgets them once written, so that a requests side waiting
+// for its turn (Abort) knows them to be out. It reports whether the relay
+// goes on: not after a write error, or a reply that closes the connection.
+// It is the replies side's, which alone writes to the client.
+func (s *sides) deliverAnswers(q *owedQueue) bool {
+	replies, closes := q.pop(0, 0)
+	if len(replies) == 0 {
+		return true
+	}
+	if err := s.toClient.writev(replies...); err != nil {
+		s.fail(err)
+		return false
+	}
+	q.pop(len(replies), 1)
+	if closes {
+		s.c.end(endClose)
+		return false
+	}
+	return true
+}
