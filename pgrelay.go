@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,7 @@ type postgresRelay struct {
 	rows        int64         // DataRows of the front entry's answer passed on
 	canceling   bool          // the front entry's answer is dropped for a cancel's error
 	dropping    bool          // DropResponse: every answer is dropped, until a cancel
+	aborting    bool          // Abort: every answer is dropped, and the connection closes at the next ReadyForQuery
 	lastStatus  byte          // the status of the last ReadyForQuery
 	skipToSync  bool          // the answers before the next Sync's are dropped (after a cancel)
 	shaped      *shapedWriter // the front entry's answer is truncated or paced
@@ -55,15 +57,24 @@ type postgresRelay struct {
 
 // The notes of the entries: what answers each client message.
 const (
-	pgParse   = "parse"    // ParseComplete
-	pgBind    = "bind"     // BindComplete
-	pgDescr   = "describe" // ParameterDescription, then RowDescription or NoData
-	pgClose   = "close"    // CloseComplete
-	pgExecute = "execute"  // DataRows, copy messages, then CommandComplete, EmptyQueryResponse or PortalSuspended
-	pgSync    = "sync"     // ReadyForQuery
-	pgQuery   = "query"    // everything up to ReadyForQuery (a simple Query, a FunctionCall)
-	pgSwallow = "swallow"  // ParseComplete or BindComplete of the proxy's own statement: dropped
+	pgParse    = "parse"    // ParseComplete
+	pgBind     = "bind"     // BindComplete
+	pgDescr    = "describe" // ParameterDescription, then RowDescription or NoData
+	pgClose    = "close"    // CloseComplete
+	pgExecute  = "execute"  // DataRows, copy messages, then CommandComplete, EmptyQueryResponse or PortalSuspended
+	pgSync     = "sync"     // ReadyForQuery
+	pgQuery    = "query"    // everything up to ReadyForQuery (a simple Query, a FunctionCall)
+	pgSwallow  = "swallow"  // ParseComplete or BindComplete of the proxy's own statement: dropped
+	pgCommit   = "commit"   // a failing COMMIT's raise: its ReadyForQuery is dropped (a ROLLBACK follows)
+	pgRollback = "rollback" // the proxy's ROLLBACK after it: only its ReadyForQuery passes
 )
+
+// postgresEndsTransaction reports whether a simple Query is COMMIT (or
+// END, its alias), whose failure ends the transaction.
+func postgresEndsTransaction(sql []byte) bool {
+	word := strings.ToUpper(strings.TrimRight(strings.TrimSpace(string(sql)), "; \t\r\n"))
+	return word == "COMMIT" || word == "END" || strings.HasPrefix(word, "COMMIT ") || strings.HasPrefix(word, "END ")
+}
 
 func newPostgresRelay(c *conn) *postgresRelay {
 	r := &postgresRelay{statements: make(map[string]string), portals: make(map[string]string), cancels: make(chan struct{}, 1)}
@@ -315,19 +326,12 @@ func (r *postgresRelay) statement(h pgwire.Header) bool {
 	if fx.any() {
 		entry = &owed{fx: &fx}
 	}
-	serial, ok := r.push(note, entry)
-	if !ok || !r.forward(msg) {
+	if _, ok := r.push(note, entry); !ok || !r.forward(msg) {
 		return false
 	}
-	if fx.abort {
-		if err := r.flushServer(); err != nil {
-			r.fail(err)
-			return false
-		}
-		r.queue.awaitTurn(serial, r.respDone, r.c.done)
-		r.c.end(endClose)
-		return false
-	}
+	// An aborted statement goes on as any other, with what follows it up
+	// to Sync, so that it runs and commits; the replies side closes the
+	// connection at the ReadyForQuery that follows it (see abortAt).
 	return true
 }
 
@@ -356,6 +360,16 @@ func (r *postgresRelay) replace(msg []byte, note string, reply PostgresReply) bo
 	}
 	raise := reply.raiseStatement()
 	if note == pgQuery {
+		if sql, err := pgwire.ParseQuery(msg[pgwire.HeaderLen:]); err == nil && r.inTrans.Load() && postgresEndsTransaction(sql) {
+			// A COMMIT that fails ends the transaction, rolled back: the
+			// raise aborts the block, a ROLLBACK ends it, and the client
+			// sees the error, then the ReadyForQuery of the end.
+			if _, ok := r.queue.push(0, owed{note: pgCommit, reply: reply.encode(), replace: true}, r.respDone, r.c.done); !ok {
+				return false
+			}
+			r.push(pgRollback, nil)
+			return r.forward(pgwire.AppendQuery(pgwire.AppendQuery(nil, raise), "ROLLBACK"))
+		}
 		if _, ok := r.queue.push(0, owed{note: pgQuery, reply: reply.encode(), replace: true}, r.respDone, r.c.done); !ok {
 			return false
 		}
@@ -552,7 +566,7 @@ func (r *postgresRelay) reply(h pgwire.Header) bool {
 		}
 	}
 	r.begun = true
-	complete, skip := false, false
+	complete, skip, discard := false, false, false
 	switch o.note {
 	case pgSwallow:
 		if h.Type != pgwire.TypeErrorResponse {
@@ -574,16 +588,18 @@ func (r *postgresRelay) reply(h pgwire.Header) bool {
 		case pgwire.TypeErrorResponse:
 			complete, skip = true, true
 		}
-	case pgSync, pgQuery:
+	case pgSync, pgQuery, pgCommit, pgRollback:
 		if h.Type == pgwire.TypeReadyForQuery {
 			complete = true
 			r.noteStatus(h)
+		}
+		if o.note == pgCommit && h.Type == pgwire.TypeReadyForQuery || o.note == pgRollback && h.Type != pgwire.TypeReadyForQuery {
+			discard = true
 		}
 	default:
 		r.fallBack("server", errors.New("unexpected message"))
 		return true
 	}
-	discard := false
 	if r.skipToSync {
 		if o.note == pgSync {
 			r.skipToSync = false
@@ -591,7 +607,7 @@ func (r *postgresRelay) reply(h pgwire.Header) bool {
 			discard = true
 		}
 	}
-	if r.dropping {
+	if r.dropping || r.aborting {
 		discard = true
 	}
 	if r.canceling {
@@ -634,6 +650,10 @@ func (r *postgresRelay) reply(h pgwire.Header) bool {
 		if !r.passReply(h) {
 			return false
 		}
+	}
+	if r.aborting && h.Type == pgwire.TypeReadyForQuery {
+		r.c.end(endClose)
+		return false
 	}
 	if complete {
 		r.queue.pop(1, 1)
@@ -684,10 +704,11 @@ func (r *postgresRelay) cancelDrop() bool {
 // behaviors do to it. It reports whether the replies side goes on.
 func (r *postgresRelay) effectsBegin(fx effects) bool {
 	if fx.abort {
-		// The requests side ends the connection: no byte of the answer
-		// reaches the client.
-		r.flushClient()
-		return false
+		// No byte of the answer reaches the client, nor any after it: the
+		// connection closes at the next ReadyForQuery, once the statement
+		// has run (and committed, outside a transaction block).
+		r.aborting = true
+		return r.flushClient()
 	}
 	if !r.flushClient() {
 		return false

@@ -324,3 +324,56 @@ func TestPostgresRequestBehaviors(t *testing.T) {
 		t.Fatalf("read %d rows, then %v; want 5 and a lost connection", n, rows.Err())
 	}
 }
+
+// An ERROR injected on COMMIT ends the transaction, rolled back, as a
+// COMMIT the server refuses (a serialization failure at commit) does: the
+// client gets the error, the session is idle (pgx keeps the connection),
+// and nothing of the transaction lands.
+func TestPostgresErrorOnCommitEndsTheTransaction(t *testing.T) {
+	table, direct := pgTable(t, "id int PRIMARY KEY")
+	p := newPostgresProxy(t)
+	ctx := pgCtx(t, 20*time.Second)
+	c := pgConnect(t, p.Addr(), "")
+	mustSet(t, p, faults.Error(faults.PostgresSerializationFailure).When(faults.Query(`(?i)^commit`), faults.InTransaction()))
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO "+table+" VALUES ($1)", 1); err != nil {
+		t.Fatal(err)
+	}
+	checkPgReply(t, tx.Commit(ctx), faults.PostgresSerializationFailure)
+	if c.IsClosed() || c.PgConn().TxStatus() != 'I' {
+		t.Fatalf("after the failed COMMIT: closed %v, status %q; want an idle, open connection", c.IsClosed(), c.PgConn().TxStatus())
+	}
+	var n int
+	if err := direct.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d rows of the failed transaction landed (%v)", n, err)
+	}
+	if err := c.QueryRow(ctx, "SELECT 1").Scan(&n); err != nil {
+		t.Fatalf("the connection after the failed COMMIT: %v", err)
+	}
+}
+
+// Abort passes the statement on, in either protocol, then closes the
+// connection before any byte of its answer: the statement ran, the client
+// lost the connection.
+func TestPostgresAbort(t *testing.T) {
+	for _, mode := range []string{"", "default_query_exec_mode=simple_protocol"} {
+		t.Run("mode="+mode, func(t *testing.T) {
+			table, direct := pgTable(t, "id int PRIMARY KEY")
+			p := newPostgresProxy(t)
+			ctx := pgCtx(t, 20*time.Second)
+			c := pgConnect(t, p.Addr(), mode)
+			mustSet(t, p, faults.Abort().When(faults.Query(`^INSERT`)))
+			_, err := c.Exec(ctx, "INSERT INTO "+table+" VALUES ($1)", 1)
+			if err == nil || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("INSERT with Abort: %v, want a lost connection", err)
+			}
+			var n int
+			if err := direct.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil || n != 1 {
+				t.Fatalf("%d rows (%v): the aborted INSERT must have run", n, err)
+			}
+		})
+	}
+}
