@@ -178,11 +178,11 @@ const (
 
 var start = map[string]int64{"alice": 100, "bob": 50}
 
-// TestTransferUnderFaults runs transfers through one PostgreSQL-aware
+// TestPostgresTransferUnderFaults runs transfers through one PostgreSQL-aware
 // proxy, one failure scenario at a time. Each scenario installs its faults
 // (removed after it) and checks what Transfer returned, how often it ran
 // the transaction, how many faults fired, and what the server holds.
-func TestTransferUnderFaults(t *testing.T) {
+func TestPostgresTransferUnderFaults(t *testing.T) {
 	p := faulttest.NewProxy(t, postgresAddr(t), faults.WithProtocol(faults.Postgres()))
 	injected := func() int64 { return p.Stats().Injected }
 
@@ -512,7 +512,7 @@ func transferPipelined(ctx context.Context, s *Store, from, to string, amount in
 // creates the amount out of nothing (the INSERT, skipped by the server
 // after the error, is run again too). Store.Transfer, which runs the
 // whole transaction again, keeps the books under the same fault.
-func TestRetryingTheStatementAloneLosesTheDebit(t *testing.T) {
+func TestPostgresStatementRetryLosesTheDebit(t *testing.T) {
 	p := faulttest.NewProxy(t, postgresAddr(t), faults.WithProtocol(faults.Postgres()))
 	deadlock := faults.Error(faults.PostgresDeadlock).When(faults.Query(credit)).Times(1)
 

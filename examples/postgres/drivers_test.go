@@ -20,7 +20,7 @@ import (
 // aborted statement twice; the proxy's refusal of SSL lets
 // sslmode=prefer (pgx's default) go on in clear and fails
 // sslmode=require (lib/pq's default) at once.
-func TestDriverNotes(t *testing.T) {
+func TestPostgresDriverNotes(t *testing.T) {
 	p := faulttest.NewProxy(t, postgresAddr(t), faults.WithProtocol(faults.Postgres()))
 	ctx := ctxFor(t)
 
