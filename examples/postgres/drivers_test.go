@@ -61,8 +61,14 @@ func TestPostgresDriverNotes(t *testing.T) {
 				t.Fatalf("INSERT after its connection was lost: %v; lib/pq was expected to hide it", err)
 			}
 		})
-		if n := count(2); n != 2 {
-			t.Fatalf("%d rows after an aborted INSERT; want 2: it reached the server, and database/sql ran it again", n)
+		// The aborted INSERT was sent on to the server before the
+		// connection closed; the server usually runs it before it sees
+		// the connection go (then there are 2 rows), not always.
+		switch n := count(2); n {
+		case 1, 2:
+			t.Logf("%d rows after an aborted INSERT that database/sql ran again", n)
+		default:
+			t.Fatalf("%d rows after an aborted INSERT; want 2, or 1 if the server did not run the first", n)
 		}
 
 		// lib/pq's default sslmode is require.
