@@ -10,9 +10,21 @@ import (
 	"time"
 )
 
-// spliceChunk bounds one spliced copy, so that the byte counters move while
-// a long stream flows.
-const spliceChunk = 256 << 10
+// A spliced copy runs in chunks, so that the byte counters move while a long
+// stream flows: each chunk is one call into the kernel's splice loop, and the
+// counter moves when it returns. The chunk is sized to last about
+// spliceTick at the rate the last one flowed, within [minSpliceChunk,
+// maxSpliceChunk]. A fixed small chunk costs a flood dearly: Go splices at
+// most 1 MiB per splice(2), and a chunk's last splice is cut short to fit,
+// so 256 KiB chunks tripled the splice calls and the wake-ups per MiB.
+const (
+	minSpliceChunk = spliceChunk
+	maxSpliceChunk = 64 << 20
+	spliceTick     = 50 * time.Millisecond
+
+	// spliceChunk is the fixed chunk of the HTTP relay's spliced bodies.
+	spliceChunk = 256 << 10
+)
 
 var (
 	errReplan = errors.New("faults: plan changed") // take up the new plan
@@ -122,8 +134,10 @@ func (h *half) run() {
 func (h *half) splice() error {
 	dst := h.dst.(*net.TCPConn)
 	lr := io.LimitedReader{R: h.src} // one for the whole copy: it escapes
+	chunk := int64(minSpliceChunk)
 	for {
-		lr.N = spliceChunk
+		lr.N = chunk
+		start := time.Now()
 		h.reading.Store(true)
 		n, err := dst.ReadFrom(&lr)
 		h.reading.Store(false)
@@ -134,7 +148,22 @@ func (h *half) splice() error {
 		if lr.N > 0 {
 			return nil
 		}
+		chunk = nextSpliceChunk(chunk, time.Since(start))
 	}
+}
+
+// nextSpliceChunk sizes the next chunk of a spliced copy from how long the
+// last full one took: what flows in spliceTick at that rate, rounded down to
+// a multiple of minSpliceChunk, within [minSpliceChunk, maxSpliceChunk].
+func nextSpliceChunk(chunk int64, took time.Duration) int64 {
+	if took <= 0 {
+		return maxSpliceChunk
+	}
+	next := float64(chunk) * float64(spliceTick) / float64(took)
+	if next >= maxSpliceChunk {
+		return maxSpliceChunk
+	}
+	return max(int64(next)/minSpliceChunk*minSpliceChunk, minSpliceChunk)
 }
 
 // stall forwards nothing until the plan changes.

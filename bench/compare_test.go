@@ -33,18 +33,22 @@ type result struct {
 	idleHeapKiB  float64 // Go heap+stack in use growth per idle connection (Go child proxies)
 	idleGorPerCn float64 // goroutines per idle connection (Go child proxies)
 
-	cpuMsPerMiB  float64 // proxy CPU per MiB moved (upload and download, all rounds)
-	cpuUsPerRTT  float64 // proxy CPU per 64-byte round trip
-	cpuUsPerConn float64 // proxy CPU per connection (accept, dial, echo, teardown)
+	cpuUpMsPerMiB   float64 // proxy CPU per MiB uploaded; median of rounds
+	cpuDownMsPerMiB float64 // proxy CPU per MiB downloaded; median of rounds
+	cpuUsPerRTT     float64 // proxy CPU per 64-byte round trip; median of rounds
+	cpuUsPerConn    float64 // proxy CPU per connection (accept, dial, echo, teardown); median of rounds
 
-	// per-round values, for the spread table
-	ups, downs, connRates []float64
+	// per-round values (in round order), for the spread and the paired
+	// ratios; a CPU value is NaN when it could not be read
+	ups, downs, connRates             []float64
+	cpuUps, cpuDowns, cpuRTTs, cpuCns []float64
 }
 
 func newResult(name string) result {
 	n := math.NaN()
 	return result{rowHead: rowHead{name: name}, upMiBs: n, downMiBs: n, rttP50us: n, connsPerSec: n,
-		idleRSSKiB: n, idleHeapKiB: n, idleGorPerCn: n, cpuMsPerMiB: n, cpuUsPerRTT: n, cpuUsPerConn: n}
+		idleRSSKiB: n, idleHeapKiB: n, idleGorPerCn: n,
+		cpuUpMsPerMiB: n, cpuDownMsPerMiB: n, cpuUsPerRTT: n, cpuUsPerConn: n}
 }
 
 // compareConfig bounds a TestCompare run.
@@ -58,14 +62,17 @@ type compareConfig struct {
 // absolute numbers and their ratios as Markdown. All proxies are started
 // first; idle memory is measured on each fresh process; then each round
 // runs upload, download, round trips and connects through every row in
-// turn, so that slow drifts of a shared machine hit all rows alike. Each
+// turn, the rows in one order on even rounds and in the reverse order on odd
+// ones, so that slow drifts of a shared machine and a row's place in the
+// round hit all rows alike. Two identical plain proxies (plain and plain-b)
+// give the noise floor: the ratio two equal proxies show in this run. Each
 // measurement is bounded in time (FAULTS_BENCH_TIME) and count. It runs
-// only with FAULTS_BENCH=1 (about 90 s with the defaults).
+// only with FAULTS_BENCH=1 (about 3 minutes with the defaults).
 func TestCompare(t *testing.T) {
-	requireBench(t, "the side-by-side comparison (about 90 s)")
-	cfg := compareConfig{d: time.Second, rounds: 3, idle: 500}
+	requireBench(t, "the side-by-side comparison (about 3 minutes)")
+	cfg := compareConfig{d: time.Second, rounds: 5, idle: 500}
 	cfg.d = envDuration(t, envBenchTime, cfg.d)
-	cfg.rounds = envInt(t, envBenchRounds, cfg.rounds, 1, 10)
+	cfg.rounds = envInt(t, envBenchRounds, cfg.rounds, 1, 30)
 	cfg.idle = envInt(t, envBenchIdle, cfg.idle, 1, 5000)
 	selected := selectRows(rows)
 
@@ -88,10 +95,16 @@ func TestCompare(t *testing.T) {
 
 	accs := make([]accumulator, len(selected))
 	for round := range cfg.rounds {
+		order := roundOrder(len(selected), round)
 		for _, w := range workloads {
-			eachEndpoint(t, selected, eps, w.name, round, func(i int, ep *endpoint) error {
-				return w.run(ep, be, cfg.d, &accs[i])
-			})
+			for _, i := range order {
+				if eps[i] == nil {
+					continue
+				}
+				if err := w.run(eps[i], be, cfg.d, &accs[i]); err != nil {
+					t.Fatalf("%s, %s, round %d: %v", selected[i].name, w.name, round+1, err)
+				}
+			}
 		}
 	}
 	for i := range accs {
@@ -103,6 +116,19 @@ func TestCompare(t *testing.T) {
 	var sb strings.Builder
 	writeReport(&sb, results, cfg)
 	emitReport(t, sb.String())
+}
+
+// roundOrder is the order in which round runs n rows: forward on even
+// rounds, backward on odd ones.
+func roundOrder(n, round int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+		if round%2 == 1 {
+			order[i] = n - 1 - i
+		}
+	}
+	return order
 }
 
 // requireBench skips the test unless FAULTS_BENCH=1; what says what it
@@ -202,14 +228,13 @@ func measureIdle(ep *endpoint, n int, res *result) error {
 	return nil
 }
 
-// accumulator gathers one row's measurements over the rounds.
+// accumulator gathers one row's measurements, round by round.
 type accumulator struct {
 	ups, downs, connRates []float64
 	rtts                  []time.Duration
 
-	bytes, rttCount, connCount  int64
-	cpuBytes, cpuRTTs, cpuConns time.Duration
-	noCPU                       bool // some CPU reading failed (direct row, no /proc)
+	// proxy CPU per unit of work, one value per round (NaN: no reading)
+	cpuUps, cpuDowns, cpuRTTs, cpuConns []float64
 }
 
 // workload is one measurement TestCompare makes per row and round.
@@ -222,73 +247,70 @@ var workloads = []workload{
 	{"upload", func(ep *endpoint, be *backend, d time.Duration, a *accumulator) error {
 		var n int64
 		var el time.Duration
-		err := addProxyCPU(ep, &a.cpuBytes, &a.noCPU, func() (err error) {
+		cpu, ok, err := ep.proxyCPU(func() (err error) {
 			n, el, err = runUpload(ep.addr, be, d)
 			return err
 		})
 		a.ups = append(a.ups, float64(n)/mib/el.Seconds())
-		a.bytes += n
+		a.cpuUps = append(a.cpuUps, cpuPer(!ok, ms(cpu), float64(n)/mib))
 		return err
 	}},
 	{"download", func(ep *endpoint, _ *backend, d time.Duration, a *accumulator) error {
 		var n int64
 		var el time.Duration
-		err := addProxyCPU(ep, &a.cpuBytes, &a.noCPU, func() (err error) {
+		cpu, ok, err := ep.proxyCPU(func() (err error) {
 			n, el, err = runDownload(ep.addr, d)
 			return err
 		})
 		a.downs = append(a.downs, float64(n)/mib/el.Seconds())
-		a.bytes += n
+		a.cpuDowns = append(a.cpuDowns, cpuPer(!ok, ms(cpu), float64(n)/mib))
 		return err
 	}},
 	{"round trips", func(ep *endpoint, _ *backend, d time.Duration, a *accumulator) error {
 		var samples []time.Duration
-		err := addProxyCPU(ep, &a.cpuRTTs, &a.noCPU, func() (err error) {
+		cpu, ok, err := ep.proxyCPU(func() (err error) {
 			samples, err = runRTT(ep.addr, d)
 			return err
 		})
 		a.rtts = append(a.rtts, samples...)
-		a.rttCount += int64(len(samples))
+		a.cpuRTTs = append(a.cpuRTTs, cpuPer(!ok, us(cpu), float64(len(samples))))
 		return err
 	}},
 	{"connects", func(ep *endpoint, _ *backend, d time.Duration, a *accumulator) error {
 		var n int
 		var el time.Duration
-		err := addProxyCPU(ep, &a.cpuConns, &a.noCPU, func() (err error) {
+		cpu, ok, err := ep.proxyCPU(func() (err error) {
 			n, el, err = runConnects(ep.addr, d)
 			return err
 		})
 		a.connRates = append(a.connRates, float64(n)/el.Seconds())
-		a.connCount += int64(n)
+		a.cpuConns = append(a.cpuConns, cpuPer(!ok, us(cpu), float64(n)))
 		return err
 	}},
 }
 
 // fill turns the accumulated rounds into the report's numbers: medians of
-// the per-round rates, the median of all round-trip samples, and CPU as the
-// total over all rounds divided by the total work.
+// the per-round rates and CPU costs, and the median of all round-trip
+// samples.
 func (a *accumulator) fill(r *result) {
 	r.upMiBs, r.downMiBs, r.connsPerSec = median(a.ups), median(a.downs), median(a.connRates)
 	r.ups, r.downs, r.connRates = a.ups, a.downs, a.connRates
 	if len(a.rtts) > 0 {
 		r.rttP50us = us(percentile(a.rtts, 50))
 	}
-	if !a.noCPU && a.bytes > 0 {
-		r.cpuMsPerMiB = ms(a.cpuBytes) / (float64(a.bytes) / mib)
-	}
-	if !a.noCPU && a.rttCount > 0 {
-		r.cpuUsPerRTT = us(a.cpuRTTs) / float64(a.rttCount)
-	}
-	if !a.noCPU && a.connCount > 0 {
-		r.cpuUsPerConn = us(a.cpuConns) / float64(a.connCount)
-	}
+	r.cpuUps, r.cpuDowns, r.cpuRTTs, r.cpuCns = a.cpuUps, a.cpuDowns, a.cpuRTTs, a.cpuConns
+	r.cpuUpMsPerMiB, r.cpuDownMsPerMiB = median(a.cpuUps), median(a.cpuDowns)
+	r.cpuUsPerRTT, r.cpuUsPerConn = median(a.cpuRTTs), median(a.cpuConns)
 }
 
+// median is the median of v's values that are not NaN, or NaN if there are
+// none.
 func median(v []float64) float64 {
-	if len(v) == 0 {
+	s := slices.Sorted(slices.Values(v))
+	s = slices.DeleteFunc(s, math.IsNaN)
+	if len(s) == 0 {
 		return math.NaN()
 	}
-	s := slices.Sorted(slices.Values(v))
 	if len(s)%2 == 1 {
 		return s[len(s)/2]
 	}

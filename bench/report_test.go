@@ -23,7 +23,8 @@ var columns = []column{
 	{"RTT p50 µs", "%.1f", func(r *result) float64 { return r.rttP50us }},
 	{"conns/s", "%.0f", func(r *result) float64 { return r.connsPerSec }},
 	{"KiB/idle conn", "%.1f", func(r *result) float64 { return r.idleRSSKiB }},
-	{"CPU ms/MiB", "%.3f", func(r *result) float64 { return r.cpuMsPerMiB }},
+	{"CPU ms/MiB up", "%.3f", func(r *result) float64 { return r.cpuUpMsPerMiB }},
+	{"CPU ms/MiB down", "%.3f", func(r *result) float64 { return r.cpuDownMsPerMiB }},
 	{"CPU µs/RTT", "%.1f", func(r *result) float64 { return r.cpuUsPerRTT }},
 	{"CPU µs/conn", "%.0f", func(r *result) float64 { return r.cpuUsPerConn }},
 }
@@ -36,9 +37,80 @@ type ratio struct {
 
 var ratios = []ratio{
 	{a: "faults", b: "plain"},
+	{a: "plain-b", b: "plain"},
 	{a: "faults+inspect", b: "faults"},
-	{a: "toxiproxy", b: "faults", cols: []int{0, 1, 5, 6, 7}},
+	{a: "toxiproxy", b: "faults", cols: []int{0, 1, 5, 6, 7, 8}},
 	{a: "faults+inspect", b: "toxiproxy+latency0"},
+}
+
+// paired is one measure of the paired ratios table: its per-round values,
+// and the most a / plain may be (0: no target).
+type paired struct {
+	title  string
+	rounds func(*result) []float64
+	atMost float64
+}
+
+var pairedMeasures = []paired{
+	{"CPU ms/MiB, upload", func(r *result) []float64 { return r.cpuUps }, 1},
+	{"CPU ms/MiB, download", func(r *result) []float64 { return r.cpuDowns }, 1},
+	{"CPU µs/round trip", func(r *result) []float64 { return r.cpuRTTs }, 1},
+	{"CPU µs/connection", func(r *result) []float64 { return r.cpuCns }, 1},
+	{"upload MiB/s", func(r *result) []float64 { return r.ups }, 0},
+	{"download MiB/s", func(r *result) []float64 { return r.downs }, 0},
+	{"conns/s", func(r *result) []float64 { return r.connRates }, 0},
+}
+
+// pairedRatios returns a's value over b's, round by round, leaving out the
+// rounds where either is missing.
+func pairedRatios(a, b []float64) []float64 {
+	var q []float64
+	for i := range min(len(a), len(b)) {
+		if v := a[i] / b[i]; !math.IsNaN(v) && !math.IsInf(v, 0) {
+			q = append(q, v)
+		}
+	}
+	return q
+}
+
+// ratioCell formats the median of ratios and their range.
+func ratioCell(q []float64) string {
+	if len(q) == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", median(q), slices.Min(q), slices.Max(q))
+}
+
+// writePaired writes the table of a / plain ratios taken round by round,
+// beside plain-b / plain, the ratio two identical proxies show in the same
+// run.
+func writePaired(w io.Writer, byName map[string]*result, a string) {
+	base, twin, x := byName["plain"], byName["plain-b"], byName[a]
+	if base == nil || x == nil || base.skipped != "" || x.skipped != "" {
+		return
+	}
+	fmt.Fprintf(w, "\n### %s / plain, round by round, against the noise floor\n\n", a)
+	fmt.Fprint(w, "Each round's ratio pairs two readings taken in that round; the cells are the median of the rounds "+
+		"and (min–max). plain-b / plain is two identical plain proxies measured the same way: the noise floor.\n\n")
+	fmt.Fprintf(w, "| measure | %s / plain | plain-b / plain (noise floor) | target | met |\n|---|---:|---:|---:|:---:|\n", a)
+	for _, m := range pairedMeasures {
+		q := pairedRatios(m.rounds(x), m.rounds(base))
+		noise := "—"
+		if twin != nil && twin.skipped == "" {
+			noise = ratioCell(pairedRatios(m.rounds(twin), m.rounds(base)))
+		}
+		target, met := "—", "—"
+		if m.atMost > 0 {
+			target = fmt.Sprintf("≤ %.2f×", m.atMost)
+			if len(q) > 0 {
+				met = "no"
+				if median(q) <= m.atMost {
+					met = "yes"
+				}
+			}
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", m.title, ratioCell(q), noise, target, met)
+	}
 }
 
 // writeReport renders the results as Markdown: the absolute numbers, the
@@ -83,6 +155,8 @@ func writeReport(w io.Writer, results []result, cfg compareConfig) {
 		fmt.Fprintln(w)
 	}
 
+	writePaired(w, byName, "faults")
+
 	fmt.Fprint(w, "\n### Idle connections, Go child proxies (after runtime.GC)\n\n")
 	fmt.Fprint(w, "| path | heap+stack KiB/idle conn | goroutines/idle conn |\n|---|---:|---:|\n")
 	for _, r := range results {
@@ -91,24 +165,31 @@ func writeReport(w io.Writer, results []result, cfg compareConfig) {
 		}
 	}
 	fmt.Fprint(w, "\n### Spread over the rounds (min–max)\n\n")
-	fmt.Fprint(w, "| path | upload MiB/s | download MiB/s | conns/s |\n|---|---:|---:|---:|\n")
+	fmt.Fprint(w, "| path | upload MiB/s | download MiB/s | conns/s | CPU ms/MiB up | CPU ms/MiB down | CPU µs/RTT | CPU µs/conn |\n"+
+		"|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
 		if r.skipped == "" && len(r.ups) > 0 {
-			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r.name, spread(r.ups), spread(r.downs), spread(r.connRates))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, spread(r.ups), spread(r.downs), spread(r.connRates),
+				spreadf("%.3f", r.cpuUps), spreadf("%.3f", r.cpuDowns), spreadf("%.1f", r.cpuRTTs), spreadf("%.0f", r.cpuCns))
 		}
 	}
-	fmt.Fprint(w, "\nThroughput and conns/s are medians of the rounds, RTT p50 the median of all rounds' samples. "+
-		"CPU is the proxy process's own (sum of /proc/PID/task/*/schedstat over all rounds, divided by the work done); "+
+	fmt.Fprint(w, "\nThroughput, conns/s and CPU are medians of the rounds (rows in one order on even rounds, the reverse on odd ones), "+
+		"RTT p50 the median of all rounds' samples. "+
+		"CPU is the proxy process's own (sum of /proc/PID/task/*/schedstat around each measurement, divided by the work done); "+
 		"KiB/idle conn is its VmRSS growth on a fresh process. Toxiproxy runs with LOG_LEVEL=error; "+
 		"toxiproxy+latency0 has a 0 ms latency toxic on both streams.\n")
 }
 
 // spread formats the smallest and largest of v.
-func spread(v []float64) string {
+func spread(v []float64) string { return spreadf("%.0f", v) }
+
+// spreadf formats the smallest and largest of v's values that are not NaN.
+func spreadf(format string, v []float64) string {
+	v = slices.DeleteFunc(slices.Clone(v), math.IsNaN)
 	if len(v) == 0 {
 		return "—"
 	}
-	return fmt.Sprintf("%.0f–%.0f", slices.Min(v), slices.Max(v))
+	return fmt.Sprintf(format+"–"+format, slices.Min(v), slices.Max(v))
 }
 
 // cell formats v, or "—" when it is NaN or infinite.

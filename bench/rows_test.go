@@ -22,6 +22,7 @@ type row struct {
 var rows = []row{
 	{name: "direct"},
 	{name: "plain", child: kindPlain},
+	{name: "plain-b", child: kindPlain}, // a second plain proxy: the noise floor
 	{name: "faults", child: kindFaults},
 	{name: "faults+inspect", child: kindFaultsInspect},
 	{name: "toxiproxy", toxi: true},

@@ -1,0 +1,29 @@
+package faults
+
+import (
+	"testing"
+	"time"
+)
+
+// TestNextSpliceChunk: a spliced copy's chunk follows the rate of the last
+// one, about spliceTick's worth, in multiples of minSpliceChunk within
+// [minSpliceChunk, maxSpliceChunk].
+func TestNextSpliceChunk(t *testing.T) {
+	for _, c := range []struct {
+		chunk int64
+		took  time.Duration
+		want  int64
+	}{
+		{minSpliceChunk, 0, maxSpliceChunk},                          // no time measured: a flood
+		{minSpliceChunk, time.Millisecond, 50 * minSpliceChunk},      // 256 MiB/s: 12.5 MiB per tick
+		{minSpliceChunk, spliceTick, minSpliceChunk},                 // 5 MiB/s: stays
+		{minSpliceChunk, time.Second, minSpliceChunk},                // slower: the floor
+		{maxSpliceChunk, time.Millisecond, maxSpliceChunk},           // faster than the ceiling
+		{maxSpliceChunk, 10 * time.Second, minSpliceChunk},           // a flood that slowed down
+		{4 * minSpliceChunk, spliceTick * 3 / 2, 2 * minSpliceChunk}, // 2.67 rounded down to 2
+	} {
+		if got := nextSpliceChunk(c.chunk, c.took); got != c.want {
+			t.Errorf("nextSpliceChunk(%d, %v) = %d, want %d", c.chunk, c.took, got, c.want)
+		}
+	}
+}
