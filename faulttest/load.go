@@ -445,6 +445,7 @@ drain:
 	rep.steps = <-stepsDone
 	if watch != nil {
 		rep.marks = faultMarks(watch.Marks(rep.start, drained, rep.duration, rep.width))
+		rep.fired, rep.firedTotal = watch.Fired(rep.start, drained, maxReportFired)
 	}
 	return rep
 }

@@ -1,9 +1,11 @@
 package faulttest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"math"
 	"net"
@@ -511,5 +513,30 @@ func TestLoadScheduleStepFails(t *testing.T) {
 	}, func(context.Context) error { return nil })
 	if rep == nil || len(ft.fatals) != 1 || !strings.Contains(ft.fatals[0], "Schedule[0]") || !errors.Is(rep.Steps()[0].Err, faults.ErrUnsupported) {
 		t.Errorf("fatals %q, steps %+v; want the step's error", ft.fatals, rep.Steps())
+	}
+}
+
+// The report lists the faults that fired as their events print them, the
+// text a test's log shows.
+func TestLoadReportListsFiredFaults(t *testing.T) {
+	srv := httpBackend(t)
+	p := faulttest.NewProxy(t, srv.Listener.Addr().String(), faults.WithProtocol(faults.HTTP()))
+	faulttest.Set(t, p, faults.Error(faults.HTTPStatus(503)).Times(3))
+	rep := faulttest.Load(t, faulttest.LoadOptions{
+		Rate: 50, Duration: 300 * time.Millisecond, Proxies: []*faults.Proxy{p},
+	}, httpCaller(t, "http://"+p.Addr()+"/"))
+	var page bytes.Buffer
+	if err := rep.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	text := html.UnescapeString(page.String())
+	events := p.Events()
+	if len(events) != 3 {
+		t.Fatalf("%d events, want 3", len(events))
+	}
+	for _, e := range events {
+		if !strings.Contains(text, e.String()) {
+			t.Errorf("the report does not list %q", e.String())
+		}
 	}
 }

@@ -72,6 +72,8 @@ type Report struct {
 	limitHits        int64
 	windows          []FaultWindow
 	marks            []FaultMark
+	fired            []string // the first faults fired, as their events print
+	firedTotal       int
 	steps            []StepResult
 }
 
@@ -256,6 +258,9 @@ func (r *Report) Timeline() []Bucket {
 // lists it.
 func (r *Report) FaultWindows() []FaultWindow { return append([]FaultWindow(nil), r.windows...) }
 
+// maxReportFired bounds the faults the report lists one by one.
+const maxReportFired = 100
+
 // FaultMarks returns the faults the watched proxies' ledgers recorded
 // during the recorded run, aggregated per bucket and label. A ledger keeps
 // only the most recent events ([faults.WithEventLimit]); the buckets'
@@ -297,11 +302,13 @@ func (r *Report) WriteHTML(w io.Writer) error {
 
 func (r *Report) page() reportpage.Page {
 	p := reportpage.Page{
-		Title:    r.name,
-		Started:  r.start,
-		Duration: r.duration,
-		Bucket:   r.width,
-		Samples:  r.ErrorSamples(),
+		Title:     r.name,
+		Started:   r.start,
+		Duration:  r.duration,
+		Bucket:    r.width,
+		Samples:   r.ErrorSamples(),
+		Fired:     r.fired,
+		MoreFired: r.firedTotal - len(r.fired),
 	}
 	for _, b := range r.Timeline() {
 		p.Buckets = append(p.Buckets, reportpage.Bucket{Start: b.Start, Requests: b.Requests, Errors: b.Errors, P50: b.P50, P99: b.P99})

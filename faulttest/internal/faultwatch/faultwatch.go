@@ -133,6 +133,35 @@ func (w *Watch) Finish(end time.Duration) []Window {
 	return w.windows
 }
 
+// Fired returns the events of the proxies' ledgers that fired in
+// [start, start+until), in time order, at most max of them, each as it
+// prints (faults.Event.String, as logs show it), prefixed with the proxy's
+// name or address when the run watched several; and how many there were.
+func (w *Watch) Fired(start time.Time, until time.Duration, max int) (lines []string, total int) {
+	type fired struct {
+		at   time.Time
+		line string
+	}
+	var all []fired
+	for _, p := range w.proxies {
+		for _, e := range p.Events() {
+			if off := e.Time.Sub(start); off < 0 || off >= until {
+				continue
+			}
+			line := e.String()
+			if w.prefix {
+				line = proxyLabel(p) + " " + line
+			}
+			all = append(all, fired{e.Time, line})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
+	for _, f := range all[:min(len(all), max)] {
+		lines = append(lines, f.line)
+	}
+	return lines, len(all)
+}
+
 // Marks aggregates the events of the proxies' ledgers that fired in
 // [start, start+until) per bucket of the given width and label; those
 // after duration, fired by calls still running, count in the last bucket.

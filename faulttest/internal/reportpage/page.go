@@ -19,16 +19,18 @@ import (
 // A Page is what the HTML report shows; times are offsets from the start
 // of the recorded run.
 type Page struct {
-	Title    string
-	Started  time.Time
-	Duration time.Duration
-	Bucket   time.Duration // width of every bucket
-	Buckets  []Bucket
-	Windows  []Window    // fault windows, shaded
-	Marks    []Mark      // faults that fired, aggregated per bucket
-	Summary  [][2]string // rows of the summary table, in order: name, value
-	Samples  []string    // sampled error texts, each prefixed with its class
-	Warnings []string    // shown above the charts, loudly: what makes the numbers less than true
+	Title     string
+	Started   time.Time
+	Duration  time.Duration
+	Bucket    time.Duration // width of every bucket
+	Buckets   []Bucket
+	Windows   []Window    // fault windows, shaded
+	Marks     []Mark      // faults that fired, aggregated per bucket
+	Summary   [][2]string // rows of the summary table, in order: name, value
+	Samples   []string    // sampled error texts, each prefixed with its class
+	Fired     []string    // the first faults that fired, as the events print them (and logs show them)
+	MoreFired int         // how many more fired
+	Warnings  []string    // shown above the charts, loudly: what makes the numbers less than true
 }
 
 // A Bucket is the calls that started in [Start, Start+Bucket): how many,
@@ -73,6 +75,8 @@ type pageView struct {
 	MoreWindows int
 	Samples     []string
 	MoreSamples int
+	Fired       []string
+	MoreFired   int
 	Warnings    []string
 	Shade       string // the fault windows' fill
 	Colors      map[string]string
@@ -118,6 +122,10 @@ func Write(w io.Writer, p Page) error {
 		}
 		v.Windows = append(v.Windows, windowRow{formatOffset(win.From), formatOffset(win.To), shorten(win.Label)})
 	}
+	for _, f := range p.Fired {
+		v.Fired = append(v.Fired, shorten(f))
+	}
+	v.MoreFired = p.MoreFired
 	for i, s := range p.Samples {
 		if i == maxPageSamples {
 			v.MoreSamples = len(p.Samples) - i

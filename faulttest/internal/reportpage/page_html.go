@@ -82,6 +82,8 @@ footer { margin-top: 24px; color: #9ca3af; font-size: 12px; }
 {{if .Windows}}<table class="windows"><thead><tr><th>from</th><th>to</th><th>behaviors in force</th></tr></thead><tbody>{{range .Windows}}<tr><td>{{.From}}</td><td>{{.To}}</td><td>{{.Label}}</td></tr>{{end}}{{if .MoreWindows}}<tr><td colspan="3" class="none">and {{.MoreWindows}} more</td></tr>{{end}}</tbody></table>{{else}}<p class="none">no faults were in force</p>{{end}}
 </section>
 </div>
+<h2>Faults fired</h2>
+{{if .Fired}}<ol class="samples">{{range .Fired}}<li><code>{{.}}</code></li>{{end}}</ol>{{if .MoreFired}}<p class="none">and {{.MoreFired}} more</p>{{end}}{{else}}<p class="none">none recorded</p>{{end}}
 <h2>Sampled errors</h2>
 {{if .Samples}}<ol class="samples">{{range .Samples}}<li><code>{{.}}</code></li>{{end}}</ol>{{if .MoreSamples}}<p class="none">and {{.MoreSamples}} more</p>{{end}}{{else}}<p class="none">no errors</p>{{end}}
 <footer>written by github.com/gofaults/faults/faulttest</footer>
