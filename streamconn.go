@@ -49,11 +49,18 @@ func (s *streamConn) Read(b []byte) (int, error) {
 		if up := s.up.Load(); up != nil {
 			return (*up).Read(b)
 		}
-		if s.c.plan.Load().up.acts() {
-			s.startPump(Upstream)
+		plan := s.c.plan.Load()
+		if plan.up.acts() {
+			s.startPump(Upstream, nil)
 			continue
 		}
 		n, err := s.Conn.Read(b)
+		if now := s.c.plan.Load(); n > 0 && now != plan && now.up.acts() {
+			// The change of plan woke the read, but bytes came before it
+			// ran: they go through the pump, first, as if read there.
+			s.startPump(Upstream, append([]byte(nil), b[:n]...))
+			continue
+		}
 		if n == 0 && err != nil && errors.Is(err, os.ErrDeadlineExceeded) && s.replanWoke() {
 			continue
 		}
@@ -83,7 +90,7 @@ func (s *streamConn) Write(b []byte) (int, error) {
 		if !s.c.plan.Load().down.acts() {
 			return s.Conn.Write(b)
 		}
-		down = s.startPump(Downstream)
+		down = s.startPump(Downstream, nil)
 	}
 	return (*down).Write(b)
 }
@@ -127,12 +134,13 @@ func (s *streamConn) tcp(d Direction) (*net.TCPConn, bool) {
 // startPump starts the pump of direction d, between the socket and a new
 // pipe whose other end it returns. The pump is a half of the TCP proxy:
 // it applies the direction's stream behaviors as they change, and ends
-// with the connection, closing its end of the pipe.
-func (s *streamConn) startPump(d Direction) *net.Conn {
+// with the connection, closing its end of the pipe. An upstream pump reads
+// read first, bytes already taken from the socket.
+func (s *streamConn) startPump(d Direction, read []byte) *net.Conn {
 	relayEnd, pumpEnd := net.Pipe()
 	var h *half
 	if d == Upstream {
-		h = s.c.newHalf(d, s.Conn, pumpEnd, new(atomic.Int64))
+		h = s.c.newHalf(d, &prefixedConn{Conn: s.Conn, prefix: read}, pumpEnd, new(atomic.Int64))
 		s.mu.Lock()
 		relayEnd.SetReadDeadline(s.readDeadline)
 		s.up.Store(&relayEnd)
@@ -159,4 +167,19 @@ func (s *streamConn) startPump(d Direction) *net.Conn {
 		relayEnd.Close()
 	}()
 	return &relayEnd
+}
+
+// prefixedConn reads prefix, then its connection.
+type prefixedConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (p *prefixedConn) Read(b []byte) (int, error) {
+	if len(p.prefix) > 0 {
+		n := copy(b, p.prefix)
+		p.prefix = p.prefix[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
 }
