@@ -201,3 +201,60 @@ func TestPostgresStreamLatencyWithError(t *testing.T) {
 	_, err := conn.Exec(ctx, "SELECT 2")
 	checkPgReply(t, err, faults.PostgresSerializationFailure)
 }
+
+// Each protocol-aware proxy takes every kind of stream behavior: latency
+// next to an injected error on Redis, and a reset in the middle of a
+// result on MySQL and PostgreSQL.
+func TestStreamBehaviorsOnEveryProtocol(t *testing.T) {
+	t.Run("redis latency with an error", func(t *testing.T) {
+		p := newRedisProxy(t)
+		c := newRedisClient(t, p.Addr(), noRetries)
+		ctx := context.Background()
+		mustSet(t, p, faults.Latency(50*time.Millisecond), faults.Error(faults.RedisLoading).When(faults.Command("GET")))
+		start := time.Now()
+		if err := c.Ping(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < 95*time.Millisecond {
+			t.Fatalf("PING took %v with 50 ms of latency each way", d)
+		}
+		if err := c.Get(ctx, "k").Err(); err == nil || !strings.HasPrefix(err.Error(), "LOADING") {
+			t.Fatalf("GET: %v, want the injected LOADING", err)
+		}
+	})
+	t.Run("mysql reset in the middle of a result", func(t *testing.T) {
+		p := startMySQLProxy(t)
+		db := openMySQL(t, p.Addr(), "")
+		ctx := mysqlCtx(t, 20*time.Second)
+		if err := db.PingContext(ctx); err != nil {
+			t.Fatal(err)
+		}
+		mustSet(t, p, faults.ResetAfterBytes(2000).Downstream())
+		rows, err := db.QueryContext(ctx, "SELECT REPEAT('x', 1000) FROM information_schema.COLLATIONS")
+		n := 0
+		if err == nil {
+			for rows.Next() {
+				n++
+			}
+			err = rows.Err()
+			rows.Close()
+		}
+		if err == nil {
+			t.Fatalf("read %d rows of 1000 bytes through a reset after 2000 bytes, and no error", n)
+		}
+	})
+	t.Run("postgres reset in the middle of rows", func(t *testing.T) {
+		p := newPostgresProxy(t)
+		conn := pgConnect(t, p.Addr(), "")
+		ctx := pgCtx(t, 20*time.Second)
+		mustSet(t, p, faults.ResetAfterBytes(4000).Downstream())
+		rows, _ := conn.Query(ctx, "SELECT repeat('x', 1000) FROM generate_series(1, 100)")
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		if rows.Err() == nil || n >= 100 {
+			t.Fatalf("read %d rows, then %v; want the connection reset before the end", n, rows.Err())
+		}
+	})
+}
