@@ -270,12 +270,16 @@ func (r *httpRelay) spliceBody(w meter, from *pooledbuf.Reader, n int64) error {
 		}
 		return err
 	}
+	// Chunks sized as the TCP path sizes them (see nextSpliceChunk): the
+	// counters move while a long body flows, at few calls per MiB.
+	chunk := int64(minSpliceChunk)
 	for n != 0 {
-		lr := io.LimitedReader{R: srcSock, N: spliceChunk}
+		lr := io.LimitedReader{R: srcSock, N: chunk}
 		if n > 0 {
 			lr.N = min(lr.N, n)
 		}
 		want := lr.N
+		start := time.Now()
 		m, err := dst.ReadFrom(&lr)
 		w.bytes.Add(m)
 		w.c.touch()
@@ -289,6 +293,9 @@ func (r *httpRelay) spliceBody(w meter, from *pooledbuf.Reader, n int64) error {
 			return nil // EOF ends a body delimited by the close
 		case m < want:
 			return io.ErrUnexpectedEOF
+		}
+		if want == chunk {
+			chunk = nextSpliceChunk(chunk, time.Since(start))
 		}
 	}
 	return nil

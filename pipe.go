@@ -18,12 +18,9 @@ import (
 // most 1 MiB per splice(2), and a chunk's last splice is cut short to fit,
 // so 256 KiB chunks tripled the splice calls and the wake-ups per MiB.
 const (
-	minSpliceChunk = spliceChunk
+	minSpliceChunk = 256 << 10
 	maxSpliceChunk = 64 << 20
 	spliceTick     = 50 * time.Millisecond
-
-	// spliceChunk is the fixed chunk of the HTTP relay's spliced bodies.
-	spliceChunk = 256 << 10
 )
 
 var (

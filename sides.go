@@ -156,7 +156,12 @@ func (m meter) writev(bufs ...[]byte) error {
 		return err
 	}
 	nb := net.Buffers(bufs)
-	n, err := nb.WriteTo(m.conn)
+	dst := m.conn
+	if tc, ok := tcp(dst, Downstream); ok {
+		// One writev(2), which the stream layer's Write cannot offer.
+		dst = tc
+	}
+	n, err := nb.WriteTo(dst)
 	m.bytes.Add(n)
 	m.c.touch()
 	return err
