@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
+	"strings"
 )
 
 // Shape is what a command is owed: the form of the one reply the server
@@ -123,6 +124,47 @@ func (c *Command) Silenced(code []byte) bool {
 		return string(code) == "HD" || string(code) == "VA"
 	}
 	return false
+}
+
+// Answers reports whether memcached may answer c with a reply whose
+// first word is code. For a meta command it is false for the codes that
+// command never gets (MN answers only mn) and for those its quiet mode
+// silences ([Command.Silenced]); error lines may answer any command. For
+// other commands it is true: their replies are paired by order alone.
+//
+// A relay pairs the replies of quiet commands with it: a reply that a
+// quiet command cannot get belongs to a later command, and the command is
+// owed nothing. When the quiet command and the next one may both get that
+// reply (a quiet mg that hits or misses, then an mg), the bytes alone do
+// not tell whose it is: clients end runs of quiet commands with mn, whose
+// MN is unambiguous, or tell replies apart by their O (opaque) flags.
+func (c *Command) Answers(code []byte) bool {
+	l := ReplyLine{Code: code}
+	if l.IsError() {
+		return true
+	}
+	var codes string
+	switch string(c.Name) {
+	case "mg":
+		codes = " VA HD EN "
+	case "ms":
+		codes = " HD NS EX NF "
+	case "md":
+		codes = " HD NF EX "
+	case "ma":
+		codes = " HD VA NF NS EX "
+	case "mn":
+		codes = " MN "
+	case "me":
+		codes = " ME EN "
+	default:
+		return true
+	}
+	i := strings.Index(codes, string(code))
+	if len(code) != 2 || i < 0 || codes[i-1] != ' ' || codes[i+2] != ' ' {
+		return false
+	}
+	return !c.Silenced(code)
 }
 
 // PeekCommand parses the command line at the start of r's buffered bytes
