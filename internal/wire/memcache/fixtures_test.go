@@ -136,8 +136,10 @@ func TestFixtureWholeSession(t *testing.T) {
 	}
 	for _, size := range []int{64, 4096} {
 		for how, src := range map[string]func([]byte) *bufio.Reader{
-			"whole":   func(b []byte) *bufio.Reader { return bufio.NewReaderSize(bytes.NewReader(b), size) },
-			"onebyte": func(b []byte) *bufio.Reader { return bufio.NewReaderSize(iotest.OneByteReader(bytes.NewReader(b)), size) },
+			"whole": func(b []byte) *bufio.Reader { return bufio.NewReaderSize(bytes.NewReader(b), size) },
+			"onebyte": func(b []byte) *bufio.Reader {
+				return bufio.NewReaderSize(iotest.OneByteReader(bytes.NewReader(b)), size)
+			},
 		} {
 			cmds, err := frameCommands(t, src(client))
 			if size < MaxLine {
