@@ -34,7 +34,7 @@ func TestLiveMemcached(t *testing.T) {
 	// answers is then plain from the bytes (see Command.Answers).
 	pipe.WriteString("mg a v q\r\nmg missing v q\r\nms b 2 q\r\nhi\r\nmn\r\n")
 	pipe.WriteString("md missing q\r\nmn\r\nma a q\r\nmn\r\n")
-	pipe.WriteString("incr a 1 noreply\r\ngat 0 a b\r\nstats settings\r\nmn\r\n")
+	pipe.WriteString("incr a 1 noreply\r\ngat 0 a b\r\nstats settings\r\nmn\r\nversion\r\n")
 	client := pipe.Bytes()
 
 	go conn.Write(client)
@@ -42,10 +42,11 @@ func TestLiveMemcached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Read everything up to the MN of the last mn.
+	// Read everything up to the reply to version, the last command and
+	// the only VERSION line.
 	var server []byte
 	chunk := make([]byte, 64<<10)
-	for !bytes.HasSuffix(server, []byte("MN\r\n")) {
+	for !bytes.HasSuffix(server, []byte("\r\n")) || !bytes.HasPrefix(server[bytes.LastIndex(server[:len(server)-2], []byte("\n"))+1:], []byte("VERSION ")) {
 		n, err := conn.Read(chunk)
 		server = append(server, chunk[:n]...)
 		if err != nil {
@@ -67,7 +68,7 @@ func TestLiveMemcached(t *testing.T) {
 			owed = append(owed, c.name)
 		}
 	}
-	want := "set set get mg mn md mn ma mn gat stats mn"
+	want := "set set get mg mn md mn ma mn gat stats mn version"
 	if strings.Join(owed, " ") != want {
 		t.Errorf("replies to %q, want %q; server sent %q", owed, want, server[:min(len(server), 400)])
 	}
