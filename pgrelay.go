@@ -572,7 +572,10 @@ func (r *postgresRelay) reply(h pgwire.Header) bool {
 		if h.Type != pgwire.TypeErrorResponse {
 			r.queue.pop(1, 1)
 			r.begun = false
-			return pgwire.DiscardMessage(r.fromServer, h) == nil || r.failed()
+			if err := pgwire.DiscardMessage(r.fromServer, h); err != nil {
+				return r.failWith(err)
+			}
+			return true
 		}
 		complete, skip = true, true
 	case pgParse, pgBind, pgClose:
@@ -806,12 +809,6 @@ func (r *postgresRelay) flushClient() bool {
 // that the replies side stops.
 func (r *postgresRelay) failWith(err error) bool {
 	r.fail(err)
-	return false
-}
-
-// failed reports that the replies side stops after a discard failed.
-func (r *postgresRelay) failed() bool {
-	r.c.end(endReset)
 	return false
 }
 
