@@ -2,89 +2,28 @@ package faults
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gofaults/faults/internal/testenv"
 )
 
-// redisFuzzBackend is a fake Redis server: the first connection it accepts
-// is sent the fuzzed bytes, at once, then read to its end; every later one
-// answers PONG to each PING.
-type redisFuzzBackend struct {
-	ln       net.Listener
-	reply    []byte
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    []net.Conn
-	received []byte        // what the first connection read
-	first    chan struct{} // closed when the first connection is done
-}
-
-func newRedisFuzzBackend(t *testing.T, reply []byte) *redisFuzzBackend {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &redisFuzzBackend{ln: ln, reply: reply, first: make(chan struct{})}
-	b.wg.Add(1)
-	go b.serve()
-	return b
-}
-
-func (b *redisFuzzBackend) serve() {
-	defer b.wg.Done()
-	for n := 0; ; n++ {
-		c, err := b.ln.Accept()
-		if err != nil {
+// redisFuzzServe serves a well-formed connection: PONG to each PING.
+func redisFuzzServe(c net.Conn) {
+	ping := []byte("*1\r\n$4\r\nPING\r\n")
+	buf := make([]byte, len(ping))
+	for {
+		if _, err := io.ReadFull(c, buf); err != nil || !bytes.Equal(buf, ping) {
 			return
 		}
-		b.mu.Lock()
-		b.conns = append(b.conns, c)
-		b.mu.Unlock()
-		c.SetDeadline(time.Now().Add(3 * time.Second))
-		b.wg.Add(1)
-		go func(first bool) {
-			defer b.wg.Done()
-			defer c.Close()
-			if first {
-				c.Write(b.reply)
-				got, _ := io.ReadAll(c)
-				b.mu.Lock()
-				b.received = got
-				b.mu.Unlock()
-				close(b.first)
-				return
-			}
-			ping := []byte("*1\r\n$4\r\nPING\r\n")
-			buf := make([]byte, len(ping))
-			for {
-				if _, err := io.ReadFull(c, buf); err != nil || !bytes.Equal(buf, ping) {
-					return
-				}
-				if _, err := c.Write([]byte("+PONG\r\n")); err != nil {
-					return
-				}
-			}
-		}(n == 0)
+		if _, err := c.Write([]byte("+PONG\r\n")); err != nil {
+			return
+		}
 	}
-}
-
-func (b *redisFuzzBackend) close() {
-	b.ln.Close()
-	b.mu.Lock()
-	for _, c := range b.conns {
-		c.Close()
-	}
-	b.mu.Unlock()
-	b.wg.Wait()
 }
 
 // FuzzRedisRelay passes arbitrary client bytes and arbitrary server bytes
@@ -120,73 +59,9 @@ func FuzzRedisRelay(f *testing.F) {
 		case 7:
 			behaviors = append(behaviors, Error(RedisReadOnly).When(Command("GET")).After(1))
 		}
-		backend := newRedisFuzzBackend(t, server)
-		defer backend.close()
-		p, err := NewProxy(backend.ln.Addr().String(), WithProtocol(Redis()), WithLogger(slog.New(slog.DiscardHandler)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		if err := p.Set(behaviors...); err != nil {
-			t.Fatal(err)
-		}
-
-		c, err := net.DialTimeout("tcp", p.Addr(), time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(2 * time.Second))
-		writeErr := make(chan error, 1)
-		go func() {
-			_, err := c.Write(client)
-			if err == nil {
-				err = c.(*net.TCPConn).CloseWrite()
-			}
-			writeErr <- err
-		}()
-		got, err := io.ReadAll(c)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("the client's connection did not end within 2 s (read %d bytes)", len(got))
-		}
-		c.Close()
-		<-writeErr
-		if len(behaviors) == 0 {
-			if !bytes.HasPrefix(server, got) {
-				t.Fatalf("the client read %q, not a prefix of the server's %q", got, server)
-			}
-			// The server's side ends too: the proxy passed on the
-			// client's end.
-			select {
-			case <-backend.first:
-			case <-time.After(3 * time.Second):
-				t.Fatal("the server's connection did not end")
-			}
-			backend.mu.Lock()
-			received := backend.received
-			backend.mu.Unlock()
-			if !bytes.HasPrefix(client, received) {
-				t.Fatalf("the server read %q, not a prefix of the client's %q", received, client)
-			}
-		}
-
+		p := fuzzRelay(t, Redis(), behaviors, client, server, redisFuzzServe, len(behaviors) == 0)
 		// The proxy still serves a well-formed connection.
-		if err := p.Reset(); err != nil {
-			t.Fatal(err)
-		}
-		c2, err := net.DialTimeout("tcp", p.Addr(), time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c2.Close()
-		c2.SetDeadline(time.Now().Add(2 * time.Second))
-		if _, err := c2.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
-			t.Fatal(err)
-		}
-		pong := make([]byte, 7)
-		if _, err := io.ReadFull(c2, pong); err != nil || string(pong) != "+PONG\r\n" {
-			t.Fatalf("second connection: %q, %v", pong, err)
-		}
+		fuzzExchange(t, p, []byte("*1\r\n$4\r\nPING\r\n"), []byte("+PONG\r\n"))
 	})
 }
 
@@ -199,7 +74,7 @@ func FuzzRedisRelay(f *testing.F) {
 // the server never read the cut command.
 func TestRedisRelayPassesCutValuesAtEOF(t *testing.T) {
 	const cmds, replies = "*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPI", "+OK\r\n+PAR"
-	backend := newRedisFuzzBackend(t, []byte(replies))
+	backend := newFuzzBackend(t, []byte(replies), redisFuzzServe)
 	defer backend.close()
 	p, err := NewProxy(backend.ln.Addr().String(), WithProtocol(Redis()), WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
