@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
@@ -82,42 +81,7 @@ func mysqlServer() (addr string, stop func()) {
 }
 
 // startTinyMySQL starts the stand-in MySQL server of mysqlServer.
-func startTinyMySQL() (addr string, stop func()) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				serveTinyMySQL(c)
-			}()
-		}
-	}()
-	return ln.Addr().String(), func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	}
-}
+func startTinyMySQL() (addr string, stop func()) { return startStandIn(serveTinyMySQL) }
 
 func serveTinyMySQL(c net.Conn) {
 	defer c.Close()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,42 +20,7 @@ import (
 // status as the server does (an error inside BEGIN aborts the block until
 // ROLLBACK or COMMIT, which then rolls back) and answers a DO block, which
 // the proxy sends to have an injected error raised, with an error.
-func startTinyPostgres() (addr string, stop func()) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				serveTinyPostgres(c)
-			}()
-		}
-	}()
-	return ln.Addr().String(), func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	}
-}
+func startTinyPostgres() (addr string, stop func()) { return startStandIn(serveTinyPostgres) }
 
 func serveTinyPostgres(c net.Conn) {
 	defer c.Close()
