@@ -210,44 +210,14 @@ func TestPostgresTransferUnderFaults(t *testing.T) {
 			// the whole transaction runs again.
 			Name:      "deadlock on the credit",
 			Behaviors: []faults.Behavior{faults.Error(faults.PostgresDeadlock).When(faults.Query(credit), faults.InTransaction()).Times(1)},
-			Test: func(t *testing.T) {
-				e := newEnv(t, p, start)
-				var r retries
-				e.store.OnRetry = r.add
-				before := injected()
-				if err := e.store.Transfer(ctxFor(t), "alice", "bob", 30); err != nil {
-					t.Fatal(err)
-				}
-				if cs := r.codes(); fmt.Sprint(cs) != "[40P01]" {
-					t.Fatalf("retried after %v, want once after 40P01", cs)
-				}
-				if n := injected() - before; n != 1 {
-					t.Fatalf("%d faults fired, want 1", n)
-				}
-				e.want(t, map[string]int64{"alice": 70, "bob": 80}, 1)
-			},
+			Test:      retriedTransfer(p, "[40P01]", 1),
 		},
 		{
 			// The debit loses a race for its row twice (REPEATABLE READ):
 			// the third run succeeds.
 			Name:      "serialization failures on the debit",
 			Behaviors: []faults.Behavior{faults.Error(faults.PostgresSerializationFailure).When(faults.Query(debit)).Times(2)},
-			Test: func(t *testing.T) {
-				e := newEnv(t, p, start)
-				var r retries
-				e.store.OnRetry = r.add
-				before := injected()
-				if err := e.store.Transfer(ctxFor(t), "alice", "bob", 30); err != nil {
-					t.Fatal(err)
-				}
-				if cs := r.codes(); fmt.Sprint(cs) != "[40001 40001]" {
-					t.Fatalf("retried after %v, want twice after 40001", cs)
-				}
-				if n := injected() - before; n != 2 {
-					t.Fatalf("%d faults fired, want 2", n)
-				}
-				e.want(t, map[string]int64{"alice": 70, "bob": 80}, 1)
-			},
+			Test:      retriedTransfer(p, "[40001 40001]", 2),
 		},
 		{
 			// Every run fails: Transfer gives up after MaxAttempts runs
@@ -537,4 +507,26 @@ func TestPostgresStatementRetryLosesTheDebit(t *testing.T) {
 		}
 		e.want(t, map[string]int64{"alice": 70, "bob": 80}, 1)
 	})
+}
+
+// retriedTransfer is the test of a transfer that succeeds after retries:
+// the store retried after the errors codes (as fmt prints them), fired
+// faults fired, and the transfer landed once.
+func retriedTransfer(p *faults.Proxy, codes string, fired int64) func(*testing.T) {
+	return func(t *testing.T) {
+		e := newEnv(t, p, start)
+		var r retries
+		e.store.OnRetry = r.add
+		before := p.Stats().Injected
+		if err := e.store.Transfer(ctxFor(t), "alice", "bob", 30); err != nil {
+			t.Fatal(err)
+		}
+		if cs := r.codes(); fmt.Sprint(cs) != codes {
+			t.Fatalf("retried after %v, want %s", cs, codes)
+		}
+		if n := p.Stats().Injected - before; n != fired {
+			t.Fatalf("%d faults fired, want %d", n, fired)
+		}
+		e.want(t, map[string]int64{"alice": 70, "bob": 80}, 1)
+	}
 }
