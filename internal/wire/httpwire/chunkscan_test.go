@@ -105,3 +105,19 @@ func FuzzChunkScanner(f *testing.F) {
 		}
 	})
 }
+
+func TestRedact(t *testing.T) {
+	msg := "POST /login HTTP/1.1\r\nHost: x\r\nauthorization: Bearer s3cret\r\nCookie: a=1; b=2\r\nContent-Length: 27\r\n\r\nAuthorization: not a header"
+	want := "POST /login HTTP/1.1\r\nHost: x\r\nauthorization: REDACTED\r\nCookie: REDACTED\r\nContent-Length: 27\r\n\r\nAuthorization: not a header"
+	if got := string(Redact([]byte(msg), "Authorization", "Cookie")); got != want {
+		t.Errorf("Redact:\n%q\nwant\n%q", got, want)
+	}
+	plain := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if got := Redact(plain, "Authorization"); &got[0] != &plain[0] {
+		t.Error("Redact copied a head with nothing to redact")
+	}
+	cut := "GET / HTTP/1.1\r\nCookie: sess"
+	if got := string(Redact([]byte(cut), "Cookie")); got != "GET / HTTP/1.1\r\nCookie: REDACTED" {
+		t.Errorf("a line cut short: %q", got)
+	}
+}
