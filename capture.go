@@ -159,9 +159,9 @@ type capture struct {
 	// droppedComments counts the fault comments left out, which
 	// Stats.CaptureDropped does not.
 	droppedComments int64
-	ready   chan struct{} // signalled when fill gets its first record, and at close
-	done    chan struct{} // closed when the writer has ended
-	err     error         // the writer's, read once done is closed
+	ready           chan struct{} // signalled when fill gets its first record, and at close
+	done            chan struct{} // closed when the writer has ended
+	err             error         // the writer's, read once done is closed
 }
 
 // captureSide is what the capture keeps of one connection on the
