@@ -56,46 +56,33 @@ func (cc *capturedConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// Write writes b to the client. What goes to the client is recorded
+// before it is written, so that what the client sends in answer cannot be
+// recorded first; if the write fails part way, the capture holds what the
+// proxy was writing, not only what the client got.
 func (cc *capturedConn) Write(b []byte) (int, error) {
-	n, err := cc.Conn.Write(b)
-	if n > 0 {
-		cc.cap.data(cc.side, tcpcap.Server, b[:n])
+	if len(b) > 0 {
+		cc.cap.data(cc.side, tcpcap.Server, b)
 	}
-	return n, err
+	return cc.Conn.Write(b)
 }
 
 // writev writes bufs with one writev(2), recorded as one write.
 func (cc *capturedConn) writev(bufs [][]byte) (int64, error) {
+	cc.cap.data(cc.side, tcpcap.Server, bufs...)
 	nb := append(net.Buffers(nil), bufs...) // WriteTo consumes its slices
-	n, err := nb.WriteTo(cc.Conn)
-	rest := n
-	parts := make([][]byte, 0, len(bufs))
-	for _, b := range bufs {
-		if rest == 0 {
-			break
-		}
-		k := min(int64(len(b)), rest)
-		parts = append(parts, b[:k])
-		rest -= k
-	}
-	if n > 0 {
-		cc.cap.data(cc.side, tcpcap.Server, parts...)
-	}
-	return n, err
+	return nb.WriteTo(cc.Conn)
 }
 
 // CloseWrite sends the client a FIN.
 func (cc *capturedConn) CloseWrite() error {
-	var err error
-	if cw, ok := cc.Conn.(interface{ CloseWrite() error }); ok {
-		err = cw.CloseWrite()
-	} else {
-		err = cc.Conn.Close()
-	}
 	if cc.finSent.CompareAndSwap(false, true) {
 		cc.cap.end(cc.side, capFin, tcpcap.Server)
 	}
-	return err
+	if cw, ok := cc.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return cc.Conn.Close()
 }
 
 // SetLinger sets the socket's linger; with 0, Close resets the client.
@@ -110,12 +97,11 @@ func (cc *capturedConn) SetLinger(sec int) error {
 // Close closes the socket: the client sees a reset after SetLinger(0), a
 // FIN otherwise.
 func (cc *capturedConn) Close() error {
-	err := cc.Conn.Close()
 	if cc.closed.CompareAndSwap(false, true) {
 		if cc.linger0.Load() {
 			cc.cap.end(cc.side, capReset, tcpcap.Server)
 		}
 		cc.cap.end(cc.side, capClose, tcpcap.Server)
 	}
-	return err
+	return cc.Conn.Close()
 }

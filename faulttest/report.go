@@ -75,6 +75,11 @@ type Report struct {
 	fired            []string // the first faults fired, as their events print
 	firedTotal       int
 	steps            []StepResult
+
+	// A replay's: what it played, and the requests whose outcome differs
+	// from the recorded one.
+	replay     string
+	mismatches []Mismatch
 }
 
 // report turns the run's recordings into a Report. The recorder is closed.
@@ -261,6 +266,9 @@ func (r *Report) FaultWindows() []FaultWindow { return append([]FaultWindow(nil)
 // maxReportFired bounds the faults the report lists one by one.
 const maxReportFired = 100
 
+// maxReportMismatches bounds the mismatches the report lists one by one.
+const maxReportMismatches = 20
+
 // FaultMarks returns the faults the watched proxies' ledgers recorded
 // during the recorded run, aggregated per bucket and label. A ledger keeps
 // only the most recent events ([faults.WithEventLimit]); the buckets'
@@ -328,7 +336,10 @@ func (r *Report) page() reportpage.Page {
 		p.Marks = append(p.Marks, reportpage.Mark{At: m.At, Count: m.Count, Label: m.Label})
 	}
 	model := fmt.Sprintf("open, %v calls/s", r.rate)
-	if !r.open {
+	switch {
+	case r.replay != "":
+		model = r.replay
+	case !r.open:
 		model = fmt.Sprintf("closed, %d callers", r.concurrency)
 	}
 	row := func(name, format string, args ...any) {
@@ -352,6 +363,16 @@ func (r *Report) page() reportpage.Page {
 	row("faults fired", "%d", r.FaultsFired())
 	for i, st := range r.steps {
 		row(fmt.Sprintf("step %d", i+1), "%v", st)
+	}
+	if r.replay != "" {
+		row("mismatches", "%d", len(r.mismatches))
+		for i, m := range r.mismatches {
+			if i == maxReportMismatches {
+				row("", "… and %d more", len(r.mismatches)-i)
+				break
+			}
+			row(fmt.Sprintf("mismatch %d", i+1), "%v", m)
+		}
 	}
 	if r.open {
 		lag := fmt.Sprintf("p50 %v, p99 %v (part of every latency)", sig3(r.ScheduleLag(0.5)), sig3(r.ScheduleLag(0.99)))

@@ -9,50 +9,46 @@ import (
 const Redacted = "REDACTED"
 
 // RedactAuth returns cmd, one whole command as a client sends it
-// (multibulk or inline), with the password of AUTH (AUTH password, AUTH
-// username password) and of HELLO's AUTH option replaced by [Redacted],
-// the bulk lengths adjusted. Any other command, or bytes it cannot read
-// as a command, is returned as it is. cmd is not modified.
+// (multibulk or inline), with its password (see [AuthSecret]) replaced by
+// [Redacted]. Any other command, or bytes it cannot read as a command, is
+// returned as it is. cmd is not modified.
 func RedactAuth(cmd []byte) []byte {
-	args, inline := commandArgs(cmd)
-	if len(args) < 2 {
+	args, inline := Args(cmd)
+	i := AuthSecret(args)
+	if i < 0 {
 		return cmd
 	}
-	arg := func(i int) []byte { return cmd[args[i][0]:args[i][1]] }
-	secret := -1
+	args[i] = []byte(Redacted)
+	if inline {
+		return append(bytes.Join(args, []byte(" ")), '\r', '\n')
+	}
+	return AppendCommand(nil, args...)
+}
+
+// AuthSecret returns the index of the password among the arguments of a
+// command: that of AUTH (AUTH password, AUTH username password) or of
+// HELLO's AUTH option; -1 if the command carries none.
+func AuthSecret(args [][]byte) int {
 	switch {
-	case bytes.EqualFold(arg(0), []byte("AUTH")):
-		secret = len(args) - 1
-	case bytes.EqualFold(arg(0), []byte("HELLO")):
+	case len(args) < 2:
+	case bytes.EqualFold(args[0], []byte("AUTH")):
+		if len(args) <= 3 {
+			return len(args) - 1
+		}
+	case bytes.EqualFold(args[0], []byte("HELLO")):
 		for i := 2; i+2 < len(args); i++ {
-			if bytes.EqualFold(arg(i), []byte("AUTH")) {
-				secret = i + 2
-				break
+			if bytes.EqualFold(args[i], []byte("AUTH")) {
+				return i + 2
 			}
 		}
 	}
-	if secret < 0 || secret > 2 && bytes.EqualFold(arg(0), []byte("AUTH")) {
-		return cmd // AUTH takes at most two arguments: not a login
-	}
-	lo, hi := args[secret][0], args[secret][1]
-	out := make([]byte, 0, len(cmd)+len(Redacted))
-	if inline {
-		out = append(out, cmd[:lo]...)
-	} else {
-		// Back over the bulk's line: "$" length CRLF.
-		line := bytes.LastIndexByte(cmd[:lo-2], '$')
-		out = append(out, cmd[:line]...)
-		out = append(out, '$')
-		out = strconv.AppendInt(out, int64(len(Redacted)), 10)
-		out = append(out, '\r', '\n')
-	}
-	out = append(out, Redacted...)
-	return append(out, cmd[hi:]...)
+	return -1
 }
 
-// commandArgs returns the spans of the arguments of the command cmd, and
-// whether it is inline; no spans if cmd is not a whole command.
-func commandArgs(cmd []byte) (spans [][2]int, inline bool) {
+// Args returns the arguments of cmd, one whole command as a client sends
+// it, the name first, and whether it is inline; nil if cmd is not a whole
+// command. The arguments point into cmd.
+func Args(cmd []byte) (args [][]byte, inline bool) {
 	if len(cmd) == 0 {
 		return nil, false
 	}
@@ -61,28 +57,14 @@ func commandArgs(cmd []byte) (spans [][2]int, inline bool) {
 		if !ok {
 			return nil, true
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		for i := 0; i < len(line); {
-			for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-				i++
-			}
-			j := i
-			for j < len(line) && line[j] != ' ' && line[j] != '\t' {
-				j++
-			}
-			if j > i {
-				spans = append(spans, [2]int{i, j})
-			}
-			i = j
-		}
-		return spans, true
+		return bytes.Fields(bytes.TrimSuffix(line, []byte("\r"))), true
 	}
 	line, rest, ok, err := cutLine(cmd)
 	if err != nil || !ok {
 		return nil, false
 	}
 	n, err := parseLength(line, true)
-	if err != nil || n <= 0 || n > 1024 {
+	if err != nil || n <= 0 || n > 1<<20 {
 		return nil, false
 	}
 	for range n {
@@ -90,9 +72,24 @@ func commandArgs(cmd []byte) (spans [][2]int, inline bool) {
 		if err != nil || payload == nil {
 			return nil, false
 		}
-		end := len(cmd) - len(next) - 2 // before the payload's CRLF
-		spans = append(spans, [2]int{end - len(payload), end})
+		args = append(args, payload)
 		rest = next
 	}
-	return spans, false
+	return args, false
+}
+
+// AppendCommand appends the command of args, as a client sends it (an
+// array of bulk strings), to dst and returns the extended dst.
+func AppendCommand(dst []byte, args ...[]byte) []byte {
+	dst = append(dst, '*')
+	dst = strconv.AppendInt(dst, int64(len(args)), 10)
+	dst = append(dst, '\r', '\n')
+	for _, a := range args {
+		dst = append(dst, '$')
+		dst = strconv.AppendInt(dst, int64(len(a)), 10)
+		dst = append(dst, '\r', '\n')
+		dst = append(dst, a...)
+		dst = append(dst, '\r', '\n')
+	}
+	return dst
 }
