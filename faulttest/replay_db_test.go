@@ -240,3 +240,42 @@ func TestReplayRedis(t *testing.T) {
 		t.Errorf("report %v, samples %q", rep, rep.ErrorSamples())
 	}
 }
+
+// TestReplayRedisRedactedAuth: a capture made with RedactSecrets holds no
+// password; replayed with Password, the login of the capture succeeds on a
+// server that requires it, and the commands after it run again; replayed
+// without, the server refuses the login and each command.
+func TestReplayRedisRedactedAuth(t *testing.T) {
+	addr := testenv.StartRedisServer(t, "--requirepass", "hunter2")
+	ctx := context.Background()
+	var buf bytes.Buffer
+	p, err := faults.NewProxy(addr, faults.WithProtocol(faults.Redis()), faults.WithCapture(&buf, faults.RedactSecrets()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: p.Addr(), Password: "hunter2", Protocol: 2})
+	for range 2 {
+		if err := c.Incr(ctx, "n").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(buf.Bytes(), []byte("hunter2")) {
+		t.Fatal("the redacted capture holds the password")
+	}
+	admin := redis.NewClient(&redis.Options{Addr: addr, Password: "hunter2"})
+	defer admin.Close()
+	rep := faulttest.Replay(t, bytes.NewReader(buf.Bytes()), addr, faulttest.ReplayOptions{Protocol: faults.Redis(), Password: "hunter2"})
+	if n, _ := admin.Get(ctx, "n").Int(); n != 4 || rep.Errors() != 0 || len(rep.Mismatches()) != 0 {
+		t.Errorf("after the replay n = %d (want 4); report %v, mismatches %v", n, rep, rep.Mismatches())
+	}
+	rep = faulttest.Replay(t, bytes.NewReader(buf.Bytes()), addr, faulttest.ReplayOptions{Protocol: faults.Redis()})
+	mm := rep.Mismatches()
+	// go-redis logs in with HELLO 2 AUTH default <password>.
+	if len(mm) != 3 || mm[0].Request != "HELLO 2" || mm[0].Recorded != "OK" || mm[0].Replayed != "WRONGPASS" || mm[1].Replayed != "NOAUTH" {
+		t.Errorf("without the password: mismatches %v, want the login refused, then the commands", mm)
+	}
+}
