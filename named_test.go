@@ -200,4 +200,3 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 	require.NoError(t, err)
 	return req
 }
-
