@@ -240,3 +240,29 @@ func (f *fatalT) Fatalf(format string, args ...any) {
 }
 
 var _ = net.Dial
+
+// TestReplayReportText: a replay's text report says what was played and
+// lists its mismatches.
+func TestReplayReportText(t *testing.T) {
+	srv := newCountingServer(t)
+	capture := captured(t, srv.addr(), faults.HTTP(), func(p *faults.Proxy) {
+		p.Set(faults.Error(faults.HTTPStatus(429)))
+	}, func(addr string) {
+		resp, err := http.Get("http://" + addr + "/limited")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		http.DefaultClient.CloseIdleConnections()
+	})
+	rep := faulttest.Replay(t, bytes.NewReader(capture), srv.addr(), faulttest.ReplayOptions{Protocol: faults.HTTP(), Name: "text"})
+	var b strings.Builder
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"text\n", "replay of 1 http connections (1 requests) at 1×", "mismatches", `"GET /limited": recorded 429, replayed 200`, "p99"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the text report does not say %q:\n%s", want, b.String())
+		}
+	}
+}

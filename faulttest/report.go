@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofaults/faults/faulttest/internal/recorder"
@@ -299,6 +300,44 @@ func (r *Report) RecoveryTime(since time.Time) (d time.Duration, ok bool) {
 func (r *Report) String() string {
 	return fmt.Sprintf("%s: %d requests, %d errors (%.2f%%), p50 %v, p99 %v, max %v",
 		r.name, r.requests, r.errors, 100*r.ErrorRate(), sig3(r.Latency(0.5)), sig3(r.Latency(0.99)), sig3(r.Latency(1)))
+}
+
+// WriteText writes the report as plain text, for a terminal or a log: its
+// title, then the summary the HTML page shows (the model or what a replay
+// played, requests, errors by class, latency quantiles, faults fired, a
+// replay's mismatches), one line each, then the sampled errors and the
+// first faults fired.
+func (r *Report) WriteText(w io.Writer) error {
+	p := r.page()
+	var b strings.Builder
+	b.WriteString(p.Title + "\n")
+	width := 0
+	for _, row := range p.Summary {
+		width = max(width, len(row[0]))
+	}
+	for _, row := range p.Summary {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, row[0], row[1])
+	}
+	for _, w := range p.Warnings {
+		b.WriteString("warning: " + w + "\n")
+	}
+	if len(p.Samples) > 0 {
+		b.WriteString("errors:\n")
+		for _, s := range p.Samples {
+			b.WriteString("  " + s + "\n")
+		}
+	}
+	if len(p.Fired) > 0 {
+		b.WriteString("faults fired:\n")
+		for _, f := range p.Fired {
+			b.WriteString("  " + f + "\n")
+		}
+		if p.MoreFired > 0 {
+			fmt.Fprintf(&b, "  … and %d more\n", p.MoreFired)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // WriteHTML writes the report as one self-contained HTML page: the
