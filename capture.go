@@ -127,16 +127,25 @@ type captureItem struct {
 	conn   uint64
 	at     int64          // unix nanoseconds
 	off    int64          // the offset in the side's bytes where the item falls, dropped bytes counted
-	lo, hi int            // capData: the bytes, in the batch's data
+	data   []byte         // capData: the bytes, in a block of the batch
 	text   string         // capComment
 	client netip.AddrPort // capOpen
 }
 
 // captureBatch is the queue's records since the writer last took them.
+// Their bytes are copied into blocks of captureBlock bytes, taken from the
+// capture's free ones and given back with the batch, so that recording
+// never grows (and so copies) a buffer.
 type captureBatch struct {
-	data  []byte
-	items []captureItem
+	items  []captureItem
+	blocks [][]byte // the blocks the items' bytes are in
+	free   []byte   // what is left of the last block
+	bytes  int      // what the items count against the buffer
 }
+
+// captureBlock is the size of the blocks of a batch's bytes; a record
+// longer than that has one of its own.
+const captureBlock = 256 << 10
 
 // itemCost is what a record without bytes counts against the buffer.
 const itemCost = 64
@@ -153,6 +162,7 @@ type capture struct {
 	mu      sync.Mutex
 	fill    *captureBatch // records not yet taken by the writer
 	spare   *captureBatch // a batch written, for reuse
+	blocks  [][]byte      // free blocks, for batches to take
 	queued  int           // bytes held by fill and the batch being written
 	closing bool
 	warned  bool
@@ -213,13 +223,14 @@ func (c *capture) record(cs *captureSide, it captureItem, must bool, parts ...[]
 	}
 	c.queued += n + itemCost
 	b := c.fill
+	b.bytes += n + itemCost
 	it.at = time.Now().UnixNano() // under the lock: the records' times are in order
 	if n > 0 {
-		it.lo = len(b.data)
+		it.data = c.spaceLocked(b, n)
+		k := 0
 		for _, p := range parts {
-			b.data = append(b.data, p...)
+			k += copy(it.data[k:], p)
 		}
-		it.hi = len(b.data)
 	}
 	if len(b.items) == 0 {
 		select {
@@ -229,6 +240,27 @@ func (c *capture) record(cs *captureSide, it captureItem, must bool, parts ...[]
 	}
 	b.items = append(b.items, it)
 	return true
+}
+
+// spaceLocked returns n bytes of b's blocks to copy a record into. The
+// caller holds c.mu.
+func (c *capture) spaceLocked(b *captureBatch, n int) []byte {
+	if n > captureBlock {
+		return make([]byte, n) // not kept: a block is of one size
+	}
+	if len(b.free) < n {
+		var blk []byte
+		if k := len(c.blocks); k > 0 {
+			blk, c.blocks = c.blocks[k-1], c.blocks[:k-1]
+		} else {
+			blk = make([]byte, captureBlock)
+		}
+		b.blocks = append(b.blocks, blk)
+		b.free = blk
+	}
+	out := b.free[:n:n]
+	b.free = b.free[n:]
+	return out
 }
 
 // dropLocked counts n bytes (or, if 0, a comment) left out of the
@@ -290,15 +322,19 @@ func (c *capture) take() *captureBatch {
 	}
 }
 
-// taken gives back a batch the writer is done with.
+// taken gives back a batch the writer is done with, and its blocks. Free
+// blocks are kept up to what the buffer holds.
 func (c *capture) taken(b *captureBatch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.queued -= len(b.data) + itemCost*len(b.items)
-	b.data, b.items = b.data[:0], b.items[:0]
-	if cap(b.data) > c.cfg.buffer { // a flood grew it: let it go
-		b.data = nil
+	c.queued -= b.bytes
+	for _, blk := range b.blocks {
+		if len(c.blocks)*captureBlock < c.cfg.buffer {
+			c.blocks = append(c.blocks, blk)
+		}
 	}
+	clear(b.items) // the items' bytes and texts
+	b.items, b.blocks, b.free, b.bytes = b.items[:0], b.blocks[:0], nil, 0
 	c.spare = b
 }
 

@@ -141,7 +141,7 @@ func (w *captureWriter) item(b *captureBatch, it *captureItem) {
 	w.gap(cs, it.side, it.off)
 	switch it.kind {
 	case capData:
-		w.data(cs, it.side, at, b.data[it.lo:it.hi])
+		w.data(cs, it.side, at, it.data)
 	case capFin:
 		w.flushSide(cs, it.side)
 		w.check(cs.s.Fin(at, it.side, cs.take(it.side)))
@@ -204,6 +204,22 @@ func (w *captureWriter) data(cs *captureStream, side tcpcap.Side, at time.Time, 
 		w.emit(cs, side, at, rest, false)
 		return
 	}
+	// A long message goes in full segments as it comes: what is pending
+	// made up to one, then those rest holds, from where they are; what
+	// is left waits for more.
+	if p := cs.pending[side]; len(p) > 0 && len(p)+len(rest) >= tcpcap.MaxSegment {
+		k := tcpcap.MaxSegment - len(p)
+		w.emit(cs, side, cs.pendAt[side], append(p, rest[:k]...), cs.begun[side])
+		cs.begun[side] = true
+		cs.pending[side] = p[:0]
+		rest = rest[k:]
+	}
+	if len(cs.pending[side]) == 0 && len(rest) >= tcpcap.MaxSegment {
+		n := len(rest) / tcpcap.MaxSegment * tcpcap.MaxSegment
+		w.emit(cs, side, at, rest[:n], cs.begun[side])
+		cs.begun[side] = true
+		rest = rest[n:]
+	}
 	if len(rest) == 0 {
 		return
 	}
@@ -211,14 +227,6 @@ func (w *captureWriter) data(cs *captureStream, side tcpcap.Side, at time.Time, 
 		cs.pendAt[side] = at
 	}
 	cs.pending[side] = append(cs.pending[side], rest...)
-	// A long message goes in full segments as it comes.
-	if p := cs.pending[side]; len(p) >= tcpcap.MaxSegment {
-		n := len(p) / tcpcap.MaxSegment * tcpcap.MaxSegment
-		w.emit(cs, side, cs.pendAt[side], p[:n], cs.begun[side])
-		cs.begun[side] = true
-		cs.pending[side] = append(p[:0], p[n:]...)
-		cs.pendAt[side] = at
-	}
 }
 
 // message writes the end of a message: what is pending, then b.

@@ -11,16 +11,22 @@ import (
 // writer, through a buffer: [Writer.Flush] pushes what is buffered. Its
 // timestamps are in nanoseconds. It is not safe for concurrent use.
 type Writer struct {
-	w   *bufio.Writer
-	blk []byte // the block being built, reused
+	w      *bufio.Writer
+	dst    io.Writer // under w, for long payloads
+	blk    []byte    // the block being built, reused
+	failed error     // a direct write's error, which w does not know
 }
+
+// directWrite is the payload length from which a payload is written to
+// the underlying writer directly rather than through the buffer.
+const directWrite = 16 << 10
 
 // NewWriter writes a section header naming app as the application that
 // wrote it, and an interface of the given link type, to a buffer over w,
 // and returns the Writer for the packets. Nothing reaches w before the
 // first Flush or until the buffer fills.
 func NewWriter(w io.Writer, linkType uint16, app string) *Writer {
-	pw := &Writer{w: bufio.NewWriterSize(w, 256<<10)}
+	pw := &Writer{w: bufio.NewWriterSize(w, 256<<10), dst: w}
 	// Section header: byte-order magic, version 1.0, section length
 	// unknown (-1), options.
 	b := pw.start(blockSectionHeader)
@@ -92,6 +98,15 @@ func (pw *Writer) WritePacket(t time.Time, comments []string, parts ...[]byte) e
 	binary.LittleEndian.PutUint32(b[4:], uint32(total))
 	pw.w.Write(b)
 	for _, p := range parts {
+		if len(p) >= directWrite && pw.w.Flush() == nil {
+			// A long payload goes straight to the writer, not copied
+			// through the buffer first.
+			if _, err := pw.dst.Write(p); err != nil {
+				pw.failed = err
+				return err
+			}
+			continue
+		}
 		pw.w.Write(p)
 	}
 	pw.w.Write(make([]byte, pad4(n)-n))
@@ -104,8 +119,8 @@ func (pw *Writer) WritePacket(t time.Time, comments []string, parts ...[]byte) e
 	}
 	b = binary.LittleEndian.AppendUint32(b, uint32(total))
 	pw.blk = b
-	_, err := pw.w.Write(b)
-	return err
+	pw.w.Write(b)
+	return pw.err()
 }
 
 // optionsLen is the length of the comment options and their end.
@@ -146,15 +161,23 @@ func appendTimestamp(b []byte, t time.Time) []byte {
 	return binary.LittleEndian.AppendUint32(b, uint32(ts))
 }
 
-// err returns the buffer's sticky error, without writing.
+// err returns the first write error, without writing.
 func (pw *Writer) err() error {
+	if pw.failed != nil {
+		return pw.failed
+	}
 	_, err := pw.w.Write(nil)
 	return err
 }
 
 // Flush writes what is buffered to the underlying writer, and returns the
 // first error a write returned, now or before.
-func (pw *Writer) Flush() error { return pw.w.Flush() }
+func (pw *Writer) Flush() error {
+	if pw.failed != nil {
+		return pw.failed
+	}
+	return pw.w.Flush()
+}
 
 // Buffered returns the number of bytes buffered.
 func (pw *Writer) Buffered() int { return pw.w.Buffered() }
