@@ -74,13 +74,21 @@ func TestCaptureMySQL(t *testing.T) {
 			t.Errorf("tshark did not find %q among %q", s, queries)
 		}
 	}
-	marked := testenv.Tshark(t, cf.path, "-Y", "frame.comment", "-T", "fields", "-e", "mysql.error_code", "-e", "frame.comment")
-	if len(marked) != 1 || !strings.HasPrefix(marked[0], "1213\tfaults: ") || !strings.Contains(marked[0], "Error(MySQLDeadlock)") {
-		t.Errorf("comments: %q, want the ERR packet marked with the deadlock", marked)
-	}
+	requireOneMarked(t, cf.path, "mysql.error_code", "1213", "Error(MySQLDeadlock)")
 	requireSegmentsStart(t, cf.conns(t), func(_ tcpcap.Side, b []byte) bool {
 		return len(b) >= 4 && len(b) == 4+int(b[0])|int(b[1])<<8|int(b[2])<<16
 	})
+}
+
+// requireOneMarked fails the test unless exactly one packet of the
+// capture has a comment, the one where tshark's field reads value (the
+// injected error), and the comment names behavior as the events print it.
+func requireOneMarked(t *testing.T, path, field, value, behavior string) {
+	t.Helper()
+	marked := testenv.Tshark(t, path, "-Y", "frame.comment", "-T", "fields", "-e", field, "-e", "frame.comment")
+	if len(marked) != 1 || !strings.HasPrefix(marked[0], value+"\tfaults: ") || !strings.Contains(marked[0], behavior) {
+		t.Errorf("comments (%s, comment): %q, want one, on %s, naming %s", field, marked, value, behavior)
+	}
 }
 
 func contains(lines []string, s string) bool {
@@ -122,10 +130,7 @@ func TestCapturePostgres(t *testing.T) {
 			t.Errorf("tshark did not find %q among %q", q, queries)
 		}
 	}
-	marked := testenv.Tshark(t, cf.path, "-Y", "frame.comment", "-T", "fields", "-e", "pgsql.code", "-e", "frame.comment")
-	if len(marked) != 1 || !strings.HasPrefix(marked[0], "40001\tfaults: ") || !strings.Contains(marked[0], "Error(PostgresSerializationFailure)") {
-		t.Errorf("comments: %q, want the ErrorResponse marked with its fault", marked)
-	}
+	requireOneMarked(t, cf.path, "pgsql.code", "40001", "Error(PostgresSerializationFailure)")
 }
 
 // TestCaptureRedis: tshark's RESP dissector finds every command of a
@@ -169,10 +174,7 @@ func TestCaptureRedis(t *testing.T) {
 			t.Errorf("tshark did not find %s among %q", want, names)
 		}
 	}
-	marked := testenv.Tshark(t, cf.path, "-Y", "frame.comment", "-T", "fields", "-e", "resp.error", "-e", "frame.comment")
-	if len(marked) != 1 || !strings.HasPrefix(marked[0], "LOADING") || !strings.Contains(marked[0], "Error(RedisLoading)") {
-		t.Errorf("comments: %q, want the LOADING error marked with its fault", marked)
-	}
+	requireOneMarked(t, cf.path, "resp.error", "LOADING Redis is loading the dataset in memory", "Error(RedisLoading)")
 	// Each command is an array of N bulk strings: 1+2N lines; each reply
 	// here a simple value (one line), a bulk string (two), or the array
 	// answering the client's HELLO.

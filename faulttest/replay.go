@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -145,14 +144,7 @@ func Replay(t LoadTB, capture io.Reader, target string, opts ReplayOptions) *Rep
 		}
 		t.Logf("faulttest: mismatch: %v", m)
 	}
-	if dir := os.Getenv(ReportDirEnv); dir != "" {
-		path, err := writeReportFile(dir, opts.Name, rep)
-		if err != nil {
-			t.Fatalf("faulttest: Replay: writing the report: %v", err)
-			return rep
-		}
-		t.Logf("faulttest: replay report: %s", path)
-	}
+	writeReportIfAsked(t, "Replay", opts.Name, rep)
 	return rep
 }
 
@@ -271,7 +263,7 @@ func (p replayPlan) run(ctx context.Context, scripts []*replay.Script) *Report {
 		defer close(all)
 		for _, pl := range plays {
 			start := t0.Add(pl.at)
-			waitFor(ctx, start) // once ctx ends, the plays start at once, and fail with it
+			replay.WaitUntil(ctx, start) // once ctx ends, the plays start at once, and fail with it
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -357,20 +349,4 @@ func (p replayPlan) describe(scripts []*replay.Script) string {
 		fmt.Fprintf(&b, ", %d times over", p.Loop)
 	}
 	return b.String()
-}
-
-// waitFor sleeps until t, or until ctx ends.
-func waitFor(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

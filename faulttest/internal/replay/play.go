@@ -105,7 +105,7 @@ func Play(ctx context.Context, s *Script, start time.Time, opts PlayOptions, rep
 }
 
 func (p *play) run(ctx context.Context) error {
-	if err := waitUntil(ctx, p.start); err != nil {
+	if err := WaitUntil(ctx, p.start); err != nil {
 		return p.abandon(0, err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
@@ -210,7 +210,7 @@ func (p *play) sendSteps(ctx context.Context) error {
 // wait waits until t, and until n answers have come; it returns the
 // play's failure, or the context's.
 func (p *play) wait(ctx context.Context, t time.Time, n int) error {
-	if err := waitUntil(ctx, t); err != nil {
+	if err := WaitUntil(ctx, t); err != nil {
 		p.fail(err)
 		return err
 	}
@@ -308,9 +308,9 @@ func (p *play) answer(_ split.Side, at time.Time, msg []byte, length int) {
 	p.cond.Broadcast()
 }
 
-// waitUntil sleeps until t (not at all if t is past or zero), or until
-// ctx ends.
-func waitUntil(ctx context.Context, t time.Time) error {
+// WaitUntil sleeps until t (not at all if t is past or zero), or until
+// ctx ends, whose error it then returns.
+func WaitUntil(ctx context.Context, t time.Time) error {
 	d := time.Until(t)
 	if t.IsZero() || d <= 0 {
 		return ctx.Err()
