@@ -55,7 +55,8 @@ func ExampleWithCapture() {
 	fmt.Println("pcapng:", bytes.HasPrefix(b, []byte{0x0a, 0x0d, 0x0d, 0x0a}))
 	fmt.Println("holds the token:", bytes.Contains(b, []byte("s3cret-t0ken")))
 	fmt.Println("holds the request:", bytes.Contains(b, []byte("GET /account HTTP/1.1\r\n")))
-	// Then: tshark -r api.pcapng -d tcp.port==PORT,http (the server's port)
+	// Then: tshark -r api.pcapng -d tcp.port==PORT,http (the server's port).
+
 	// Output:
 	// pcapng: true
 	// holds the token: false
