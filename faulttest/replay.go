@@ -68,10 +68,11 @@ type ReplayOptions struct {
 	// must be at most MaxReplayCopies.
 	Copies int
 
-	// Timeout bounds each dial, each step of a login, and each answer,
-	// from when its request was sent; zero means DefaultReplayTimeout. A
-	// connection whose answer times out is closed, and its requests
-	// still to come fail with it.
+	// Timeout bounds each dial, each step of a login, each answer (from
+	// when its request was sent), and, after a client that closed its
+	// side as recorded, the wait for the server to close; zero means
+	// DefaultReplayTimeout. A connection whose answer times out is closed,
+	// and its requests still to come fail with it.
 	Timeout time.Duration
 
 	// Bucket is the width of the report's buckets; zero picks one as

@@ -266,3 +266,52 @@ func TestReplayReportText(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayTCP: without a protocol, the client's bytes go in the chunks
+// captured, and each connection is a call of the report.
+func TestReplayTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var received atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				n, _ := io.Copy(c, c) // echo, until the client's FIN
+				received.Add(n)
+			}()
+		}
+	}()
+	capture := captured(t, ln.Addr().String(), faults.TCP(), nil, func(addr string) {
+		for i := range 3 {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := strings.Repeat(fmt.Sprint(i), 1000)
+			c.Write([]byte(msg))
+			c.(*net.TCPConn).CloseWrite()
+			io.ReadAll(c)
+			c.Close()
+		}
+	})
+	before := received.Load()
+	rep := faulttest.Replay(t, bytes.NewReader(capture), ln.Addr().String(), faulttest.ReplayOptions{Speed: 2})
+	if rep.Requests() != 3 || rep.Errors() != 0 || len(rep.Mismatches()) != 0 {
+		t.Errorf("report %v, samples %q", rep, rep.ErrorSamples())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for received.Load()-before < 3000 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := received.Load() - before; got != 3000 {
+		t.Errorf("the server received %d bytes of the replay, want 3000", got)
+	}
+}

@@ -78,6 +78,8 @@ type play struct {
 	failed   error
 	closing  bool  // the play closes the connection: a read error then is no failure
 	badReply error // the answers could not be read, found under mu by answer
+
+	readerDone <-chan struct{} // closed when readAnswers returns: the server closed, or the play failed
 }
 
 // Play plays script s, starting at start (it waits until then), and calls
@@ -122,6 +124,7 @@ func (p *play) run(ctx context.Context) error {
 	}
 	conn.SetReadDeadline(time.Time{})
 	done := make(chan struct{})
+	p.readerDone = done
 	go p.readAnswers(done)
 	err = p.sendSteps(ctx)
 	p.mu.Lock()
@@ -204,7 +207,19 @@ func (p *play) sendSteps(ctx context.Context) error {
 		}
 	}
 	// The answers still owed.
-	return p.wait(ctx, time.Time{}, sentReqs)
+	if err := p.wait(ctx, time.Time{}, sentReqs); err != nil || p.s.End != EndFin {
+		return err
+	}
+	// The client closed its side, as recorded: the server's close ends
+	// the connection, within the timeout.
+	t := time.NewTimer(p.opts.Timeout)
+	defer t.Stop()
+	select {
+	case <-p.readerDone:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil
 }
 
 // wait waits until t, and until n answers have come; it returns the
