@@ -18,6 +18,7 @@ import (
 type captureWriter struct {
 	c      *capture
 	proto  Protocol
+	redact func(side tcpcap.Side, msg []byte) []byte // nil: nothing to redact
 	target string
 	tw     *tcpcap.Writer
 	conns  map[uint64]*captureStream
@@ -43,7 +44,11 @@ type captureStream struct {
 }
 
 func newCaptureWriter(c *capture, proto Protocol, target string) *captureWriter {
-	return &captureWriter{c: c, proto: proto, target: target, conns: make(map[uint64]*captureStream), start: time.Now()}
+	w := &captureWriter{c: c, proto: proto, target: target, conns: make(map[uint64]*captureStream), start: time.Now()}
+	if c.cfg.redact {
+		w.redact = redactorOf(proto)
+	}
+	return w
 }
 
 // splitterOf returns the splitter of a protocol that frames its
@@ -257,10 +262,8 @@ func (w *captureWriter) emit(cs *captureStream, side tcpcap.Side, at time.Time, 
 	if len(b) == 0 {
 		return
 	}
-	if w.c.cfg.redact && !begun && cs.split != nil {
-		if redact := redactorOf(w.proto); redact != nil {
-			b = redact(side, b)
-		}
+	if w.redact != nil && !begun && cs.split != nil {
+		b = w.redact(side, b)
 	}
 	w.check(cs.s.Data(at, side, b, cs.take(side)))
 }
