@@ -110,16 +110,15 @@ func (p *parser) refuse(pos int, err error) error {
 func (p *parser) behavior() (Behavior, error) {
 	name := p.tok
 	var b Behavior
-	if name.kind == nameToken && name.text == "Behavior" {
+	if name.text == "Behavior" {
 		if err := p.zeroBehavior(); err != nil {
 			return Behavior{}, err
 		}
 	} else {
-		f, ok := behaviorFuncs[name.text]
-		if !ok || name.kind != nameToken {
-			return Behavior{}, p.unknown(name, "behavior", slices.Collect(maps.Keys(behaviorFuncs)))
+		f, err := lookup(p, behaviorFuncs, "behavior")
+		if err != nil {
+			return Behavior{}, err
 		}
-		var err error
 		if b, err = call(p, f, Behavior{}); err != nil {
 			return Behavior{}, err
 		}
@@ -132,11 +131,10 @@ func (p *parser) behavior() (Behavior, error) {
 			return Behavior{}, err
 		}
 		name = p.tok
-		f, ok := behaviorMethods[name.text]
-		if !ok || name.kind != nameToken {
-			return Behavior{}, p.unknown(name, "modifier", slices.Collect(maps.Keys(behaviorMethods)))
+		f, err := lookup(p, behaviorMethods, "modifier")
+		if err != nil {
+			return Behavior{}, err
 		}
-		var err error
 		if b, err = call(p, f, b); err != nil {
 			return Behavior{}, err
 		}
@@ -169,21 +167,19 @@ func (p *parser) zeroBehavior() error {
 func (p *parser) reply() (Reply, error) {
 	name := p.tok
 	var r Reply
-	if name.kind == nameToken && name.text == "nil" {
+	if name.text == "nil" {
 		return nil, p.advance()
 	}
-	if named, ok := replyCatalog()[name.text]; ok && name.kind == nameToken {
+	if named, ok := replyCatalog()[name.text]; ok {
 		r = named
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
 	} else {
-		f, ok := replyFuncs[name.text]
-		if !ok || name.kind != nameToken {
-			names := slices.AppendSeq(slices.Collect(maps.Keys(replyFuncs)), maps.Keys(replyCatalog()))
-			return nil, p.unknown(name, "reply", names)
+		f, err := lookup(p, replyFuncs, "reply", slices.Collect(maps.Keys(replyCatalog()))...)
+		if err != nil {
+			return nil, err
 		}
-		var err error
 		if r, err = call(p, f, nil); err != nil {
 			return nil, err
 		}
@@ -193,14 +189,13 @@ func (p *parser) reply() (Reply, error) {
 			return nil, err
 		}
 		methods := replyMethods[replyType(r)]
-		f, ok := methods[p.tok.text]
-		switch {
-		case len(methods) == 0:
+		if len(methods) == 0 {
 			return nil, p.fail(p.tok.pos, fmt.Sprintf("a %s has no methods", replyType(r)))
-		case !ok || p.tok.kind != nameToken:
-			return nil, p.unknown(p.tok, replyType(r)+" method", slices.Collect(maps.Keys(methods)))
 		}
-		var err error
+		f, err := lookup(p, methods, replyType(r)+" method")
+		if err != nil {
+			return nil, err
+		}
 		if r, err = call(p, f, r); err != nil {
 			return nil, err
 		}
@@ -216,12 +211,12 @@ func (p *parser) reply() (Reply, error) {
 // matcher reads an argument of When.
 func (p *parser) matcher() (Matcher, error) {
 	name := p.tok
-	if name.kind == nameToken && name.text == "nil" {
+	if name.text == "nil" {
 		return nil, p.advance()
 	}
-	f, ok := matcherFuncs[name.text]
-	if !ok || name.kind != nameToken {
-		return nil, p.unknown(name, "matcher", slices.Collect(maps.Keys(matcherFuncs)))
+	f, err := lookup(p, matcherFuncs, "matcher")
+	if err != nil {
+		return nil, err
 	}
 	m, err := call(p, f, nil)
 	if err != nil {
@@ -346,6 +341,17 @@ func parseInteger(s string, k kind) (int64, error) {
 		return 0, fmt.Errorf("bad integer %q", s)
 	}
 	return n, nil
+}
+
+// lookup returns the fn of table that the current token names. If it names
+// none, and none of others either (names its caller knows of), it reports
+// the token as an unknown what.
+func lookup[T any](p *parser, table map[string]fn[T], what string, others ...string) (fn[T], error) {
+	f, ok := table[p.tok.text] // the text of a token that is not a name is never a key
+	if !ok {
+		return f, p.unknown(p.tok, what, slices.AppendSeq(others, maps.Keys(table)))
+	}
+	return f, nil
 }
 
 // unknown reports t, found where a name of what was expected, one of
