@@ -21,7 +21,7 @@ import (
 //
 // The grammar, with white space allowed between tokens:
 //
-//	behavior = call { "." call } | "Behavior{}"
+//	behavior = ( call | "Behavior{}" ) { "." call }
 //	call     = name "(" [ value { "," value } ] ")"
 //	value    = duration | number | string | reply | matcher
 //	reply    = ( call | catalog-name | "nil" ) { "." call }
@@ -35,7 +35,8 @@ import (
 // Durations are read by [time.ParseDuration] (100ms, 1.5µs, 1h30m0s),
 // numbers are decimal (floats as [strconv.ParseFloat] reads them), and
 // strings are Go string literals, double-quoted with escapes or
-// back-quoted. "Behavior{}" is the zero Behavior, which does nothing.
+// back-quoted. "Behavior{}" is the zero Behavior, which does nothing, with
+// or without modifiers.
 //
 // The behavior is checked as [Proxy.Set] checks it, except for what depends
 // on the proxy's protocol: an invalid argument (a negative duration, a

@@ -164,46 +164,23 @@ const (
 	matcherKind                  // a Matcher: a matcher's call
 )
 
-func (k kind) String() string {
-	switch k {
-	case durationKind:
-		return "time.Duration"
-	case intKind:
-		return "int"
-	case int64Kind:
-		return "int64"
-	case uint16Kind:
-		return "uint16"
-	case floatKind:
-		return "float64"
-	case stringKind:
-		return "string"
-	case replyKind:
-		return "Reply"
-	case matcherKind:
-		return "Matcher"
-	}
-	return "kind(" + fmt.Sprint(uint8(k)) + ")"
+// kinds describes each kind: its Go type, and what an error message shows
+// of a value of it.
+var kinds = [...]struct{ goType, example string }{
+	durationKind: {"time.Duration", "a duration such as 100ms"},
+	intKind:      {"int", "an integer"},
+	int64Kind:    {"int64", "an integer"},
+	uint16Kind:   {"uint16", "an integer"},
+	floatKind:    {"float64", "a number such as 0.5"},
+	stringKind:   {"string", `a string such as "GET"`},
+	replyKind:    {"Reply", "a reply such as MySQLDeadlock or HTTPStatus(503)"},
+	matcherKind:  {"Matcher", `a matcher such as Query("^UPDATE")`},
 }
 
+func (k kind) String() string { return kinds[k].goType }
+
 // example is what an error message shows of a value of kind k.
-func (k kind) example() string {
-	switch k {
-	case durationKind:
-		return "a duration such as 100ms"
-	case intKind, int64Kind, uint16Kind:
-		return "an integer"
-	case floatKind:
-		return "a number such as 0.5"
-	case stringKind:
-		return `a string such as "GET"`
-	case replyKind:
-		return "a reply such as MySQLDeadlock or HTTPStatus(503)"
-	case matcherKind:
-		return `a matcher such as Query("^UPDATE")`
-	}
-	return k.String()
-}
+func (k kind) example() string { return kinds[k].example }
 
 // A value is one argument of a call, in the field of its kind.
 type value struct {
