@@ -50,8 +50,8 @@ import (
 // Every error is a [*ParseError], naming the offending token by its byte
 // offset; one that the package's checks report wraps their [*InvalidError]
 // (errors.Is(err, [ErrInvalid]) holds). For every behavior b that Set could
-// accept, ParseBehavior(b.String()) returns b. ParseBehavior is safe for
-// concurrent use.
+// accept, ParseBehavior(b.String()) returns a behavior that acts as b does
+// and prints as b does. ParseBehavior is safe for concurrent use.
 func ParseBehavior(s string) (Behavior, error) {
 	p := &parser{lex: lexer{src: s}}
 	if err := p.advance(); err != nil {
