@@ -373,3 +373,14 @@ func FuzzParseBehavior(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseBehavior reads a request behavior with a reply, a matcher
+// and modifiers, as a daemon reads one from its API.
+func BenchmarkParseBehavior(b *testing.B) {
+	const expr = `Error(HTTPStatus(429).Header("Retry-After", "1")).When(Method("POST"), Path("/orders/*")).Probability(0.1).Times(5)`
+	for b.Loop() {
+		if _, err := ParseBehavior(expr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
