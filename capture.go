@@ -39,8 +39,9 @@ import (
 // The proxy writes to w from a goroutine of its own and never closes it.
 // [Proxy.Close] writes what is left and the capture's statistics, then
 // returns the first error w returned; after such an error the proxy stops
-// writing, and logs it once. w must not be used by anything else until
-// Close returns; then it is the caller's again, to close.
+// writing, and logs it once. Close waits for w to take what is left: a w
+// that blocks for ever blocks Close. w must not be used by anything else
+// until Close returns; then it is the caller's again, to close.
 //
 // A capture holds whatever passed, secrets included: passwords sent in
 // clear (Redis AUTH, PostgreSQL's password and md5 messages), session

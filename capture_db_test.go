@@ -101,8 +101,9 @@ func contains(lines []string, s string) bool {
 }
 
 // TestCapturePostgres: tshark's PostgreSQL dissector finds every query of
-// a session through the proxy, simple and extended, and the SQLSTATE of an
-// injected serialization failure, marked with its fault.
+// sessions through the proxy, simple and extended, one of them after an
+// SSLRequest the proxy refused, and the SQLSTATE of an injected
+// serialization failure, marked with its fault.
 func TestCapturePostgres(t *testing.T) {
 	cf := newCaptureFile(t)
 	p := newProxy(t, testenv.PostgresAddr(t), faults.WithProtocol(faults.Postgres()), faults.WithCapture(cf.f))
@@ -121,11 +122,18 @@ func TestCapturePostgres(t *testing.T) {
 		t.Fatalf("extended query: %d, %v", n, err)
 	}
 	conn.Close(context.Background())
+	// pgx's default asks for TLS first, which the proxy refuses with 'N'.
+	prefer := pgConnect(t, p.Addr(), "")
+	if _, err := prefer.Exec(ctx, "SELECT 4"); err != nil {
+		t.Fatal(err)
+	}
+	prefer.Close(context.Background())
+	simple = append(simple, "SELECT 4")
 	cf.finish(t, p)
 
 	requireCleanAnalysis(t, cf.path)
 	queries := testenv.Tshark(t, cf.path, "-Y", "pgsql.query", "-T", "fields", "-e", "pgsql.query")
-	for _, q := range append(simple[:2], "SELECT $1::int + 1") {
+	for _, q := range []string{"SELECT 1", "SELECT 2", "SELECT 4", "SELECT $1::int + 1"} {
 		if !contains(queries, q) {
 			t.Errorf("tshark did not find %q among %q", q, queries)
 		}
