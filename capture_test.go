@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,13 +161,12 @@ func TestCaptureTCP(t *testing.T) {
 	}
 }
 
-// TestCaptureOffCostsNothing: without a capture, a TCP proxy still
-// splices: a client's connection is the proxy's *net.TCPConn, which a
-// captured one is not (checked through what the capture records: nothing
-// here, since no capture is asked).
+// TestCaptureWriteError: a writer that fails makes Close return its
+// error, once, and the proxy logs it once; traffic is not held back.
 func TestCaptureWriteError(t *testing.T) {
 	w := &failingWriter{after: 100}
-	p, _ := newEchoProxy(t, faults.WithCapture(w))
+	var logs lockedBuffer
+	p, _ := newEchoProxy(t, faults.WithCapture(w), faults.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	for range 3 {
 		c := dial(t, p.Addr())
 		c.Write([]byte("some bytes to capture"))
@@ -182,6 +180,9 @@ func TestCaptureWriteError(t *testing.T) {
 	}
 	if err := p.Close(); err != nil {
 		t.Errorf("second Close: %v, want nil", err)
+	}
+	if n := strings.Count(logs.String(), "writing the capture failed"); n != 1 || !strings.Contains(logs.String(), "disk full") {
+		t.Errorf("logged the write error %d times, want once:\n%s", n, logs.String())
 	}
 }
 
@@ -205,7 +206,6 @@ func (w *failingWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-var _ = net.Dial
 
 // blockedWriter blocks every write until released, then takes it.
 type blockedWriter struct {

@@ -239,7 +239,6 @@ func (f *fatalT) Fatalf(format string, args ...any) {
 	panic(f)
 }
 
-var _ = net.Dial
 
 // TestReplayReportText: a replay's text report says what was played and
 // lists its mismatches.
