@@ -206,7 +206,6 @@ func (w *failingWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-
 // blockedWriter blocks every write until released, then takes it.
 type blockedWriter struct {
 	release chan struct{}

@@ -239,7 +239,6 @@ func (f *fatalT) Fatalf(format string, args ...any) {
 	panic(f)
 }
 
-
 // TestReplayReportText: a replay's text report says what was played and
 // lists its mismatches.
 func TestReplayReportText(t *testing.T) {
