@@ -137,6 +137,7 @@ func (w *captureWriter) item(b *captureBatch, it *captureItem) {
 		cs.comments[tcpcap.Server] = append(cs.comments[tcpcap.Server], it.text)
 		return
 	case capClose:
+		w.gap(cs, tcpcap.Server, it.off) // bytes to the client left out last
 		w.flushSide(cs, tcpcap.Client)
 		w.flushSide(cs, tcpcap.Server)
 		w.check(cs.s.Fin(at, tcpcap.Server, cs.takeAll()))
