@@ -73,11 +73,8 @@ func (s *SCRAM) AppendInitial(dst []byte) []byte {
 // the client-final-message with the proof of the password. An error
 // wraps ErrMalformed if the server's message is not one.
 func (s *SCRAM) AppendFinal(dst []byte, serverFirst []byte) ([]byte, error) {
-	attrs := scramAttrs(string(serverFirst))
-	nonce, salt64, iter := attrs["r"], attrs["s"], attrs["i"]
-	salt, err := base64.StdEncoding.DecodeString(salt64)
-	n, ierr := strconv.Atoi(iter)
-	if !strings.HasPrefix(nonce, s.nonce) || err != nil || ierr != nil || n < 1 || n > 1<<24 {
+	nonce, salt, n, err := parseServerFirst(serverFirst)
+	if err != nil || !strings.HasPrefix(nonce, s.nonce) {
 		return dst, malformed("SCRAM server-first-message %q", serverFirst)
 	}
 	salted, err := pbkdf2.Key(sha256.New, s.password, salt, n, sha256.Size)
@@ -108,6 +105,21 @@ func (s *SCRAM) Verify(serverFinal []byte) error {
 		return malformed("SCRAM server-final-message %q does not prove the password", serverFinal)
 	}
 	return nil
+}
+
+// maxSCRAMIterations bounds the iteration count a server may ask for.
+const maxSCRAMIterations = 1 << 20
+
+// parseServerFirst reads a server-first-message: the nonce, the salt and
+// the iteration count. An error wraps ErrMalformed.
+func parseServerFirst(msg []byte) (nonce string, salt []byte, iter int, err error) {
+	attrs := scramAttrs(string(msg))
+	salt, serr := base64.StdEncoding.DecodeString(attrs["s"])
+	iter, ierr := strconv.Atoi(attrs["i"])
+	if attrs["r"] == "" || serr != nil || ierr != nil || iter < 1 || iter > maxSCRAMIterations {
+		return "", nil, 0, malformed("SCRAM server-first-message %q", msg)
+	}
+	return attrs["r"], salt, iter, nil
 }
 
 func scramHMAC(key []byte, msg string) []byte {

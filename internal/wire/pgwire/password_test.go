@@ -53,3 +53,16 @@ func TestMD5Password(t *testing.T) {
 		t.Errorf("MD5Password = %q, want %q", got, want)
 	}
 }
+
+// FuzzParseServerFirst: whatever a server sends as its first SCRAM
+// message, reading it never panics, and what it accepts is usable.
+func FuzzParseServerFirst(f *testing.F) {
+	f.Add([]byte("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"))
+	f.Add([]byte("r=,s=,i=0"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		nonce, _, iter, err := parseServerFirst(b)
+		if err == nil && (nonce == "" || iter < 1 || iter > maxSCRAMIterations) {
+			t.Fatalf("accepted nonce %q, %d iterations", nonce, iter)
+		}
+	})
+}
