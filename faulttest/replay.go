@@ -230,7 +230,9 @@ func (p replayPlan) run(ctx context.Context, scripts []*replay.Script) *Report {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	span := time.Duration(float64(replay.Span(scripts)) / p.Speed)
-	duration := max(span*time.Duration(p.Loop), time.Millisecond)
+	// A millisecond more, so that a request due at the very end of the
+	// capture (the last packet, unanswered) falls in the last bucket.
+	duration := span*time.Duration(p.Loop) + time.Millisecond
 	width := p.Bucket
 	if width == 0 || width > duration {
 		width = autoBucket(duration)
