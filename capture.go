@@ -299,8 +299,9 @@ func (c *capture) comment(id uint64, e Event) {
 	c.record(nil, captureItem{kind: capComment, conn: id, text: "faults: " + e.String()}, false)
 }
 
-// take waits for records, and returns them with the batch to fill them
-// into next; nil once the capture is closing and every record is taken.
+// take waits for records and returns the batch that holds them, a spare
+// one taking its place; nil once the capture is closing and every record
+// is taken.
 func (c *capture) take() *captureBatch {
 	for {
 		c.mu.Lock()
