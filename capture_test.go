@@ -53,12 +53,7 @@ func (cf *captureFile) finish(t testing.TB, p *faults.Proxy) {
 // conns reads the capture's connections.
 func (cf *captureFile) conns(t testing.TB) []*tcpcap.Conn {
 	t.Helper()
-	f, err := os.Open(cf.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	conns, err := tcpcap.Read(f)
+	conns, err := tcpcap.Read(bytes.NewReader(readFile(t, cf.path)))
 	if err != nil {
 		t.Fatal(err)
 	}
