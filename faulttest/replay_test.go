@@ -239,8 +239,8 @@ func (f *fatalT) Fatalf(format string, args ...any) {
 	panic(f)
 }
 
-// TestReplayReportText: a replay's text report says what was played and
-// lists its mismatches.
+// TestReplayReportText: a replay's text and HTML reports say what was
+// played and list its mismatches.
 func TestReplayReportText(t *testing.T) {
 	srv := newCountingServer(t)
 	capture := captured(t, srv.addr(), faults.HTTP(), func(p *faults.Proxy) {
@@ -262,6 +262,13 @@ func TestReplayReportText(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the text report does not say %q:\n%s", want, b.String())
 		}
+	}
+	var page strings.Builder
+	if err := rep.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), "replay of 1 http connections") || !strings.Contains(page.String(), "recorded 429, replayed 200") {
+		t.Error("the HTML report does not say what was replayed and what mismatched")
 	}
 }
 
