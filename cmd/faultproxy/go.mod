@@ -8,8 +8,11 @@ go 1.26.8
 replace github.com/gofaults/faults => ../..
 
 require (
+	github.com/Shopify/toxiproxy/v2 v2.12.0
 	github.com/gofaults/faults v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_golang v1.25.0
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
 	go.yaml.in/yaml/v3 v3.0.6
 )
 
