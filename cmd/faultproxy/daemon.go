@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -23,18 +24,51 @@ type daemon struct {
 
 	mu      sync.RWMutex
 	proxies map[string]*managed
+
+	// bindMu serializes binding, so that no two proxies of the daemon
+	// take one address: the library's listeners use SO_REUSEPORT, with
+	// which a second bind to a port succeeds and the kernel splits the
+	// connections between the two. It is taken after any other lock.
+	bindMu sync.Mutex
+	bound  map[*faults.Proxy]boundAddr
+}
+
+// boundAddr is where a library proxy of the daemon listens.
+type boundAddr struct {
+	name string
+	addr *net.TCPAddr
 }
 
 func newDaemon(log *slog.Logger, seed *int64, dialTimeout time.Duration, mt *metrics) *daemon {
-	d := &daemon{log: log, seed: seed, dialTimeout: dialTimeout, metrics: mt, proxies: make(map[string]*managed)}
+	d := &daemon{
+		log:         log,
+		seed:        seed,
+		dialTimeout: dialTimeout,
+		metrics:     mt,
+		proxies:     make(map[string]*managed),
+		bound:       make(map[*faults.Proxy]boundAddr),
+	}
 	mt.watch(d)
 	return d
 }
 
 // newLibraryProxy starts the library proxy s describes. A bad address or
 // option is a 400; a listen failure a 500 with the listener's error, as
-// Toxiproxy answers it ("listen tcp …: bind: address already in use").
+// Toxiproxy answers it ("listen tcp …: bind: address already in use"),
+// which is also the answer when another proxy of the daemon has the
+// address.
 func (d *daemon) newLibraryProxy(s spec) (*faults.Proxy, error) {
+	d.bindMu.Lock()
+	defer d.bindMu.Unlock()
+	want, err := net.ResolveTCPAddr("tcp", listenAddr(s.listen))
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "listen %q: %v", s.listen, err)
+	}
+	for _, b := range d.bound {
+		if overlaps(want, b.addr) {
+			return nil, errorf(http.StatusInternalServerError, "listen tcp %s: bind: address already in use (by proxy %q)", listenAddr(s.listen), b.name)
+		}
+	}
 	opts := []faults.Option{
 		faults.WithName(s.name),
 		faults.WithListenAddr(listenAddr(s.listen)),
@@ -50,7 +84,29 @@ func (d *daemon) newLibraryProxy(s spec) (*faults.Proxy, error) {
 	if errors.Is(err, faults.ErrInvalid) {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
-	return p, err
+	if err != nil {
+		return nil, err
+	}
+	addr, _ := net.ResolveTCPAddr("tcp", p.Addr())
+	d.bound[p] = boundAddr{name: s.name, addr: addr}
+	return p, nil
+}
+
+// closeLibraryProxy closes p and frees its address for other proxies.
+func (d *daemon) closeLibraryProxy(p *faults.Proxy) {
+	p.Close()
+	d.bindMu.Lock()
+	delete(d.bound, p)
+	d.bindMu.Unlock()
+}
+
+// overlaps reports whether listening on a would take b's port: the same
+// port, on the same or an unspecified address. Port 0 takes a free one.
+func overlaps(a, b *net.TCPAddr) bool {
+	if a.Port == 0 || a.Port != b.Port {
+		return false
+	}
+	return a.IP.Equal(b.IP) || unspecifiedIP(a.IP) || unspecifiedIP(b.IP)
 }
 
 // get returns the proxy called name, or a 404.
@@ -189,3 +245,6 @@ func (d *daemon) close() {
 	}
 	wg.Wait()
 }
+
+// unspecifiedIP reports whether ip stands for every address.
+func unspecifiedIP(ip net.IP) bool { return ip == nil || ip.IsUnspecified() }

@@ -82,7 +82,7 @@ func (m *managed) start(s spec) error {
 		return err
 	}
 	if err := m.install(p); err != nil {
-		p.Close()
+		m.d.closeLibraryProxy(p)
 		return err
 	}
 	s.listen = p.Addr()
@@ -138,7 +138,7 @@ func (m *managed) stop() {
 	if m.p == nil {
 		return
 	}
-	m.p.Close()
+	m.d.closeLibraryProxy(m.p)
 	m.base = addStats(m.base, m.p.Stats())
 	m.past = append(m.past, m.p.Events()...)
 	if extra := len(m.past) - maxPastEvents; extra > 0 {
@@ -208,8 +208,7 @@ func sameListen(want, bound string) bool {
 	if w.Port != 0 && w.Port != b.Port {
 		return false
 	}
-	unspecified := func(ip net.IP) bool { return ip == nil || ip.IsUnspecified() }
-	return w.IP.Equal(b.IP) || unspecified(w.IP) && unspecified(b.IP)
+	return w.IP.Equal(b.IP) || unspecifiedIP(w.IP) && unspecifiedIP(b.IP)
 }
 
 // listenAddr is where a proxy asked to listen on addr listens: "" is every
@@ -232,7 +231,7 @@ func (m *managed) replace(s spec) error {
 			return err
 		}
 		if err := m.install(p); err != nil {
-			p.Close()
+			m.d.closeLibraryProxy(p)
 			return err
 		}
 		m.stop()
