@@ -15,8 +15,8 @@ func TestNextSpliceChunk(t *testing.T) {
 		want  int64
 	}{
 		{minSpliceChunk, 0, maxSpliceChunk},                          // no time measured: a flood
-		{minSpliceChunk, time.Millisecond, 50 * minSpliceChunk},      // 256 MiB/s: 12.5 MiB per tick
-		{minSpliceChunk, spliceTick, minSpliceChunk},                 // 5 MiB/s: stays
+		{minSpliceChunk, spliceTick / 50, 50 * minSpliceChunk},       // 50 times faster than a chunk a tick
+		{minSpliceChunk, spliceTick, minSpliceChunk},                 // a chunk a tick: stays
 		{minSpliceChunk, time.Second, minSpliceChunk},                // slower: the floor
 		{maxSpliceChunk, time.Millisecond, maxSpliceChunk},           // faster than the ceiling
 		{maxSpliceChunk, 10 * time.Second, minSpliceChunk},           // a flood that slowed down
