@@ -95,3 +95,16 @@ func readAll(c net.Conn, d time.Duration) ([]byte, error, time.Time) {
 	b, err := io.ReadAll(c)
 	return b, err, time.Now()
 }
+
+// readFrom dials addr and reads to the end; it returns the error that
+// ended it, nil for EOF, whether the dial or a read met it (a reset can
+// come before the dial returns).
+func readFrom(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err, _ = readAll(c, 10*time.Second)
+	return err
+}

@@ -117,13 +117,14 @@ func (a *api) proxyUpdate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if pc.Behaviors != nil {
+		writeError(w, errorf(http.StatusBadRequest, "behaviors are set with PUT /proxies/%s/behaviors", r.PathValue("proxy")))
+		return
+	}
 	a.withProxy(w, r, func(m *managed) (reply, error) {
 		s, err := pc.over(m.spec)
 		if err != nil {
 			return reply{}, err
-		}
-		if s.hasBehaviors {
-			return reply{}, errorf(http.StatusBadRequest, "behaviors are set with PUT /proxies/%s/behaviors", m.name)
 		}
 		on := m.enabled
 		if s.enabled != nil {
