@@ -41,7 +41,13 @@ type proc struct {
 // does not exit 0 on SIGTERM or if the race detector spoke.
 func startDaemon(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := launch(t, binary, append([]string{"-api", "127.0.0.1:0", "-log-format", "json", "-log-level", "debug"}, args...)...)
+	return startDaemonEnv(t, nil, args...)
+}
+
+// startDaemonEnv is startDaemon with env added to the environment.
+func startDaemonEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	p := launchEnv(t, env, binary, append([]string{"-api", "127.0.0.1:0", "-log-format", "json", "-log-level", "debug"}, args...)...)
 	line := p.waitLog("api listening", 20*time.Second)
 	p.api = line["addr"].(string)
 	t.Cleanup(func() {
@@ -84,12 +90,18 @@ func startServer(t *testing.T, args ...string) *proc {
 
 func launch(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
+	return launchEnv(t, nil, bin, args...)
+}
+
+func launchEnv(t *testing.T, env []string, bin string, args ...string) *proc {
+	t.Helper()
 	p := &proc{
 		t:      t,
 		cmd:    exec.Command(bin, args...),
 		http:   &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}},
 		waited: make(chan struct{}),
 	}
+	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
 	require.NoError(t, err)
 	p.cmd.Stdout = lockedWriter{p}
@@ -149,6 +161,52 @@ func (p *proc) findLog(msg string) map[string]any {
 		}
 	}
 	return nil
+}
+
+// countLog counts the JSON log lines whose msg is msg.
+func (p *proc) countLog(msg string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, l := range p.lines {
+		if l["msg"] == msg {
+			n++
+		}
+	}
+	return n
+}
+
+// waitCount waits up to d for n log lines whose msg is msg.
+func (p *proc) waitCount(msg string, n int, d time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(d)
+	for p.countLog(msg) < n {
+		if p.exited() || time.Now().After(deadline) {
+			p.t.Fatalf("fewer than %d %q in the log within %v:\n%s", n, msg, d, p.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// runBinary runs the binary to its end, within 20 s, and returns its exit
+// code, standard output and standard error.
+func runBinary(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("faultproxy %v still running after 20 s", args)
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
 }
 
 // waitLog waits up to d for a log line whose msg is msg.

@@ -28,7 +28,9 @@ func httpBackend(t *testing.T) string {
 // get sends GET path to addr on a new connection and returns the status.
 func get(t *testing.T, addr, path string) int {
 	t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Timeout: 5 * time.Second, Transport: tr}
 	resp, err := c.Get("http://" + addr + path)
 	require.NoError(t, err)
 	defer resp.Body.Close()
