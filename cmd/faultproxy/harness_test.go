@@ -47,7 +47,7 @@ func startDaemon(t *testing.T, args ...string) *proc {
 // startDaemonEnv is startDaemon with env added to the environment.
 func startDaemonEnv(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := launchEnv(t, env, binary, append([]string{"-api", "127.0.0.1:0", "-log-format", "json", "-log-level", "debug"}, args...)...)
+	p := launchEnv(t, env, binary(t), append([]string{"-api", "127.0.0.1:0", "-log-format", "json", "-log-level", "debug"}, args...)...)
 	line := p.waitLog("api listening", 20*time.Second)
 	p.api = line["addr"].(string)
 	t.Cleanup(func() {
@@ -192,7 +192,7 @@ func (p *proc) waitCount(msg string, n int, d time.Duration) {
 // code, standard output and standard error.
 func runBinary(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(binary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
