@@ -153,14 +153,18 @@ func (h *half) splice() error {
 
 // nextSpliceChunk sizes the next chunk of a spliced copy from how long the
 // last full one took: what flows in spliceTick at that rate, rounded down to
-// a multiple of minSpliceChunk, within [minSpliceChunk, maxSpliceChunk].
+// a multiple of minSpliceChunk, within [minSpliceChunk, maxSpliceChunk]. It
+// grows by at most twice the last chunk: a chunk that a burst of buffered
+// bytes filled at once says little of the rate that follows, and a chunk
+// sized on it could run for a hundred ticks.
 func nextSpliceChunk(chunk int64, took time.Duration) int64 {
+	limit := min(2*chunk, maxSpliceChunk)
 	if took <= 0 {
-		return maxSpliceChunk
+		return limit
 	}
 	next := float64(chunk) * float64(spliceTick) / float64(took)
-	if next >= maxSpliceChunk {
-		return maxSpliceChunk
+	if next >= float64(limit) {
+		return limit
 	}
 	return max(int64(next)/minSpliceChunk*minSpliceChunk, minSpliceChunk)
 }
