@@ -74,20 +74,29 @@ func (m *managed) errDown() error {
 	return errorf(http.StatusConflict, "proxy %s is down (%v): enable it first", m.name, m.startErr)
 }
 
-// start makes m's library proxy from s and installs m's behaviors, toxics
-// and enabled state on it. The caller holds m.mu.
+// start makes m's library proxy from s. The caller holds m.mu.
 func (m *managed) start(s spec) error {
-	p, err := m.d.newLibraryProxy(s)
+	p, err := m.open(s)
 	if err != nil {
-		return err
-	}
-	if err := m.install(p); err != nil {
-		m.d.closeLibraryProxy(p)
 		return err
 	}
 	s.listen = p.Addr()
 	m.spec, m.p, m.startErr = s, p, nil
 	return nil
+}
+
+// open starts a library proxy from s, with m's behaviors, toxics and
+// enabled state installed.
+func (m *managed) open(s spec) (*faults.Proxy, error) {
+	p, err := m.d.newLibraryProxy(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.install(p); err != nil {
+		m.d.closeLibraryProxy(p)
+		return nil, err
+	}
+	return p, nil
 }
 
 // install puts m's native behaviors, toxics and enabled state on p.
@@ -226,12 +235,8 @@ func listenAddr(addr string) string {
 // bound after. The caller holds m.mu.
 func (m *managed) replace(s spec) error {
 	if m.p != nil && !sameListen(s.listen, m.spec.listen) {
-		p, err := m.d.newLibraryProxy(s)
+		p, err := m.open(s)
 		if err != nil {
-			return err
-		}
-		if err := m.install(p); err != nil {
-			m.d.closeLibraryProxy(p)
 			return err
 		}
 		m.stop()

@@ -33,7 +33,10 @@ func TestNativeConfigAndReload(t *testing.T) {
 	aAddr, webAddr := closedAddr(t), closedAddr(t)
 	file := filepath.Join(t.TempDir(), "faultproxy.yaml")
 	write := func(s string) { require.NoError(t, os.WriteFile(file, []byte(s), 0o600)) }
-	write(fmt.Sprintf(`
+	// config writes the file: proxies a, web (with one behavior) and off
+	// (enabled or not), then extra.
+	config := func(webBehavior string, offEnabled bool, extra string) {
+		write(fmt.Sprintf(`
 proxies:
   - name: a
     listen: %s
@@ -45,12 +48,14 @@ proxies:
     seed: 42
     dial_timeout: 1s
     behaviors:
-      - Error(HTTPStatus(503)).Times(1)
+      - %s
   - name: off
     listen: 127.0.0.1:0
     upstream: %s
-    enabled: false
-`, aAddr, echo, webAddr, web, echo))
+    enabled: %v
+%s`, aAddr, echo, webAddr, web, webBehavior, echo, offEnabled, extra))
+	}
+	config("Error(HTTPStatus(503)).Times(1)", false, "")
 	d := startDaemon(t, "-config", file)
 
 	require.Equal(t, 503, get(t, webAddr, "/"))
@@ -69,27 +74,7 @@ proxies:
 
 	// a unchanged; web gets a new behavior; off is enabled; b is new.
 	bAddr := closedAddr(t)
-	write(fmt.Sprintf(`
-proxies:
-  - name: a
-    listen: %s
-    upstream: %s
-  - name: web
-    listen: %s
-    upstream: %s
-    protocol: http
-    seed: 42
-    dial_timeout: 1s
-    behaviors:
-      - Error(HTTPStatus(429)).Times(1)
-  - name: off
-    listen: 127.0.0.1:0
-    upstream: %s
-    enabled: true
-  - name: b
-    listen: %s
-    upstream: %s
-`, aAddr, echo, webAddr, web, echo, bAddr, echo))
+	config("Error(HTTPStatus(429)).Times(1)", true, fmt.Sprintf("  - name: b\n    listen: %s\n    upstream: %s\n", bAddr, echo))
 	require.NoError(t, d.cmd.Process.Signal(syscall.SIGHUP))
 	d.waitCount("config loaded", 2, 10*time.Second)
 	roundTrip(t, kept, "after the reload: the connection survived")
