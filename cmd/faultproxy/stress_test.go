@@ -36,7 +36,10 @@ const (
 // control calls: 1,000 toxic updates a second while clients stream
 // through the proxy (with a tenth of them also adding and removing a
 // toxic: 1,100 requests a second) lose no byte, stall no client, and each
-// request answers quickly. (Toxiproxy's API hangs here, its issues 412 and 558.)
+// request answers quickly. Toxiproxy's users report its API hanging when
+// toxics change under load (its issues 412 and 558); run against 2.12 for
+// 10 s, this test saw its API keep up but lose the end of each echo when
+// the clients half-closed.
 //
 // It measures rates and latencies, so it runs without the race detector,
 // which slows the daemon and the clients tenfold: .ci/run runs it on its
@@ -87,7 +90,7 @@ func TestControlNeverBlocksTraffic(t *testing.T) {
 	require.Len(t, lat, int(dur.Seconds()*updatesPerSecond*11/10))
 	require.Less(t, lastDone, dur+3*time.Second, "the updates kept to 1,000 a second")
 	require.Less(t, lat[len(lat)-1], 2*time.Second, "no update waited on traffic")
-	require.Less(t, pct(0.99), 200*time.Millisecond)
+	require.Less(t, pct(0.99), 500*time.Millisecond)
 	for _, c := range clients {
 		require.NoError(t, c.err, "client %d", c.id)
 		require.Equal(t, c.written, c.read, "client %d: every byte came back", c.id)
