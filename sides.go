@@ -215,8 +215,18 @@ func (s *sides) deliverAnswers(q *owedQueue) bool {
 	}
 	q.pop(len(replies), 1)
 	if closes {
-		s.c.end(endClose)
+		s.closeAfterReplies()
 		return false
 	}
 	return true
+}
+
+// closeAfterReplies ends the connection with a FIN once what the relay
+// wrote to the client is on its way: an answer of the proxy's that closes
+// the connection must not be lost in a downstream stream behavior.
+func (s *sides) closeAfterReplies() {
+	if sc, ok := s.client.(*streamConn); ok {
+		sc.drain()
+	}
+	s.c.end(endClose)
 }
