@@ -44,12 +44,7 @@ API (its clients and toxiproxy-cli work unchanged) and a native one.
 // (FAULTPROXY_API_TOKEN, FAULTPROXY_API_INSECURE, LOG_LEVEL).
 func parseFlags(args []string, env func(string) string, out io.Writer) (*options, error) {
 	o := &options{}
-	fs := flag.NewFlagSet("faultproxy", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprint(out, usage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("faultproxy", usage, out)
 	fs.StringVar(&o.api, "api", "127.0.0.1:8474", "serve the control API on `host:port` (empty: no API)")
 	host := fs.String("host", "localhost", "Toxiproxy's flag: the API's host (with -port, in place of -api)")
 	port := fs.String("port", "8474", "Toxiproxy's flag: the API's port (with -host, in place of -api)")
@@ -108,6 +103,18 @@ func parseFlags(args []string, env func(string) string, out io.Writer) (*options
 		return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)
 	}
 	return o, nil
+}
+
+// newFlagSet returns a flag set that reports its errors, and its help
+// (usage, then the flags), to out.
+func newFlagSet(name, usage string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(out, usage)
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 // checkAPIAddr refuses an API reachable from other machines unless a token

@@ -76,12 +76,7 @@ func runReplay(args []string, env func(string) string, stdout, stderr io.Writer)
 // up FAULTPROXY_REPLAY_PASSWORD, the default of -password.
 func parseReplayFlags(args []string, env func(string) string, out io.Writer) (*replayOptions, error) {
 	ro := &replayOptions{}
-	fs := flag.NewFlagSet("faultproxy replay", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprint(out, replayUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("faultproxy replay", replayUsage, out)
 	fs.StringVar(&ro.target, "target", "", "replay against `host:port` (required)")
 	fs.Float64Var(&ro.opts.Speed, "speed", 1, "divide the recorded gaps by `N`: 1 is real time, 4 four times as fast")
 	protocol := fs.String("protocol", "", "frame the capture as `name`: tcp (default: chunks as captured), http, mysql, redis or postgres")
