@@ -146,6 +146,7 @@ func TestAddRefuseAndRemove(t *testing.T) {
 	const lat = 200 * time.Millisecond
 	p, _ := newEchoProxy(t)
 	c := dial(t, p.Addr())
+	echoes(t, c, "accepted", 10*time.Second) // not in the backlog, which Refuse resets
 	require.NoError(t, p.Add("slow", faults.Latency(lat).Downstream()))
 	require.NoError(t, p.Add("down", faults.Refuse()))
 	_, err := net.DialTimeout("tcp", p.Addr(), 5*time.Second)

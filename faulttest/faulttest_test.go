@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,18 +16,24 @@ import (
 	"github.com/gofaults/faults/faulttest"
 )
 
-// fakeT records what the helpers do with a test.
+// fakeT records what the helpers do with a test. Like testing.T, its Logf
+// is safe from any goroutine: a proxy logs from its connections'.
 type fakeT struct {
 	fatals   []string
+	logMu    sync.Mutex
 	logs     []string
 	cleanups []func()
 	failed   bool
 }
 
-func (f *fakeT) Helper()                      {}
-func (f *fakeT) Cleanup(fn func())            { f.cleanups = append(f.cleanups, fn) }
-func (f *fakeT) Failed() bool                 { return f.failed }
-func (f *fakeT) Logf(format string, a ...any) { f.logs = append(f.logs, fmt.Sprintf(format, a...)) }
+func (f *fakeT) Helper()           {}
+func (f *fakeT) Cleanup(fn func()) { f.cleanups = append(f.cleanups, fn) }
+func (f *fakeT) Failed() bool      { return f.failed }
+func (f *fakeT) Logf(format string, a ...any) {
+	f.logMu.Lock()
+	defer f.logMu.Unlock()
+	f.logs = append(f.logs, fmt.Sprintf(format, a...))
+}
 func (f *fakeT) Fatalf(format string, a ...any) {
 	f.failed = true
 	f.fatals = append(f.fatals, fmt.Sprintf(format, a...))
