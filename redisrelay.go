@@ -292,7 +292,7 @@ func (r *redisRelay) decideCommand(cmd resp.Command) effects {
 		return noEffects()
 	}
 	req := &redisRequest{command: string(bytes.ToUpper(cmd.Name)), key: string(cmd.Key), hasKey: cmd.Key != nil}
-	return r.c.decide(plan, req, nil)
+	return r.c.decide(plan, req, isCommandRule)
 }
 
 // more passes on what is framed from the side read by rr and reads more. It
