@@ -155,6 +155,10 @@ func (r *memcachedRelay) commands() {
 	case err == io.EOF:
 		closeWrite(r.server)
 		return
+	case r.woken(err) && r.raw.Load():
+		// The server spoke first, unasked: everything passes through.
+		r.passRaw(&r.cmds, r.toServer, r.client, r.server)
+		return
 	case err != nil:
 		r.fail(err)
 		return
