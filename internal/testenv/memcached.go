@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -135,4 +136,46 @@ func tryMemcached(path string, args []string) (addr string, stop func(), err err
 	}
 	stop()
 	return "", nil, fmt.Errorf("port %d: no answer to version within 10 s:\n%s", port, out.String())
+}
+
+// MemcachedStep is one step of the memcached session the codec's tests
+// keep in their testdata: what the client sent and what the server
+// answered.
+type MemcachedStep struct {
+	Name           string
+	Client, Server []byte
+}
+
+// ReadMemcachedSession returns the steps of the session recorded in dir
+// (the memcached codec's testdata): session.client and session.server cut
+// as session.steps says, one step a line, its name and its byte counts on
+// each side.
+func ReadMemcachedSession(tb testing.TB, dir string) []MemcachedStep {
+	tb.Helper()
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return b
+	}
+	client, server := read("session.client"), read("session.server")
+	var steps []MemcachedStep
+	for _, line := range strings.Split(strings.TrimSpace(string(read("session.steps"))), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			tb.Fatalf("session.steps: %q", line)
+		}
+		cl, err1 := strconv.Atoi(f[1])
+		sl, err2 := strconv.Atoi(f[2])
+		if err1 != nil || err2 != nil || cl > len(client) || sl > len(server) {
+			tb.Fatalf("session.steps: %q", line)
+		}
+		steps = append(steps, MemcachedStep{f[0], client[:cl], server[:sl]})
+		client, server = client[cl:], server[sl:]
+	}
+	if len(client) != 0 || len(server) != 0 {
+		tb.Fatalf("session.steps leaves %d client and %d server bytes", len(client), len(server))
+	}
+	return steps
 }
