@@ -33,6 +33,9 @@ type conn struct {
 	active     atomic.Int64   // unix nanoseconds of the last byte forwarded, for IdleTimeout
 	reading    [2]atomic.Bool // per direction (see dirIndex): a read of its source may be parked
 
+	ackMu sync.Mutex
+	acks  [2]chan struct{} // per direction: closed when its copy loads the current plan (see planack.go)
+
 	// Guarded by p.mu.
 	decided map[*rule]bool
 	timers  map[*rule]*time.Timer
@@ -195,6 +198,8 @@ func (c *conn) end(how endKind) bool {
 // it runs, and it takes them under the old plan. So a direction whose read
 // may be parked must acknowledge the plan (by loading it, which it does
 // only after that read has returned) before the plan counts as in force.
+// A direction whose copy may go on as it is (see streamPlan.sameCopy) is
+// neither woken nor waited for.
 func (c *conn) replan(plan *connPlan) []chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -214,20 +219,22 @@ func (c *conn) replan(plan *connPlan) []chan struct{} {
 		}
 		return nil
 	}
-	plan.awaitAcks()
 	old := c.plan.Swap(plan)
 	close(old.changed)
 	c.syncTimers(plan)
-	past := time.Unix(1, 0)
-	c.client.SetReadDeadline(past)
-	if c.server != nil {
-		c.server.SetReadDeadline(past)
-	}
 	var wait []chan struct{}
-	for i := range c.reading {
-		if c.reading[i].Load() {
-			wait = append(wait, plan.acks[i])
+	for _, d := range [...]Direction{Upstream, Downstream} {
+		src := c.client
+		if d == Downstream {
+			src = c.server
 		}
+		if src == nil || old.stream(d).sameCopy(plan.stream(d)) {
+			continue // the copy may go on as it is
+		}
+		if i := dirIndex(d); c.reading[i].Load() {
+			wait = append(wait, c.pendingAck(i))
+		}
+		src.SetReadDeadline(time.Unix(1, 0))
 	}
 	return wait
 }

@@ -16,8 +16,13 @@ var ErrInvalid = errors.New("faults: invalid argument")
 // [*UnsupportedError].
 var ErrUnsupported = errors.New("faults: behavior not supported by protocol")
 
-// ErrClosed is returned by [Proxy.Set] and [Proxy.Reset] after [Proxy.Close].
+// ErrClosed is returned by [Proxy.Set], [Proxy.Reset], [Proxy.Add] and
+// [Proxy.Remove] after [Proxy.Close].
 var ErrClosed = errors.New("faults: proxy closed")
+
+// ErrNoBehavior is matched by the error [Proxy.Remove] returns when no
+// behavior is installed under the name given.
+var ErrNoBehavior = errors.New("faults: no behavior by that name")
 
 // InvalidError describes one bad argument: which option or behavior, the
 // value given, and why it was refused.

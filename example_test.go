@@ -103,6 +103,30 @@ func ExampleProxy_Set() {
 	// hello
 }
 
+func ExampleProxy_Add() {
+	backend, stop := startEcho()
+	defer stop()
+	p, _ := faults.NewProxy(backend)
+	defer p.Close()
+
+	// Black out the second connection only. Adding and removing another
+	// behavior beside it does not restart its count.
+	p.Add("second", faults.Blackout().After(1).Times(1))
+	fmt.Println(ask(p.Addr(), "one"))
+	p.Add("down", faults.Refuse())
+	fmt.Println(ask(p.Addr(), "two"))
+	p.Remove("down")
+	fmt.Println(ask(p.Addr(), "two"))
+	fmt.Println(ask(p.Addr(), "three"))
+	fmt.Println(p.Behaviors())
+	// Output:
+	// one
+	// connection refused
+	// EOF
+	// three
+	// [Blackout().After(1).Times(1)]
+}
+
 func ExampleLatency() {
 	backend, stop := startEcho()
 	defer stop()

@@ -46,7 +46,7 @@ func (h *half) inspect(plan *connPlan, sp *streamPlan) (err error) {
 			return line.stop()
 		}
 		if latest := h.c.plan.Load(); latest != plan {
-			latest.ack(h.dir) // no more reads under the old plan
+			h.c.loaded(h.dir, latest) // no more reads under the old plan
 			return errReplan
 		}
 		if buf == nil || large != (len(*buf) == largeBuffer) {

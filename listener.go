@@ -73,12 +73,22 @@ const (
 )
 
 // relistenLaterLocked schedules another attempt to listen after a failed
-// one, backing off up to maxRelistenRetry. Installing behaviors or closing
-// the proxy cancels it (it is one of p.timers). The caller holds p.mu.
+// one, backing off up to maxRelistenRetry. Changing behaviors or closing
+// the proxy cancels it. The caller holds p.mu.
 func (p *Proxy) relistenLaterLocked(err error) {
 	p.relistenWait = min(max(2*p.relistenWait, minRelistenRetry), maxRelistenRetry)
 	p.log.Error("faults: listening again failed; retrying", "addr", p.addr, "err", err, "retry_in", p.relistenWait)
-	p.timers = append(p.timers, time.AfterFunc(p.relistenWait, p.refresh))
+	p.stopRelistenLocked()
+	p.relisten = time.AfterFunc(p.relistenWait, p.refresh)
+}
+
+// stopRelistenLocked cancels the scheduled retry of a failed listen, if
+// any. The caller holds p.mu.
+func (p *Proxy) stopRelistenLocked() {
+	if p.relisten != nil {
+		p.relisten.Stop()
+		p.relisten = nil
+	}
 }
 
 // serve accepts connections on ln until ln is closed.

@@ -10,17 +10,19 @@ import (
 	"time"
 )
 
-// A spliced copy runs in chunks, so that the byte counters move while a long
-// stream flows: each chunk is one call into the kernel's splice loop, and the
-// counter moves when it returns. The chunk is sized to last about
-// spliceTick at the rate the last one flowed, within [minSpliceChunk,
-// maxSpliceChunk]. A fixed small chunk costs a flood dearly: Go splices at
-// most 1 MiB per splice(2), and a chunk's last splice is cut short to fit,
-// so 256 KiB chunks tripled the splice calls and the wake-ups per MiB.
+// A spliced copy runs in chunks: each chunk is one call into the kernel's
+// splice loop, and only between chunks does the counter move and the copy
+// notice a change of plan (the loop honours a read deadline only when it
+// waits for bytes, never while they keep coming). So a chunk is sized to
+// last about spliceTick at the rate the last one flowed, within
+// [minSpliceChunk, maxSpliceChunk]: a Set under a flood is in force within
+// a few milliseconds. A fixed small chunk costs a flood dearly: Go splices
+// at most 1 MiB per splice(2), and a chunk's last splice is cut short to
+// fit, so 256 KiB chunks tripled the splice calls and the wake-ups per MiB.
 const (
 	minSpliceChunk = 256 << 10
 	maxSpliceChunk = 64 << 20
-	spliceTick     = 50 * time.Millisecond
+	spliceTick     = 2 * time.Millisecond
 )
 
 var (
@@ -89,7 +91,7 @@ func (p *connPlan) stream(d Direction) *streamPlan {
 // change of plan switches between the copy paths without losing a byte.
 func (h *half) run() {
 	// A copy that ends reads no more: no Set need wait for it.
-	defer func() { h.c.plan.Load().ack(h.dir) }()
+	defer h.c.stopped(h.dir)
 	for {
 		// Clear any interrupting deadline before loading the plan: a
 		// replan after this point sets it again and wakes the read.
@@ -98,7 +100,7 @@ func (h *half) run() {
 			return
 		}
 		plan := h.c.plan.Load()
-		plan.ack(h.dir)
+		h.c.loaded(h.dir, plan)
 		sp := plan.stream(h.dir)
 		var err error
 		switch {
@@ -113,7 +115,7 @@ func (h *half) run() {
 		}
 		switch {
 		case err == nil: // EOF from src
-			h.passClose(plan)
+			h.passClose()
 			return
 		case errors.Is(err, errReplan), errors.Is(err, os.ErrDeadlineExceeded):
 			continue // isEnding decides at the top
@@ -151,14 +153,18 @@ func (h *half) splice() error {
 
 // nextSpliceChunk sizes the next chunk of a spliced copy from how long the
 // last full one took: what flows in spliceTick at that rate, rounded down to
-// a multiple of minSpliceChunk, within [minSpliceChunk, maxSpliceChunk].
+// a multiple of minSpliceChunk, within [minSpliceChunk, maxSpliceChunk]. It
+// grows by at most twice the last chunk: a chunk that a burst of buffered
+// bytes filled at once says little of the rate that follows, and a chunk
+// sized on it could run for a hundred ticks.
 func nextSpliceChunk(chunk int64, took time.Duration) int64 {
+	limit := min(2*chunk, maxSpliceChunk)
 	if took <= 0 {
-		return maxSpliceChunk
+		return limit
 	}
 	next := float64(chunk) * float64(spliceTick) / float64(took)
-	if next >= maxSpliceChunk {
-		return maxSpliceChunk
+	if next >= float64(limit) {
+		return limit
 	}
 	return max(int64(next)/minSpliceChunk*minSpliceChunk, minSpliceChunk)
 }
@@ -191,12 +197,13 @@ func (h *half) discard() error {
 	}
 }
 
-// passClose passes src's EOF on to dst, after SlowClose's delay.
-func (h *half) passClose(plan *connPlan) {
+// passClose passes src's EOF on to dst, after the delay of the SlowClose
+// in force by then.
+func (h *half) passClose() {
 	if h.halfClosed {
 		return
 	}
-	if d := plan.stream(h.dir).slowClose; d > 0 && h.c.sleep(d, nil) == ended {
+	if d := h.c.plan.Load().stream(h.dir).slowClose; d > 0 && h.c.sleep(d, nil) == ended {
 		return
 	}
 	closeWrite(h.dst)

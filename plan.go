@@ -2,7 +2,6 @@ package faults
 
 import (
 	"math/rand/v2"
-	"sync/atomic"
 	"time"
 )
 
@@ -10,9 +9,11 @@ import (
 // guarded by the proxy's mutex.
 type rule struct {
 	b         Behavior
-	until     time.Time // end of the For window; zero if none
-	downUntil time.Time // Restart: end of the refusal
-	seen      int64     // chances to fire so far
+	name      string        // given to Proxy.Add; "" for rules installed by Set
+	timers    []*time.Timer // its For window and Restart refusal, which refresh the proxy
+	until     time.Time     // end of the For window; zero if none
+	downUntil time.Time     // Restart: end of the refusal
+	seen      int64         // chances to fire so far
 	fired     int64
 }
 
@@ -45,12 +46,6 @@ func (r *rule) decide(rng *rand.Rand) bool {
 type connPlan struct {
 	changed chan struct{}
 
-	// acks[i] is closed once direction i's copy has taken the plan up:
-	// it reads no more under an older plan. Nil for plans published at
-	// accept, which nobody waits for.
-	acks  *[2]chan struct{}
-	acked [2]atomic.Bool
-
 	// Admission, before the upstream dial.
 	hang     bool
 	blackout bool
@@ -59,19 +54,6 @@ type connPlan struct {
 	up, down streamPlan
 	timers   []*rule // timer-family rules holding this connection
 	requests []*rule // request-family rules, decided per request
-}
-
-// awaitAcks makes ack channels for a plan about to replace another.
-func (pl *connPlan) awaitAcks() {
-	pl.acks = &[2]chan struct{}{make(chan struct{}), make(chan struct{})}
-}
-
-// ack records that direction d's copy has taken the plan up.
-func (pl *connPlan) ack(d Direction) {
-	i := dirIndex(d)
-	if pl.acks != nil && pl.acked[i].CompareAndSwap(false, true) {
-		close(pl.acks[i])
-	}
 }
 
 func dirIndex(d Direction) int {
@@ -96,6 +78,15 @@ type streamPlan struct {
 	cutReset  bool
 	slowClose time.Duration
 	track     bool // note activity, for IdleTimeout
+}
+
+// sameCopy reports whether a copy running under s may go on under t
+// without taking t up: they differ at most in what the copy reads from the
+// latest plan when it needs it (the SlowClose delay, at EOF).
+func (s *streamPlan) sameCopy(t *streamPlan) bool {
+	a, b := *s, *t
+	a.slowClose, b.slowClose = 0, 0
+	return a == b
 }
 
 // inspects reports whether the direction must see its bytes, ruling out the

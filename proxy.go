@@ -2,6 +2,8 @@ package faults
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -45,7 +47,7 @@ type Proxy struct {
 	rng          *rand.Rand
 	conns        map[uint64]*conn
 	nextID       uint64
-	timers       []*time.Timer // For windows and Restart refusals of the installed rules
+	relisten     *time.Timer // the next retry of a failed listen, if any
 
 	stats  counters
 	ledger ledger
@@ -152,7 +154,9 @@ func (p *Proxy) Events() []Event { return p.ledger.snapshot() }
 // pass-through. It returns once the change is in force: new connections
 // follow bs, and connections already open take up bs's stream behaviors and
 // timers (connection behaviors only act at accept). Each behavior starts
-// its counters and windows afresh.
+// its counters and windows afresh, and is decided anew on open connections;
+// to change one behavior and keep the others' decisions and counters, name
+// it with [Proxy.Add] and [Proxy.Remove].
 //
 // An invalid behavior makes Set return an [*InvalidError], and one the
 // protocol cannot carry out an [*UnsupportedError]; either way nothing
@@ -178,28 +182,6 @@ func (p *Proxy) Set(bs ...Behavior) error {
 	return err
 }
 
-// maxAckWait bounds how long Set waits for copies to take up a new plan. A
-// copy only fails to do so at once when it is busy writing to a peer that
-// does not read, and such a copy checks the plan before its next read
-// anyway.
-const maxAckWait = time.Second
-
-// awaitAcks waits until every channel in acks is closed, up to maxAckWait.
-func awaitAcks(acks []chan struct{}) {
-	if len(acks) == 0 {
-		return
-	}
-	t := time.NewTimer(maxAckWait)
-	defer t.Stop()
-	for _, ack := range acks {
-		select {
-		case <-ack:
-		case <-t.C:
-			return
-		}
-	}
-}
-
 // install replaces the rules with bs and applies them, returning the
 // acknowledgements to wait for.
 func (p *Proxy) install(bs []Behavior) ([]chan struct{}, error) {
@@ -209,34 +191,53 @@ func (p *Proxy) install(bs []Behavior) ([]chan struct{}, error) {
 		return nil, ErrClosed
 	}
 	now := time.Now()
-	for _, t := range p.timers {
-		t.Stop()
+	old := p.rules
+	p.rules = nil
+	for _, r := range old {
+		r.stop()
 	}
-	p.timers = nil
-	p.rules = p.rules[:0:0]
+	p.forgetLocked(old...)
+	var added []*rule
 	for _, b := range bs {
 		if b.act == nil {
 			continue
 		}
-		r := &rule{b: b}
-		if b.window > 0 {
-			r.until = now.Add(b.window)
-			p.timers = append(p.timers, time.AfterFunc(b.window, p.refresh))
-		}
+		r := p.newRuleLocked(b, "", now)
 		p.rules = append(p.rules, r)
+		added = append(added, r)
 	}
-	for _, r := range p.rules {
+	return p.applyLocked(added, now)
+}
+
+// newRuleLocked makes the rule for b and arms its For window. The caller
+// holds p.mu.
+func (p *Proxy) newRuleLocked(b Behavior, name string, now time.Time) *rule {
+	r := &rule{b: b, name: name}
+	if b.window > 0 {
+		r.until = now.Add(b.window)
+		r.timers = append(r.timers, time.AfterFunc(b.window, p.refresh))
+	}
+	return r
+}
+
+// applyLocked carries out what the newly installed rules do at once
+// (Restart resets the open connections, Refuse fires), then brings the
+// listener and the connections in line with the rules. The caller holds
+// p.mu.
+func (p *Proxy) applyLocked(added []*rule, now time.Time) ([]chan struct{}, error) {
+	for _, r := range added {
 		switch a := r.b.act.(type) {
 		case restart:
 			r.downUntil = now.Add(a.down)
 			p.restartLocked(r, now)
 			if a.down > 0 {
-				p.timers = append(p.timers, time.AfterFunc(a.down, p.refresh))
+				r.timers = append(r.timers, time.AfterFunc(a.down, p.refresh))
 			}
 		case refuse:
 			p.fire(r, 0, now)
 		}
 	}
+	p.stopRelistenLocked()
 	acks, err := p.refreshLocked(now)
 	if err != nil {
 		p.relistenLaterLocked(err)
@@ -244,9 +245,127 @@ func (p *Proxy) install(bs []Behavior) ([]chan struct{}, error) {
 	return acks, err
 }
 
-// Behaviors returns the installed behaviors, in the order given to
-// [Proxy.Set], including those whose For window has closed; nil if none
-// is installed.
+// stop stops r's timers. The caller holds p.mu.
+func (r *rule) stop() {
+	for _, t := range r.timers {
+		t.Stop()
+	}
+	r.timers = nil
+}
+
+// forgetLocked drops the open connections' decisions about rules that are
+// no longer installed. The caller holds p.mu.
+func (p *Proxy) forgetLocked(gone ...*rule) {
+	if len(gone) == 0 {
+		return
+	}
+	for _, c := range p.conns {
+		for _, r := range gone {
+			delete(c.decided, r)
+		}
+	}
+}
+
+// Add installs b under name, next to the behaviors already installed,
+// which keep their decisions on open connections, their counters and their
+// For windows. If a behavior is installed under name already, b replaces
+// it in its place, and b starts its counters and windows afresh, as with
+// [Proxy.Set]. Like Set, Add returns once the change is in force.
+//
+// Names are the caller's: any non-empty string, compared exactly.
+// [Proxy.Set] and [Proxy.Reset] replace named behaviors too, and their
+// names are gone.
+//
+// The zero Behavior removes what is installed under name, if anything. An
+// empty name or an invalid behavior makes Add return an [*InvalidError],
+// and a behavior the protocol cannot carry out an [*UnsupportedError];
+// either way nothing changes. After [Proxy.Close], Add returns [ErrClosed].
+func (p *Proxy) Add(name string, b Behavior) error {
+	if p.cfg == nil {
+		return ErrClosed
+	}
+	if name == "" {
+		return invalid("Add", name, "empty name")
+	}
+	if b.act == nil {
+		err := p.Remove(name)
+		if errors.Is(err, ErrNoBehavior) {
+			return nil
+		}
+		return err
+	}
+	if err := b.validate(p.cfg.protocol); err != nil {
+		return err
+	}
+	acks, err := p.put(name, b)
+	awaitAcks(acks)
+	return err
+}
+
+// put installs b under name and applies it, returning the acknowledgements
+// to wait for.
+func (p *Proxy) put(name string, b Behavior) ([]chan struct{}, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	now := time.Now()
+	r := p.newRuleLocked(b, name, now)
+	if i := p.namedLocked(name); i >= 0 {
+		old := p.rules[i]
+		old.stop()
+		p.rules[i] = r
+		p.forgetLocked(old)
+	} else {
+		p.rules = append(p.rules, r)
+	}
+	return p.applyLocked([]*rule{r}, now)
+}
+
+// Remove uninstalls the behavior installed under name by [Proxy.Add]; the
+// others keep their decisions, counters and windows. It returns once the
+// change is in force, an error wrapping [ErrNoBehavior] if no behavior has
+// that name, and [ErrClosed] after [Proxy.Close].
+func (p *Proxy) Remove(name string) error {
+	if p.cfg == nil {
+		return ErrClosed
+	}
+	acks, err := p.remove(name)
+	awaitAcks(acks)
+	return err
+}
+
+func (p *Proxy) remove(name string) ([]chan struct{}, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	i := p.namedLocked(name)
+	if i < 0 {
+		return nil, fmt.Errorf("remove %q: %w", name, ErrNoBehavior)
+	}
+	old := p.rules[i]
+	old.stop()
+	p.rules = slices.Delete(p.rules, i, i+1)
+	p.forgetLocked(old)
+	return p.applyLocked(nil, time.Now())
+}
+
+// namedLocked returns the index of the rule installed under name, or -1.
+// The caller holds p.mu.
+func (p *Proxy) namedLocked(name string) int {
+	if name == "" {
+		return -1 // the rules Set installed
+	}
+	return slices.IndexFunc(p.rules, func(r *rule) bool { return r.name == name })
+}
+
+// Behaviors returns the installed behaviors, including those whose For
+// window has closed, in the order they were installed: those given to
+// [Proxy.Set], then those added by [Proxy.Add] (a replacement takes the
+// place of the behavior it replaced); nil if none is installed.
 func (p *Proxy) Behaviors() []Behavior {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -327,10 +446,10 @@ func (p *Proxy) Close() error {
 	if !p.closed && p.cfg != nil {
 		p.closed = true
 		p.cancel()
-		for _, t := range p.timers {
-			t.Stop()
+		for _, r := range p.rules {
+			r.stop()
 		}
-		p.timers = nil
+		p.stopRelistenLocked()
 		if p.ln != nil {
 			p.ln.Close()
 			p.ln = nil

@@ -9,8 +9,9 @@ type Stats struct {
 	ConnsTotal int64 // connections accepted since NewProxy
 
 	// Bytes forwarded from client to server and from server to client. On
-	// the spliced pass-through path a connection's bytes are added at least
-	// every 256 KiB, when its behaviors change and when it ends.
+	// the spliced pass-through path a connection's bytes are added as each
+	// chunk of 256 KiB or more is through (every few milliseconds in a
+	// flood), when its behaviors change and when it ends.
 	BytesUpstream   int64
 	BytesDownstream int64
 

@@ -149,8 +149,10 @@ func TestStreamLatencyJitter(t *testing.T) {
 	}
 }
 
-// TestStreamBandwidth: one direction limited to rate runs within ±15% of
-// it, the bytes intact.
+// TestStreamBandwidth: one direction limited to rate never runs more than
+// 15% above it, nor below 60% of it, the bytes intact. The lower bound is
+// generous: on a loaded machine a scheduler's delays add up over the
+// quarter second the transfer takes.
 func TestStreamBandwidth(t *testing.T) {
 	const (
 		rate = 1 << 20
@@ -164,8 +166,8 @@ func TestStreamBandwidth(t *testing.T) {
 		}
 		measured := float64(size) / elapsed.Seconds()
 		t.Logf("%d KiB at Bandwidth(%d): %v, %.3f MiB/s (%.1f%% of the rate)", size>>10, rate, elapsed, measured/(1<<20), 100*measured/rate)
-		if measured < 0.85*rate || measured > 1.15*rate {
-			t.Errorf("measured %.0f B/s; want %d ±15%%", measured, rate)
+		if measured < 0.6*rate || measured > 1.15*rate {
+			t.Errorf("measured %.0f B/s; want %d, from 60%% to 115%% of it", measured, rate)
 		}
 	}
 
