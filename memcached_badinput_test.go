@@ -1,7 +1,6 @@
 package faults_test
 
 import (
-	"errors"
 	"io"
 	"net"
 	"strings"
@@ -32,11 +31,7 @@ func TestMemcachedUnsupported(t *testing.T) {
 		{web, faults.Error(faults.MemcachedError)},
 		{tcp, faults.Error(faults.MemcachedServerError("x"))},
 	} {
-		err := tc.p.Set(tc.b)
-		var ue *faults.UnsupportedError
-		if !errors.Is(err, faults.ErrUnsupported) || !errors.As(err, &ue) {
-			t.Errorf("%s: %v, want ErrUnsupported", tc.b, err)
-		}
+		checkUnsupported(t, tc.b.String(), tc.p.Set(tc.b))
 	}
 	for _, tc := range []struct {
 		name  string
@@ -78,14 +73,14 @@ func TestMemcachedUnsupported(t *testing.T) {
 func TestMemcachedTooManyConnections(t *testing.T) {
 	p := newMemcachedProxy(t, "")
 	mustSet(t, p, faults.Error(faults.MemcachedTooManyConnections).Times(1))
-	c := mcDial(t, p.Addr())
+	c := rtDial(t, p.Addr())
 	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	got, err := io.ReadAll(c.r)
 	if err != nil || string(got) != "ERROR Too many open connections\r\n" {
 		t.Fatalf("read %q, %v", got, err)
 	}
 	// The next connection is served.
-	if got := mcDial(t, p.Addr()).exchange("version\r\n"); !strings.HasPrefix(got, "VERSION ") {
+	if got := rtDial(t, p.Addr()).exchange("version\r\n"); !strings.HasPrefix(got, "VERSION ") {
 		t.Fatalf("next connection: %q", got)
 	}
 	if n := p.Stats().Requests; n != 2 {
@@ -103,7 +98,7 @@ func TestMemcachedGarbageFromClient(t *testing.T) {
 	mustSet(t, p, faults.Error(faults.MemcachedServerError("faulted")).When(faults.Command("version")))
 	for _, garbage := range []string{"get a\x01b\r\n", "\x00\x01\x02\r\n", "set k\t0 0 1\r\nx\r\n"} {
 		script := "version\r\n" + garbage + "version\r\nset " + k[0] + " 0 0 1\r\nx\r\n"
-		direct, proxied := mcDial(t, memcachedAddr(t)), mcDial(t, p.Addr())
+		direct, proxied := rtDial(t, memcachedAddr(t)), rtDial(t, p.Addr())
 		direct.send(script)
 		proxied.send(script)
 		// The first version is framed, and faulted.
@@ -116,7 +111,7 @@ func TestMemcachedGarbageFromClient(t *testing.T) {
 			}
 		}
 	}
-	c := mcDial(t, p.Addr())
+	c := rtDial(t, p.Addr())
 	if got := c.exchange("version\r\n"); got != "SERVER_ERROR faulted\r\n" {
 		t.Fatalf("another client: %q, want the fault: it is framed", got)
 	}
@@ -154,8 +149,9 @@ func TestMemcachedGarbageFromServer(t *testing.T) {
 			if tc.miss {
 				mustSet(t, p, faults.Miss().When(faults.Key("missed")))
 			}
-			c := mcDial(t, p.Addr())
+			c := rtDial(t, p.Addr())
 			if !tc.unasked {
+				// The miss is queued before the get reaches the server.
 				c.send("get k\r\nget missed\r\n")
 			}
 			c.c.SetReadDeadline(time.Now().Add(5 * time.Second))

@@ -113,7 +113,7 @@ func TestMemcachedErrorWithNoReply(t *testing.T) {
 			k := mcKeys(t, 1)
 			mcSet(t, k[0], "old")
 			mustSet(t, p, faults.Error(tc.reply).When(faults.Command("set")))
-			c := mcDial(t, p.Addr())
+			c := rtDial(t, p.Addr())
 			got := c.exchange("set " + k[0] + " 0 0 3 noreply\r\nnew\r\nget " + k[0] + "\r\n")
 			if want := strings.ReplaceAll(tc.get, "%s", k[0]); got != want {
 				t.Fatalf("read %q, want %q", got, want)
@@ -130,7 +130,7 @@ func TestMemcachedErrorOnReadsAndMeta(t *testing.T) {
 	mcSet(t, k[0], "v")
 	p := newMemcachedProxy(t, "")
 	mustSet(t, p, faults.Error(faults.MemcachedServerError("out of memory writing get response")).When(faults.Key(k[0])))
-	c := mcDial(t, p.Addr())
+	c := rtDial(t, p.Addr())
 	want := "VALUE " + k[1] + " 0 1\r\nw\r\nEND\r\n" + // the get before
 		"SERVER_ERROR out of memory writing get response\r\n" + // get k0 k1
 		"SERVER_ERROR out of memory writing get response\r\n" + // mg k0 v q
@@ -149,7 +149,7 @@ func TestMemcachedPipelinePairing(t *testing.T) {
 	k := mcKeys(t, 2)
 	p := newMemcachedProxy(t, "")
 	mustSet(t, p, faults.Error(faults.MemcachedServerError("temporary failure")).When(faults.Command("incr")).After(2).Times(1))
-	c := mcDial(t, p.Addr())
+	c := rtDial(t, p.Addr())
 	var b strings.Builder
 	b.WriteString("set " + k[0] + " 0 0 1 noreply\r\n0\r\n")
 	for i := range 5 {
@@ -202,13 +202,8 @@ func TestMemcachedMiss(t *testing.T) {
 	}
 	c.Close()
 	rec.Close()
-	var sent strings.Builder
-	for _, r := range rec.Recordings() {
-		toServer, _ := r.Streams()
-		sent.Write(toServer)
-	}
-	if want := "gets " + cold[0] + "\r\ngets " + cold[0] + " " + cold[1] + "\r\n"; sent.String() != want {
-		t.Fatalf("the server read %q, want %q", sent.String(), want)
+	if want, sent := "gets "+cold[0]+"\r\ngets "+cold[0]+" "+cold[1]+"\r\n", sentToServer(rec); sent != want {
+		t.Fatalf("the server read %q, want %q", sent, want)
 	}
 	var missed []string
 	for _, e := range p.Events() {
@@ -255,7 +250,7 @@ func TestMemcachedMissMeta(t *testing.T) {
 	b64 := base64.StdEncoding.EncodeToString([]byte(k[1]))
 	p := newMemcachedProxy(t, "")
 	mustSet(t, p, faults.Miss())
-	direct, proxied := mcDial(t, memcachedAddr(t)), mcDial(t, p.Addr())
+	direct, proxied := rtDial(t, memcachedAddr(t)), rtDial(t, p.Addr())
 	for _, flags := range []string{"", " v", " v k O7", " O3 k t f v", " v q", " k q O9"} {
 		for _, key := range []string{k[0], b64 + " b"} {
 			cmd := "mg " + key + flags + "\r\n"
@@ -283,7 +278,7 @@ func TestMemcachedMissAfterQuietCommands(t *testing.T) {
 	rec := testenv.NewRecorder(t, memcachedAddr(t), nil)
 	p := newMemcachedProxy(t, rec.Addr())
 	mustSet(t, p, faults.Miss().When(faults.Key(k[2])))
-	c := mcDial(t, p.Addr())
+	c := rtDial(t, p.Addr())
 	c.send("mg " + k[0] + " v q\r\nget " + k[2] + "\r\nmg " + k[1] + " v q\r\nget " + k[2] + "\r\nversion\r\n")
 	for _, want := range []string{"VA 3\r\n", "hit\r\n", "END\r\n", "END\r\n"} {
 		if got := c.line(); got != want {
@@ -318,11 +313,7 @@ func TestMemcachedMissRefused(t *testing.T) {
 		{newProxy(t, "127.0.0.1:9", faults.WithProtocol(faults.Postgres())), faults.Miss()},
 		{newProxy(t, "127.0.0.1:9"), faults.Miss()},
 	} {
-		err := tc.p.Set(tc.b)
-		var ue *faults.UnsupportedError
-		if !errors.Is(err, faults.ErrUnsupported) || !errors.As(err, &ue) {
-			t.Errorf("%s: %v, want ErrUnsupported", tc.b, err)
-		}
+		checkUnsupported(t, tc.b.String(), tc.p.Set(tc.b))
 	}
 	for _, b := range []faults.Behavior{
 		faults.Miss(),
@@ -384,7 +375,7 @@ func TestMemcachedRequestBehaviors(t *testing.T) {
 	t.Run("Abort", func(t *testing.T) {
 		k := mcKeys(t, 1)
 		mustSet(t, p, faults.Abort().When(faults.Command("set")))
-		c := mcDial(t, p.Addr())
+		c := rtDial(t, p.Addr())
 		c.send("set " + k[0] + " 0 0 3\r\nnew\r\n")
 		c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if got, err := io.ReadAll(c.r); len(got) != 0 || err != nil {
@@ -394,11 +385,26 @@ func TestMemcachedRequestBehaviors(t *testing.T) {
 			t.Fatalf("the server holds %q: the set reached it", v)
 		}
 	})
+	t.Run("Abort of a noreply command", func(t *testing.T) {
+		// The replies owed before it go out first.
+		k := mcKeys(t, 2)
+		mcSet(t, k[0], "v")
+		mustSet(t, p, faults.Abort().When(faults.Command("set")))
+		c := rtDial(t, p.Addr())
+		c.send("get " + k[0] + "\r\nset " + k[1] + " 0 0 3 noreply\r\nnew\r\n")
+		c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if got, err := io.ReadAll(c.r); string(got) != "VALUE "+k[0]+" 0 1\r\nv\r\nEND\r\n" || err != nil {
+			t.Fatalf("read %q, %v; want the get's reply, then the close", got, err)
+		}
+		if v, _ := mcHeld(t, k[1]); v != "new" {
+			t.Fatalf("the server holds %q: the set reached it", v)
+		}
+	})
 	t.Run("TruncateResponse", func(t *testing.T) {
 		k := mcKeys(t, 1)
 		mcSet(t, k[0], strings.Repeat("x", 100))
 		mustSet(t, p, faults.TruncateResponse(20).When(faults.Command("get")))
-		c := mcDial(t, p.Addr())
+		c := rtDial(t, p.Addr())
 		c.send("version\r\nget " + k[0] + "\r\n")
 		c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		got, err := io.ReadAll(c.r)

@@ -1,12 +1,10 @@
 package faults_test
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -32,28 +30,13 @@ func memcachedAddr(t testing.TB) string {
 }
 
 // newMemcachedProxy starts a memcached-aware proxy to target (the tests'
-// server if ""), closed at cleanup. A Close that does not return within
-// 10 s (a relay goroutine stuck) fails the test instead of hanging the
-// suite.
+// server if ""), closed at cleanup (see guardedProxy).
 func newMemcachedProxy(t testing.TB, target string, opts ...faults.Option) *faults.Proxy {
 	t.Helper()
 	if target == "" {
 		target = memcachedAddr(t)
 	}
-	p, err := faults.NewProxy(target, append([]faults.Option{faults.WithProtocol(faults.Memcached())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		closed := make(chan struct{})
-		go func() { p.Close(); close(closed) }()
-		select {
-		case <-closed:
-		case <-time.After(10 * time.Second):
-			t.Errorf("Proxy.Close still blocked after 10 s: a relay goroutine is stuck")
-		}
-	})
-	return p
+	return guardedProxy(t, target, append([]faults.Option{faults.WithProtocol(faults.Memcached())}, opts...)...)
 }
 
 // newMemcacheClient returns a gomemcache client of addr with a 5 s timeout,
@@ -86,34 +69,8 @@ func mcKeys(t testing.TB, n int) []string {
 	return keys
 }
 
-// mcConn is a raw memcached connection: what is written and read are
-// bytes, so that replies can be compared as the server sent them.
-type mcConn struct {
-	t testing.TB
-	c net.Conn
-	r *bufio.Reader
-}
-
-func mcDial(t testing.TB, addr string) *mcConn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &mcConn{t: t, c: c, r: bufio.NewReaderSize(c, 64<<10)}
-}
-
-func (c *mcConn) send(s string) {
-	c.t.Helper()
-	c.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c.c, s); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-}
-
 // line reads one line, CRLF included.
-func (c *mcConn) line() string {
+func (c *rtConn) line() string {
 	c.t.Helper()
 	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	l, err := c.r.ReadString('\n')
@@ -125,7 +82,7 @@ func (c *mcConn) line() string {
 
 // untilMN reads until n replies to mn have come (lines MN alone), and
 // returns what it read, the last MN included.
-func (c *mcConn) untilMN(n int) string {
+func (c *rtConn) untilMN(n int) string {
 	c.t.Helper()
 	var b strings.Builder
 	for range 1 << 20 {
@@ -143,7 +100,7 @@ func (c *mcConn) untilMN(n int) string {
 
 // exchange sends s followed by mn and returns what came back before that
 // mn's MN.
-func (c *mcConn) exchange(s string) string {
+func (c *rtConn) exchange(s string) string {
 	c.t.Helper()
 	c.send(s + "mn\r\n")
 	return strings.TrimSuffix(c.untilMN(strings.Count(s, "mn\r\n")+1), "MN\r\n")
@@ -229,7 +186,7 @@ func TestMemcachedTransparent(t *testing.T) {
 			k := mcKeys(t, 7)
 			rec := testenv.NewRecorder(t, memcachedAddr(t), nil)
 			p := newMemcachedProxy(t, rec.Addr())
-			c := mcDial(t, p.Addr())
+			c := rtDial(t, p.Addr())
 			script := memcachedScript(k)
 			var sent, got strings.Builder
 			switch mode {
@@ -270,6 +227,17 @@ func TestMemcachedTransparent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sentToServer returns what the recorder's server read, all connections
+// in the order they were accepted. Call it once the recorder is closed.
+func sentToServer(rec *testenv.Recorder) string {
+	var sent strings.Builder
+	for _, r := range rec.Recordings() {
+		toServer, _ := r.Streams()
+		sent.Write(toServer)
+	}
+	return sent.String()
 }
 
 // whereParted shows where a and b part.
@@ -349,7 +317,7 @@ func TestMemcachedBinaryPassesThrough(t *testing.T) {
 	req := append([]byte{0x80, 0x0b}, make([]byte, 22)...)
 	var replies [2][]byte
 	for i, addr := range []string{memcachedAddr(t), p.Addr()} {
-		c := mcDial(t, addr)
+		c := rtDial(t, addr)
 		c.c.Write(req)
 		c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		head := make([]byte, 24)

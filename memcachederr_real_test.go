@@ -12,7 +12,7 @@ import (
 )
 
 // provokeMemcached sends cmd on c and returns the first line of the reply.
-func provokeMemcached(c *mcConn, cmd string) string {
+func provokeMemcached(c *rtConn, cmd string) string {
 	c.t.Helper()
 	c.send(cmd)
 	return c.line()
@@ -26,7 +26,7 @@ func provokeMemcached(c *mcConn, cmd string) string {
 func TestMemcachedCatalogFromServer(t *testing.T) {
 	// 2 MiB of memory, no eviction, items of at most 1 MiB.
 	small := testenv.StartMemcached(t, "-m", "2", "-M", "-I", "1m")
-	c := mcDial(t, small)
+	c := rtDial(t, small)
 	big := strings.Repeat("x", 2<<20)
 	check := func(reply faults.MemcachedReply, got string) {
 		t.Helper()
@@ -54,7 +54,7 @@ func TestMemcachedCatalogFromServer(t *testing.T) {
 	crowded := testenv.StartMemcached(t, "-c", "20", "-t", "1")
 	refused := ""
 	for i := 0; i < 40 && refused == ""; i++ {
-		cc := mcDial(t, crowded)
+		cc := rtDial(t, crowded)
 		cc.c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 		if line, err := cc.r.ReadString('\n'); err == nil {
 			refused = line
@@ -70,7 +70,7 @@ func faultsEncode(t *testing.T, reply faults.MemcachedReply) []byte {
 	t.Helper()
 	p := newMemcachedProxy(t, memcachedAddr(t))
 	mustSet(t, p, faults.Error(reply))
-	c := mcDial(t, p.Addr())
+	c := rtDial(t, p.Addr())
 	c.send("version\r\n")
 	return []byte(c.line())
 }
@@ -98,7 +98,7 @@ func TestMemcachedErrorsLeaveTheServerAsMemcachedDoes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// memcached's own refusal.
-			c := mcDial(t, real)
+			c := rtDial(t, real)
 			const key = "k"
 			c.exchange("set " + key + " 0 0 3 noreply\r\nold\r\n")
 			realReply := c.exchange(tc.command(key, big))
@@ -107,7 +107,7 @@ func TestMemcachedErrorsLeaveTheServerAsMemcachedDoes(t *testing.T) {
 			k := mcKeys(t, 1)
 			p := newMemcachedProxy(t, "")
 			mustSet(t, p, faults.Error(faults.MemcachedTooLarge).When(faults.Command(tc.match)))
-			pc := mcDial(t, p.Addr())
+			pc := rtDial(t, p.Addr())
 			pc.exchange("set " + k[0] + " 0 0 3 noreply\r\nold\r\n")
 			proxyReply := pc.exchange(tc.command(k[0], "new"))
 			proxyAfter := strings.ReplaceAll(pc.exchange("get "+k[0]+"\r\n"), k[0], key)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gofaults/faults/internal/pooledbuf"
 	"github.com/gofaults/faults/internal/wire/memcache"
 )
 
@@ -96,14 +97,21 @@ func shapeOf(note string) (memcache.Shape, *memcache.Command) {
 	return memcache.ShapeMeta, &memcache.Command{Name: []byte(note[len(mcQuiet):]), Quiet: true}
 }
 
-// memcachedBufferSize is the most a side buffers: the longest get line
-// framed (memcached reads get lines of any length; a longer one passes
-// the connection through unframed).
-const memcachedBufferSize = 128 << 10
+// The most each side buffers. A command line must be buffered whole to be
+// framed: memcached reads get lines of any length, and clients send a
+// multi-key get as one line (gomemcache's GetMulti, libmemcached's mget),
+// so the client's side may buffer a get of some 20,000 keys; a longer
+// line passes the connection through unframed. A reply's lines are short,
+// and its data blocks pass through a buffer at a time.
+const (
+	memcachedCommandBuffer = 1 << 20
+	memcachedReplyBuffer   = 128 << 10
+)
 
 func newMemcachedRelay(c *conn) *memcachedRelay {
 	r := new(memcachedRelay)
-	r.init(c, memcachedBufferSize)
+	r.init(c, memcachedReplyBuffer)
+	r.fromClient = pooledbuf.NewReader(r.client, memcachedCommandBuffer)
 	r.cmds = heldReader{r: r.fromClient, release: r.releaseCommands}
 	r.replies = heldReader{r: r.fromServer, release: r.releaseReplies}
 	return r
@@ -236,7 +244,10 @@ func (r *memcachedRelay) command() bool {
 	case c.Reply == memcache.ShapeNone:
 		// noreply, quit: owed nothing. Abort waits for the replies
 		// owed before it.
-		serial = r.queue.next()
+		if fx.abort {
+			r.commit()
+			serial = r.queue.next()
+		}
 	case fx.any():
 		var ok bool
 		if serial, ok = r.enqueue(owed{fx: &fx, note: noteOf(c)}); !ok {
@@ -305,14 +316,17 @@ func (r *memcachedRelay) commit() {
 	}
 }
 
-// enqueue writes the commands framed so far on, then pushes o, and
-// returns its serial number. Pushing o may wait for room (maxHeld): the
-// commands before it are with the server by then, so their replies come.
-// false means the connection ends.
+// enqueue pushes the entries of the commands framed so far, then o, and
+// returns o's serial number. If o must wait for room (maxHeld), the
+// commands framed so far are written on first, so that their replies
+// come. false means the connection ends.
 func (r *memcachedRelay) enqueue(o owed) (uint64, bool) {
-	if err := r.cmds.release(); err != nil {
-		r.fail(err)
-		return 0, false
+	r.commit()
+	if r.queue.full() {
+		if err := r.cmds.release(); err != nil {
+			r.fail(err)
+			return 0, false
+		}
 	}
 	s, ok := r.queue.push(0, o, r.repliesDone, r.c.done)
 	if !ok {
@@ -475,6 +489,10 @@ func (r *memcachedRelay) answer(reply []byte) bool {
 			return false
 		}
 		r.quietOpen = false
+		if err := r.cmds.release(); err != nil {
+			r.fail(err)
+			return false
+		}
 		if _, err := r.toServer.Write(memcachedNoop); err != nil {
 			r.fail(err)
 			return false
@@ -543,47 +561,21 @@ func (r *memcachedRelay) answers(done chan<- struct{}) {
 			r.passRaw(&r.replies, r.toClient, r.server, r.client)
 			return
 		}
-		if r.replies.Buffered() == 0 && !r.await() {
-			return
+		if r.replies.Buffered() == 0 {
+			// Between two replies, with nothing read: what is framed
+			// goes out, and the proxy's replies due after it.
+			if err := r.releaseReplies(); err != nil {
+				r.fail(err)
+				return
+			}
+			if !r.awaitReply(&r.queue, &r.raw) {
+				return
+			}
+			continue
 		}
 		if !r.reply() {
 			return
 		}
-	}
-}
-
-// await writes the replies framed so far, and the proxy's own replies due
-// after them, and waits for the first byte of the next reply from the
-// server; a reply of the proxy's queued meanwhile wakes it (see
-// sides.park). It reports whether a byte came.
-func (r *memcachedRelay) await() bool {
-	for {
-		if err := r.releaseReplies(); err != nil {
-			r.fail(err)
-			return false
-		}
-		r.park()
-		if !r.deliverAnswers(&r.queue) {
-			r.unpark()
-			return false
-		}
-		_, err := r.fromServer.Peek(1)
-		r.unpark()
-		switch {
-		case err == nil:
-			return true
-		case r.raw.Load():
-			return true // the caller passes the rest through
-		case r.woken(err):
-			continue // woken for a reply of the proxy's
-		case err == io.EOF:
-			if r.deliverAnswers(&r.queue) {
-				closeWrite(r.client)
-			}
-		default:
-			r.fail(err)
-		}
-		return false
 	}
 }
 
@@ -657,10 +649,6 @@ func (r *memcachedRelay) claim() {
 // releaseReplies writes the replies framed so far to the client, forgets
 // their entries, and writes the proxy's replies that were waiting behind
 // them.
-//
-// The replies side alone writes to the client, and never while it holds
-// the queue's lock: the commands side must not wait on a client that is
-// not reading.
 func (r *memcachedRelay) releaseReplies() error {
 	if b := r.replies.heldBytes(); len(b) > 0 {
 		if _, err := r.toClient.Write(b); err != nil {
@@ -670,17 +658,8 @@ func (r *memcachedRelay) releaseReplies() error {
 	r.replies.drop()
 	n := r.claimed
 	r.claimed = 0
-	ready, _ := r.queue.pop(n, 0)
-	if len(ready) == 0 {
-		return nil
-	}
-	if err := r.toClient.writev(ready...); err != nil {
-		return err
-	}
-	// Forgotten once written: a commands side waiting for its turn
-	// (Abort) knows them to be out.
-	r.queue.pop(len(ready), 1)
-	return nil
+	_, err := r.writeReady(&r.queue, n, 0)
+	return err
 }
 
 // special passes on one reply that a request behavior acts on, or that

@@ -6,7 +6,6 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/gofaults/faults/internal/testenv"
 )
@@ -46,20 +45,8 @@ func FuzzMemcachedRelay(f *testing.F) {
 	f.Add(uint8(9), []byte("set a 0 0 1 noreply\r\nx\r\nset a 0 0 1\r\nx\r\nms a 1 b\r\nx\r\n"), []byte("DELETED\r\nHD\r\n"))
 	f.Add(uint8(1), []byte{0x80, 0x0b, 0, 0}, []byte{0x81, 0x0b})
 	f.Fuzz(func(t *testing.T, mode uint8, client, server []byte) {
-		var behaviors []Behavior
+		behaviors := fuzzBehaviors(mode%10, MemcachedServerError("faulted"), int64(mode>>3))
 		switch mode % 10 {
-		case 1:
-			behaviors = append(behaviors, Error(MemcachedServerError("faulted")))
-		case 2:
-			behaviors = append(behaviors, DelayResponse(time.Millisecond))
-		case 3:
-			behaviors = append(behaviors, DropResponse())
-		case 4:
-			behaviors = append(behaviors, Abort())
-		case 5:
-			behaviors = append(behaviors, TruncateResponse(int64(mode>>3)))
-		case 6:
-			behaviors = append(behaviors, SlowResponse(1<<20))
 		case 7:
 			behaviors = append(behaviors, Miss())
 		case 8:

@@ -71,6 +71,14 @@ func (q *owedQueue) pushRun(n int, note string) uint64 {
 	return q.base + uint64(q.count) - 1
 }
 
+// full reports whether an entry that is not light would wait for room
+// (see maxHeld).
+func (q *owedQueue) full() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.held >= maxHeld && !q.stopped
+}
+
 // next returns the serial number the next entry appended will have.
 func (q *owedQueue) next() uint64 {
 	q.mu.Lock()

@@ -540,10 +540,6 @@ func (r *redisRelay) claim(first byte) (owed, bool, error) {
 // deliver writes the framed replies to the client, forgets the entries
 // whose replies are written whole, and writes the proxy's replies that
 // were waiting behind them.
-//
-// The replies side alone writes to the client, and never while it holds
-// the queue's lock: the commands side must not wait on a client that is
-// not reading.
 func (r *redisRelay) deliver() error {
 	if b := r.replies.Take(); len(b) > 0 {
 		if _, err := r.toClient.Write(b); err != nil {
@@ -553,17 +549,8 @@ func (r *redisRelay) deliver() error {
 	n := r.finished
 	r.claimed -= n
 	r.finished = 0
-	ready, _ := r.queue.pop(n, r.claimed)
-	if len(ready) == 0 {
-		return nil
-	}
-	if err := r.toClient.writev(ready...); err != nil {
-		return err
-	}
-	// Forgotten once written: a commands side waiting for its turn
-	// (Abort) knows them to be out.
-	r.queue.pop(len(ready), 1)
-	return nil
+	_, err := r.writeReady(&r.queue, n, r.claimed)
+	return err
 }
 
 // special passes on one reply that request behaviors act on, the replies

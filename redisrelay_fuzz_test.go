@@ -44,20 +44,8 @@ func FuzzRedisRelay(f *testing.F) {
 	f.Add(uint8(9), []byte("*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n*4\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\nk\r\n$1\r\nb\r\n"), []byte("%0\r\n*2\r\n$1\r\na\r\n_\r\n"))
 	f.Add(uint8(8), []byte("*3\r\n$5\r\nHMGET\r\n$1\r\nk\r\n$1\r\nf\r\nMGET k k\r\n"), []byte("-ERR x\r\n"))
 	f.Fuzz(func(t *testing.T, mode uint8, client, server []byte) {
-		var behaviors []Behavior
+		behaviors := fuzzBehaviors(mode%10, RedisLoading, int64(mode>>3))
 		switch mode % 10 {
-		case 1:
-			behaviors = append(behaviors, Error(RedisLoading))
-		case 2:
-			behaviors = append(behaviors, DelayResponse(time.Millisecond))
-		case 3:
-			behaviors = append(behaviors, DropResponse())
-		case 4:
-			behaviors = append(behaviors, Abort())
-		case 5:
-			behaviors = append(behaviors, TruncateResponse(int64(mode>>3)))
-		case 6:
-			behaviors = append(behaviors, SlowResponse(1<<20))
 		case 7:
 			behaviors = append(behaviors, Error(RedisReadOnly).When(Command("GET")).After(1))
 		case 8:

@@ -29,14 +29,15 @@ const (
 
 // Child proxy kinds.
 const (
-	kindPlain          = "plain"           // plainProxy: io.Copy, spliced
-	kindFaults         = "faults"          // faults.NewProxy, nothing set
-	kindFaultsInspect  = "faults-inspect"  // faults.NewProxy + Bandwidth(1<<50)
-	kindFaultsHTTP     = "faults-http"     // faults.NewProxy + WithProtocol(HTTP()), nothing set
-	kindFaultsMySQL    = "faults-mysql"    // faults.NewProxy + WithProtocol(MySQL()), nothing set
-	kindFaultsRedis    = "faults-redis"    // faults.NewProxy + WithProtocol(Redis()), nothing set
-	kindFaultsPostgres = "faults-postgres" // faults.NewProxy + WithProtocol(Postgres()), nothing set
-	kindHTTPHello      = "http-hello"      // not a proxy: the HTTP server of TestCompareHTTP (target unused)
+	kindPlain           = "plain"            // plainProxy: io.Copy, spliced
+	kindFaults          = "faults"           // faults.NewProxy, nothing set
+	kindFaultsInspect   = "faults-inspect"   // faults.NewProxy + Bandwidth(1<<50)
+	kindFaultsHTTP      = "faults-http"      // faults.NewProxy + WithProtocol(HTTP()), nothing set
+	kindFaultsMySQL     = "faults-mysql"     // faults.NewProxy + WithProtocol(MySQL()), nothing set
+	kindFaultsRedis     = "faults-redis"     // faults.NewProxy + WithProtocol(Redis()), nothing set
+	kindFaultsPostgres  = "faults-postgres"  // faults.NewProxy + WithProtocol(Postgres()), nothing set
+	kindFaultsMemcached = "faults-memcached" // faults.NewProxy + WithProtocol(Memcached()), nothing set
+	kindHTTPHello       = "http-hello"       // not a proxy: the HTTP server of TestCompareHTTP (target unused)
 )
 
 // TestHelperProxyProcess is not a test: it is the body of a child proxy
@@ -59,7 +60,7 @@ func TestHelperProxyProcess(t *testing.T) {
 		p, err = startPlainProxy(target)
 	case kindHTTPHello:
 		p, err = startHelloServer()
-	case kindFaults, kindFaultsInspect, kindFaultsHTTP, kindFaultsMySQL, kindFaultsRedis, kindFaultsPostgres:
+	case kindFaults, kindFaultsInspect, kindFaultsHTTP, kindFaultsMySQL, kindFaultsRedis, kindFaultsPostgres, kindFaultsMemcached:
 		var opts []faults.Option
 		switch kind {
 		case kindFaultsHTTP:
@@ -70,6 +71,8 @@ func TestHelperProxyProcess(t *testing.T) {
 			opts = append(opts, faults.WithProtocol(faults.Redis()))
 		case kindFaultsPostgres:
 			opts = append(opts, faults.WithProtocol(faults.Postgres()))
+		case kindFaultsMemcached:
+			opts = append(opts, faults.WithProtocol(faults.Memcached()))
 		}
 		var fp *faults.Proxy
 		fp, err = faults.NewProxy(target, opts...)

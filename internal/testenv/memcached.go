@@ -2,11 +2,9 @@ package testenv
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -91,51 +89,23 @@ func StartMemcached(t testing.TB, args ...string) string {
 }
 
 // tryMemcached starts one memcached on a port free a moment ago and waits,
-// at most 10 s, for it to answer "version". On success it returns stop,
-// which kills the server and waits for it; on failure the server is gone.
+// at most 10 s, for it to answer "version" (see tryServer).
 func tryMemcached(path string, args []string) (addr string, stop func(), err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-
-	all := []string{"-p", strconv.Itoa(port), "-l", "127.0.0.1", "-U", "0"}
-	if os.Geteuid() == 0 {
-		all = append(all, "-u", "nobody")
-	}
-	cmd := exec.Command(path, append(all, args...)...)
-	var out bytes.Buffer // read only once the process has been waited for
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	stop = func() {
-		cmd.Process.Kill()
-		<-exited
-	}
-
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return "", nil, fmt.Errorf("port %d: memcached exited (%v):\n%s", port, cmd.ProcessState, out.String())
-		case <-time.After(20 * time.Millisecond):
+	return tryServer(path, func(port string) []string {
+		all := []string{"-p", port, "-l", "127.0.0.1", "-U", "0"}
+		if os.Geteuid() == 0 {
+			all = append(all, "-u", "nobody")
 		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			_, err := memcachedVersion(c)
-			c.Close()
-			if err == nil {
-				return addr, stop, nil
-			}
+		return append(all, args...)
+	}, func(addr string) bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
 		}
-	}
-	stop()
-	return "", nil, fmt.Errorf("port %d: no answer to version within 10 s:\n%s", port, out.String())
+		defer c.Close()
+		_, err = memcachedVersion(c)
+		return err == nil
+	})
 }
 
 // MemcachedStep is one step of the memcached session the codec's tests
