@@ -337,3 +337,32 @@ func TestMemcachedBinaryPassesThrough(t *testing.T) {
 		t.Errorf("%d faults fired on a binary connection", n)
 	}
 }
+
+// TestMemcachedLongGet: a get of 5,000 keys on one line (245 KB, as
+// libmemcached's mget sends them) is framed: a Miss of one of its keys
+// acts, and the line passes at once, not a few bytes per read.
+func TestMemcachedLongGet(t *testing.T) {
+	k := mcKeys(t, 2)
+	mcSet(t, k[0], "a")
+	mcSet(t, k[1], "b")
+	p := newMemcachedProxy(t, "")
+	mustSet(t, p, faults.Miss().When(faults.Key(k[1])))
+	var b strings.Builder
+	b.WriteString("get " + k[0])
+	for i := range 5000 {
+		fmt.Fprintf(&b, " faults:test:absent:%030d", i)
+	}
+	b.WriteString(" " + k[1] + "\r\n")
+	c := rtDial(t, p.Addr())
+	start := time.Now()
+	got := c.exchange(b.String())
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("a get of %d bytes took %v", b.Len(), took)
+	}
+	if want := "VALUE " + k[0] + " 0 1\r\na\r\nEND\r\n"; got != want {
+		t.Fatalf("read %q, want %q", got, want)
+	}
+	if n := p.Stats().Injected; n != 1 {
+		t.Fatalf("%d faults fired, want the miss of %s", n, k[1])
+	}
+}
