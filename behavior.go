@@ -45,7 +45,8 @@ type Behavior struct {
 	after   int64
 	window  time.Duration
 	when    []Matcher
-	err     error // the first invalid argument, reported by Proxy.Set
+	err     error  // the first invalid argument, reported by Proxy.Set
+	refused string // the modifier call that set err, such as ".For(-1s)", for String
 }
 
 // Direction names which way bytes flow: from the client to the server
@@ -111,7 +112,9 @@ func (b Behavior) invalid(reason string, value any) Behavior {
 // "Refuse().For(-1s)".
 func (b Behavior) invalidModifier(mod string, value any, reason string) Behavior {
 	if b.err == nil {
-		b.err = &InvalidError{What: fmt.Sprintf("%s.%s(%v)", b.String(), mod, value), Value: value, Reason: reason}
+		refused := fmt.Sprintf(".%s(%v)", mod, value)
+		b.err = &InvalidError{What: b.String() + refused, Value: value, Reason: reason}
+		b.refused = refused
 	}
 	return b
 }
@@ -200,13 +203,17 @@ func (b Behavior) direction() Direction {
 }
 
 // String describes b in the Go syntax that builds it, e.g.
-// "Latency(80ms).Downstream().Times(3)". Events name behaviors this way.
+// "Latency(80ms).Downstream().Times(3)", which [ParseBehavior] reads back.
+// Events name behaviors this way. The modifiers come in a fixed order
+// whatever the order of the calls; a modifier call that was refused comes
+// last, so that the text of an invalid behavior is invalid too.
 func (b Behavior) String() string {
-	if b.act == nil {
-		return "Behavior{}"
-	}
 	var s strings.Builder
-	s.WriteString(b.act.describe())
+	if b.act == nil {
+		s.WriteString("Behavior{}")
+	} else {
+		s.WriteString(b.act.describe())
+	}
 	switch b.dir {
 	case Upstream:
 		s.WriteString(".Upstream()")
@@ -237,36 +244,14 @@ func (b Behavior) String() string {
 	if b.window > 0 {
 		fmt.Fprintf(&s, ".For(%v)", b.window)
 	}
+	s.WriteString(b.refused)
 	return s.String()
 }
 
 // validate reports the first problem with b on a proxy speaking proto.
 func (b Behavior) validate(proto Protocol) error {
-	if b.err != nil {
-		return b.err
-	}
-	if b.act == nil {
-		return nil
-	}
-	fam := b.act.family()
-	if b.dir != 0 && fam != familyStream {
-		return &InvalidError{What: b.String(), Value: b.dir, Reason: "a direction applies to stream behaviors only; this one acts on the whole connection"}
-	}
-	for _, m := range b.when {
-		if c, ok := m.(interface{ check() error }); ok {
-			if err := c.check(); err != nil {
-				return &InvalidError{What: b.String(), Value: m.String(), Reason: err.Error()}
-			}
-		}
-	}
-	if len(b.when) > 0 && fam != familyRequest {
-		return &InvalidError{What: b.String(), Value: "When", Reason: "matchers apply to request behaviors only"}
-	}
-	if fam == familyListener && (b.probSet || b.timeSet || b.after > 0) {
-		return &InvalidError{What: b.String(), Value: b.act.describe(), Reason: "acts on the listener, once: Probability, Times and After do not apply"}
-	}
-	if _, ok := b.act.(restart); ok && b.window > 0 {
-		return &InvalidError{What: b.String(), Value: b.window, Reason: "Restart has its own window; For does not apply"}
+	if err := b.wellFormed(); err != nil || b.act == nil {
+		return err
 	}
 	if err := proto.supports(b); err != nil {
 		return err
@@ -278,6 +263,39 @@ func (b Behavior) validate(proto Protocol) error {
 	}
 	if shape := proto.requestShape(); shape != nil {
 		return checkMatchers(b, proto, shape)
+	}
+	return nil
+}
+
+// wellFormed reports the first problem with b that makes every protocol
+// refuse it: an invalid argument, or a modifier that does not apply to its
+// fault.
+func (b Behavior) wellFormed() error {
+	if b.err != nil {
+		return b.err
+	}
+	for _, m := range b.when {
+		if c, ok := m.(interface{ check() error }); ok {
+			if err := c.check(); err != nil {
+				return &InvalidError{What: b.String(), Value: m.String(), Reason: err.Error()}
+			}
+		}
+	}
+	if b.act == nil {
+		return nil
+	}
+	fam := b.act.family()
+	if b.dir != 0 && fam != familyStream {
+		return &InvalidError{What: b.String(), Value: b.dir, Reason: "a direction applies to stream behaviors only; this one acts on the whole connection"}
+	}
+	if len(b.when) > 0 && fam != familyRequest {
+		return &InvalidError{What: b.String(), Value: "When", Reason: "matchers apply to request behaviors only"}
+	}
+	if fam == familyListener && (b.probSet || b.timeSet || b.after > 0) {
+		return &InvalidError{What: b.String(), Value: b.act.describe(), Reason: "acts on the listener, once: Probability, Times and After do not apply"}
+	}
+	if _, ok := b.act.(restart); ok && b.window > 0 {
+		return &InvalidError{What: b.String(), Value: b.window, Reason: "Restart has its own window; For does not apply"}
 	}
 	return nil
 }

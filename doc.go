@@ -43,6 +43,10 @@
 // once may never be seen by the test. [Proxy.Stats] and [Proxy.Events] tell
 // what actually fired.
 //
+// A behavior prints as the Go expression that builds it ([Behavior.String],
+// the text of events), and [ParseBehavior] reads that text back, so that
+// behaviors can be kept in configuration files and sent through APIs.
+//
 // # Protocols
 //
 // By default a proxy speaks raw [TCP]: it knows no message boundaries, and

@@ -39,6 +39,11 @@ func matcherNames(r request) string {
 			names = append(names, name)
 		}
 	}
+	return andList(names)
+}
+
+// andList joins names as "A, B and C"; "none" if there are none.
+func andList(names []string) string {
 	switch len(names) {
 	case 0:
 		return "none"

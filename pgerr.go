@@ -100,24 +100,33 @@ func (r PostgresReply) moment() replyMoment {
 func (r PostgresReply) endsConnection() bool { return r.fatal }
 
 // String returns the Go expression that makes r: a catalog name or
-// PostgresError(...) with its refinements.
+// PostgresError(...), followed by the refinements that make r differ from
+// it, such as PostgresDeadlock.Detail("process 7 waits for process 9").
 func (r PostgresReply) String() string {
+	s, base := fmt.Sprintf("PostgresError(%q, %q)", r.code, r.message), PostgresError(r.code, r.message)
 	for _, e := range postgresCatalog {
-		if *e.reply == r {
-			return e.name
+		if e.reply.sameOrigin(r) {
+			s, base = e.name, *e.reply
+			break
 		}
 	}
-	s := fmt.Sprintf("PostgresError(%q, %q)", r.code, r.message)
-	if r.detail != "" {
+	if r.detail != base.detail {
 		s += fmt.Sprintf(".Detail(%q)", r.detail)
 	}
-	if r.hint != "" {
+	if r.hint != base.hint {
 		s += fmt.Sprintf(".Hint(%q)", r.hint)
 	}
-	if r.fatal {
+	if r.fatal && !base.fatal {
 		s += ".Fatal()"
 	}
 	return s
+}
+
+// sameOrigin reports whether r and o were made alike, one perhaps refined
+// from the other: their fields that no method changes are equal.
+func (r PostgresReply) sameOrigin(o PostgresReply) bool {
+	return r.code == o.code && r.message == o.message && r.startup == o.startup &&
+		r.file == o.file && r.line == o.line && r.routine == o.routine
 }
 
 // postgresDollarTag quotes the texts of the DO block that makes the

@@ -70,7 +70,13 @@ type HTTPReply struct {
 // a 1xx response is interim, and a client reading one waits on for the
 // final response.
 func HTTPStatus(code int) HTTPReply {
-	return HTTPReply{status: code, body: strconv.Itoa(code) + " " + http.StatusText(code) + " (injected by faults)\n"}
+	return HTTPReply{status: code, body: httpDefaultBody(code)}
+}
+
+// httpDefaultBody is the body of HTTPStatus(code), such as "503 Service
+// Unavailable (injected by faults)\n".
+func httpDefaultBody(code int) string {
+	return strconv.Itoa(code) + " " + http.StatusText(code) + " (injected by faults)\n"
 }
 
 // Header returns r with header name set to value, such as
@@ -112,6 +118,9 @@ func (r HTTPReply) String() string {
 	s := fmt.Sprintf("HTTPStatus(%d)", r.status)
 	for _, k := range r.headerNames() {
 		s += fmt.Sprintf(".Header(%q, %q)", k, r.header[k])
+	}
+	if r.body != httpDefaultBody(r.status) {
+		s += fmt.Sprintf(".Body(%q)", r.body)
 	}
 	if r.close {
 		s += ".CloseConnection()"
