@@ -30,6 +30,7 @@ const (
 var memcachedRows = []row{
 	{name: "direct"},
 	{name: "plain", child: kindPlain},
+	{name: "plain-b", child: kindPlain}, // a second plain proxy: the noise floor
 	{name: "faults", child: kindFaults},
 	{name: "faults-memcached", child: kindFaultsMemcached},
 	{name: "toxiproxy", toxi: true},
@@ -281,7 +282,7 @@ func writeMemcachedReport(w io.Writer, results []memcachedResult, version string
 
 	fmt.Fprint(w, "\n### Ratios (a / b)\n\nkeys/s: above 1 means a is faster. CPU: below 1 means a is cheaper.\n\n")
 	fmt.Fprint(w, "| a / b | set keys/s | get keys/s | mget keys/s | set CPU µs/op | get CPU µs/op | mget CPU µs/op |\n|---|---:|---:|---:|---:|---:|---:|\n")
-	writePairRatios(w, byName, [][2]string{{"faults-memcached", "plain"}, {"faults-memcached", "faults"}, {"faults-memcached", "toxiproxy"}, {"plain", "direct"}, {"toxiproxy", "plain"}},
+	writePairRatios(w, byName, [][2]string{{"faults-memcached", "plain"}, {"plain-b", "plain"}, {"faults-memcached", "faults"}, {"faults-memcached", "toxiproxy"}, {"plain", "direct"}, {"toxiproxy", "plain"}},
 		(*memcachedResult).setRate, (*memcachedResult).getRate, (*memcachedResult).mgetRate,
 		(*memcachedResult).setCPU, (*memcachedResult).getCPU, (*memcachedResult).mgetCPU)
 
@@ -292,5 +293,6 @@ func writeMemcachedReport(w io.Writer, results []memcachedResult, version string
 		"divided by every operation of the runs, the stores before get and mget included; memcslap's connections "+
 		"included). The server's cmd_get and cmd_set must grow by at least the keys of each run. memcslap, the "+
 		"server, the proxy and the test process share the machine's CPUs. faults is the TCP (spliced) pass-through, "+
-		"faults-memcached the same with WithProtocol(Memcached()) and no fault. Toxiproxy runs with LOG_LEVEL=error.\n")
+		"faults-memcached the same with WithProtocol(Memcached()) and no fault; plain-b is a second plain proxy, so that "+
+		"plain-b / plain shows what two equal proxies differ by in the same run. Toxiproxy runs with LOG_LEVEL=error.\n")
 }
