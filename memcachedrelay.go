@@ -112,8 +112,8 @@ func newMemcachedRelay(c *conn) *memcachedRelay {
 	r := new(memcachedRelay)
 	r.init(c, memcachedReplyBuffer)
 	r.fromClient = pooledbuf.NewReader(r.client, memcachedCommandBuffer)
-	r.cmds = heldReader{r: r.fromClient, release: r.releaseCommands}
-	r.replies = heldReader{r: r.fromServer, release: r.releaseReplies}
+	r.cmds = heldReader{r: r.fromClient, send: r.sendCommands}
+	r.replies = heldReader{r: r.fromServer, send: r.sendReplies}
 	return r
 }
 
@@ -264,6 +264,7 @@ func (r *memcachedRelay) command() bool {
 		r.endCommands(err)
 		return false
 	}
+	r.cmds.mark()
 	if fx.abort {
 		if err := r.cmds.release(); err != nil {
 			r.fail(err)
@@ -337,17 +338,12 @@ func (r *memcachedRelay) enqueue(o owed) (uint64, bool) {
 	return s, ok
 }
 
-// releaseCommands writes the commands framed so far to the server, after
-// pushing their entries.
-func (r *memcachedRelay) releaseCommands() error {
+// sendCommands writes commands framed to the server, after pushing the
+// entries of those counted so far.
+func (r *memcachedRelay) sendCommands(b []byte) error {
 	r.commit()
-	if b := r.cmds.heldBytes(); len(b) > 0 {
-		if _, err := r.toServer.Write(b); err != nil {
-			return err
-		}
-	}
-	r.cmds.drop()
-	return nil
+	_, err := r.toServer.Write(b)
+	return err
 }
 
 // drop drops the command ahead, which the server does not see, after
@@ -637,29 +633,43 @@ func (r *memcachedRelay) front() (owed, bool) {
 	return o, ok
 }
 
-// claim counts the front entry as done: its reply is framed, or it was
-// owed none.
+// claim counts the front entry as done: its reply is framed whole, or it
+// was owed none.
 func (r *memcachedRelay) claim() {
 	r.claimed++
 	if r.ahead > 0 {
 		r.ahead--
 	}
+	r.replies.mark()
+}
+
+// sendReplies writes replies framed to the client, then forgets the
+// entries of those framed whole and writes the proxy's replies that were
+// waiting behind them.
+func (r *memcachedRelay) sendReplies(b []byte) error {
+	if _, err := r.toClient.Write(b); err != nil {
+		return err
+	}
+	return r.popClaimed()
+}
+
+// popClaimed forgets the entries whose replies are framed whole (and
+// written), and writes the proxy's replies that were waiting behind them.
+func (r *memcachedRelay) popClaimed() error {
+	n := r.claimed
+	r.claimed = 0
+	_, err := r.writeReady(&r.queue, n, 0)
+	return err
 }
 
 // releaseReplies writes the replies framed so far to the client, forgets
 // their entries, and writes the proxy's replies that were waiting behind
 // them.
 func (r *memcachedRelay) releaseReplies() error {
-	if b := r.replies.heldBytes(); len(b) > 0 {
-		if _, err := r.toClient.Write(b); err != nil {
-			return err
-		}
+	if err := r.replies.release(); err != nil {
+		return err
 	}
-	r.replies.drop()
-	n := r.claimed
-	r.claimed = 0
-	_, err := r.writeReady(&r.queue, n, 0)
-	return err
+	return r.popClaimed()
 }
 
 // special passes on one reply that a request behavior acts on, or that
