@@ -23,10 +23,11 @@ import "strings"
 // drops the command, which the server never sees, and sends nothing, as
 // memcached sends no error to a noreply command). A quiet meta command (q
 // flag) is owed a reply only where memcached sends one: a reply it cannot
-// get (see the codec's pairing rules) belongs to the next command; when
-// a quiet command and the next one could both get the same reply (a quiet
-// mg that may hit or miss, then an mg), the proxy pairs it with the quiet
-// one, so end runs of quiet commands with mn, as clients do. Where the
+// get (EN after a quiet mg, HD after a quiet ms or md, MN after anything
+// but mn) belongs to the next command; when a quiet command and the next
+// one could both get the same reply (a quiet mg that may hit, then an mg),
+// the proxy pairs it with the quiet one, so end runs of quiet commands with
+// mn, as clients do. Where the
 // proxy answers a command that follows quiet commands still unanswered,
 // it sends mn upstream in the command's place and answers in place of
 // its MN, so that the server's silence for those is known first.

@@ -110,21 +110,22 @@ func (b *Reader) Held() int { return len(b.buf) }
 // whose bytes are all consumed goes back to the pool: an idle reader
 // holds only the small buffer of the read it is parked in.
 func (b *Reader) fill(need int) {
+	size := sizeFor(need, b.limit)
+	if b.flood {
+		// More is likely waiting: read it in a large buffer, from a pool
+		// (a larger one would be allocated and cleared for each read),
+		// whether or not bytes are still buffered (a message read in
+		// part).
+		size = max(size, sizeFor(min(b.limit, maxPooled), b.limit))
+	}
 	switch {
 	case b.r == b.w:
 		if b.buf != nil {
 			Put(b.buf)
 		}
-		size := sizeFor(need, b.limit)
-		if b.flood {
-			// More is likely waiting: read it in a large buffer, from
-			// a pool (a larger one would be allocated and cleared for
-			// each read).
-			size = sizeFor(min(b.limit, maxPooled), b.limit)
-		}
 		b.buf, b.r, b.w = Get(size), 0, 0
-	case need > len(b.buf):
-		grown := Get(sizeFor(need, b.limit))
+	case size > len(b.buf):
+		grown := Get(size)
 		b.w = copy(grown, b.buf[b.r:b.w])
 		b.r = 0
 		Put(b.buf)

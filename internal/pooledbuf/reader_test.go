@@ -194,6 +194,25 @@ func TestReaderLongHeadGrowsByDoubling(t *testing.T) {
 	}
 }
 
+// A flood read with a message in part still buffered goes on in a large
+// buffer, not in the small one the message began in.
+func TestReaderFloodGrowsWithBytesBuffered(t *testing.T) {
+	src := &chunked{src: bytes.Repeat([]byte("x"), 1<<20), sizes: []int{1 << 20}}
+	r := NewReader(src, 1<<20)
+	if _, err := r.Peek(1); err != nil {
+		t.Fatal(err)
+	}
+	// The first read filled the idle buffer: a flood. Consume all but a
+	// byte, as a framer holding a message in part does, and read on.
+	r.Discard(r.Buffered() - 1)
+	if _, err := r.Peek(2); err != nil {
+		t.Fatal(err)
+	}
+	if r.Held() != maxPooled || r.Buffered() != maxPooled {
+		t.Fatalf("holds %d bytes, %d buffered; want the flood's %d, full", r.Held(), r.Buffered(), maxPooled)
+	}
+}
+
 func TestReaderWriteTo(t *testing.T) {
 	src := bytes.Repeat([]byte("0123456789"), 10000)
 	r := NewReader(&chunked{src: src, sizes: []int{7, 5000}}, 4096)
