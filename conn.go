@@ -71,6 +71,9 @@ func (p *Proxy) accept(ln net.Listener, nc net.Conn) {
 		timers:  make(map[*rule]*time.Timer),
 		done:    make(chan struct{}),
 	}
+	if p.capture != nil {
+		c.client = p.capture.tap(c.id, nc) // before a fault can fire on it
+	}
 	now := time.Now()
 	c.active.Store(now.UnixNano())
 	plan := p.planFor(c, now, true)

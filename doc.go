@@ -96,6 +96,21 @@
 // within the dial timeout, the client's connection is reset. Dials happen
 // off the accept loop: a dead upstream never stalls other clients.
 //
+// # Capture
+//
+// [WithCapture] makes a proxy write every connection it carries to a pcapng
+// file, which Wireshark and tshark read: each connection is a TCP stream
+// from the client to the target's address and port, one message per
+// segment on a protocol-aware proxy, every fault that fired a comment on
+// the packet it shaped. faulttest.Replay plays such a capture back against
+// a server, faster and under faults, and reports what changed.
+//
+//	f, _ := os.Create("checkout.pcapng")
+//	p, _ := faults.NewProxy(mysqlAddr, faults.WithProtocol(faults.MySQL()), faults.WithCapture(f, faults.RedactSecrets()))
+//	// ... traffic ...
+//	p.Close() // writes the rest of the capture
+//	f.Close()
+//
 // # Performance
 //
 // A direction with nothing to inspect is copied by splice(2), with no copy

@@ -38,6 +38,7 @@ type config struct {
 	onFault     func(Event)
 	eventLimit  int
 	faultHeader string
+	capture     *captureConfig // nil: no capture
 	errs        []error
 }
 

@@ -208,5 +208,9 @@ func (p *Proxy) fire(r *rule, connID uint64, now time.Time) {
 // fireOn counts and records one firing of r on a request.
 func (p *Proxy) fireOn(r *rule, connID uint64, request string, now time.Time) {
 	p.stats.injected.Add(1)
-	p.ledger.record(Event{Time: now, Conn: connID, Request: request, Behavior: r.b.String()})
+	e := Event{Time: now, Conn: connID, Request: request, Behavior: r.b.String()}
+	p.ledger.record(e)
+	if p.capture != nil && connID != 0 {
+		p.capture.comment(connID, e)
+	}
 }

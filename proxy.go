@@ -49,8 +49,9 @@ type Proxy struct {
 	nextID       uint64
 	relisten     *time.Timer // the next retry of a failed listen, if any
 
-	stats  counters
-	ledger ledger
+	stats   counters
+	ledger  ledger
+	capture *capture // nil without WithCapture
 }
 
 // NewProxy starts a proxy that forwards connections to target, a "host:port"
@@ -93,6 +94,9 @@ func NewProxy(target string, opts ...Option) (*Proxy, error) {
 		return nil, err
 	}
 	p.addr = p.ln.Addr().String()
+	if cfg.capture != nil {
+		p.capture = startCapture(cfg.capture, cfg.protocol, target, log, &p.stats)
+	}
 	return p, nil
 }
 
@@ -440,10 +444,13 @@ func (p *Proxy) restartLocked(r *rule, now time.Time) {
 // Close stops the proxy: it closes the listener and every connection,
 // wakes every behavior that is waiting, and returns once every goroutine the
 // proxy started has ended. The listening port is free when Close returns.
-// Close is idempotent; later calls wait the same way and return nil.
+// With [WithCapture], Close writes the rest of the capture before it
+// returns, and returns the first error writing it met. Close is
+// idempotent; later calls wait the same way and return nil.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
-	if !p.closed && p.cfg != nil {
+	first := !p.closed && p.cfg != nil
+	if first {
 		p.closed = true
 		p.cancel()
 		for _, r := range p.rules {
@@ -461,5 +468,10 @@ func (p *Proxy) Close() error {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+	if p.capture != nil {
+		if err := p.capture.close(); first {
+			return err
+		}
+	}
 	return nil
 }

@@ -157,14 +157,35 @@ func (m meter) writev(bufs ...[]byte) error {
 	}
 	nb := net.Buffers(bufs)
 	dst := m.conn
-	if tc, ok := tcp(dst, Downstream); ok {
-		// One writev(2), which the stream layer's Write cannot offer.
-		dst = tc
+	var n int64
+	var err error
+	if cc, ok := captured(dst); ok {
+		// One writev(2), recorded as one message.
+		n, err = cc.writev(bufs)
+	} else {
+		if tc, ok := tcp(dst, Downstream); ok {
+			// One writev(2), which the stream layer's Write cannot offer.
+			dst = tc
+		}
+		n, err = nb.WriteTo(dst)
 	}
-	n, err := nb.WriteTo(dst)
 	m.bytes.Add(n)
 	m.c.touch()
 	return err
+}
+
+// captured returns the captured client's socket under sock, if sock is
+// the client's and no stream behavior acts on what is written to it.
+func captured(sock net.Conn) (*capturedConn, bool) {
+	sc, ok := sock.(*streamConn)
+	if !ok {
+		return nil, false
+	}
+	cc, ok := sc.Conn.(*capturedConn)
+	if !ok || sc.down.Load() != nil || sc.c.plan.Load().down.acts() {
+		return nil, false
+	}
+	return cc, true
 }
 
 // tcp returns sock as a TCP socket that the relay may splice in direction
@@ -190,7 +211,7 @@ func (s *sides) deliverAnswers(q *owedQueue) bool {
 		return false
 	}
 	if closes {
-		s.c.end(endClose)
+		s.closeAfterReplies()
 		return false
 	}
 	return true
@@ -247,4 +268,14 @@ func (s *sides) awaitReply(q *owedQueue, raw *atomic.Bool) bool {
 		}
 		return false
 	}
+}
+
+// closeAfterReplies ends the connection with a FIN once what the relay
+// wrote to the client is on its way: an answer of the proxy's that closes
+// the connection must not be lost in a downstream stream behavior.
+func (s *sides) closeAfterReplies() {
+	if sc, ok := s.client.(*streamConn); ok {
+		sc.drain()
+	}
+	s.c.end(endClose)
 }

@@ -27,6 +27,11 @@ type Stats struct {
 	// wrong or dead target. Each such client's connection was reset, and
 	// each failure is logged (see [WithLogger]).
 	DialFailures int64
+
+	// CaptureDropped counts the bytes of traffic left out of the capture
+	// (see [WithCapture]) because its writer fell behind. The traffic
+	// itself went through.
+	CaptureDropped int64
 }
 
 type counters struct {
@@ -34,6 +39,7 @@ type counters struct {
 	bytesUp, bytesDown    atomic.Int64
 	requests, injected    atomic.Int64
 	dialFailures          atomic.Int64
+	captureDropped        atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -45,5 +51,6 @@ func (c *counters) snapshot() Stats {
 		Requests:        c.requests.Load(),
 		Injected:        c.injected.Load(),
 		DialFailures:    c.dialFailures.Load(),
+		CaptureDropped:  c.captureDropped.Load(),
 	}
 }

@@ -294,3 +294,37 @@ func TestMemcachedStreamBehaviors(t *testing.T) {
 		t.Fatalf("the server holds %q after the stall", v)
 	}
 }
+
+// TestHTTPClosingReplyThroughDownstreamBehaviors: the proxy's own answer to
+// a request that asks to close (Connection: close) reaches the client
+// before the FIN, through a downstream latency or slicing. It used to be
+// dropped with the pump that held it: the client read an empty reply.
+func TestHTTPClosingReplyThroughDownstreamBehaviors(t *testing.T) {
+	const lat = 100 * time.Millisecond
+	srv := newHTTPServer(t, pathHandler)
+	for _, stream := range []faults.Behavior{
+		faults.Latency(lat).Downstream(),
+		faults.Slice(10, time.Millisecond).Downstream(),
+	} {
+		t.Run(stream.String(), func(t *testing.T) {
+			p := newHTTPProxy(t, srv.addr())
+			mustSet(t, p, faults.Error(faults.HTTPStatus(503)), stream)
+			c := dial(t, p.Addr())
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			start := time.Now()
+			if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			all, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatalf("read %q, then %v; want the reply, then EOF", all, err)
+			}
+			if !strings.HasPrefix(string(all), "HTTP/1.1 503 ") {
+				t.Fatalf("client read %q; want the 503 the proxy answered", all)
+			}
+			if strings.Contains(stream.String(), "Latency") && time.Since(start) < lat {
+				t.Errorf("reply came after %v; want it delayed by the latency, %v", time.Since(start), lat)
+			}
+		})
+	}
+}

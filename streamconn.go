@@ -33,6 +33,9 @@ type streamConn struct {
 
 	up   atomic.Pointer[net.Conn] // the relay's end of the upstream pump's pipe; nil until one runs
 	down atomic.Pointer[net.Conn] // the relay's end of the downstream pump's pipe
+	// downDone is closed when the downstream pump has ended; set before
+	// down is stored.
+	downDone chan struct{}
 
 	mu           sync.Mutex
 	readDeadline time.Time // the relay's, wherever its reads go
@@ -106,6 +109,23 @@ func (s *streamConn) CloseWrite() error {
 	return nil
 }
 
+// drain returns once the bytes written to the client so far have left the
+// stream layer: a downstream pump, which may hold them under Latency or
+// Bandwidth, is closed (it passes a FIN on after the bytes, as the TCP
+// proxy does) and waited for, up to the connection's end. Only the replies
+// side calls it, as it alone writes.
+func (s *streamConn) drain() {
+	down := s.down.Load()
+	if down == nil {
+		return
+	}
+	(*down).Close()
+	select {
+	case <-s.downDone:
+	case <-s.c.done:
+	}
+}
+
 // SetReadDeadline sets the relay's deadline on its reads of the client.
 func (s *streamConn) SetReadDeadline(t time.Time) error {
 	s.mu.Lock()
@@ -147,6 +167,7 @@ func (s *streamConn) startPump(d Direction, read []byte) *net.Conn {
 		s.mu.Unlock()
 	} else {
 		h = s.c.newHalf(d, pumpEnd, s.Conn, new(atomic.Int64))
+		s.downDone = make(chan struct{})
 		s.down.Store(&relayEnd)
 	}
 	s.c.p.wg.Add(2)
@@ -157,6 +178,7 @@ func (s *streamConn) startPump(d Direction, read []byte) *net.Conn {
 		if d == Downstream {
 			// The relay's writes must not block on a pump gone.
 			relayEnd.Close()
+			close(s.downDone)
 		}
 	}()
 	go func() {

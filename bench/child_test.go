@@ -29,15 +29,17 @@ const (
 
 // Child proxy kinds.
 const (
-	kindPlain           = "plain"            // plainProxy: io.Copy, spliced
-	kindFaults          = "faults"           // faults.NewProxy, nothing set
-	kindFaultsInspect   = "faults-inspect"   // faults.NewProxy + Bandwidth(1<<50)
-	kindFaultsHTTP      = "faults-http"      // faults.NewProxy + WithProtocol(HTTP()), nothing set
-	kindFaultsMySQL     = "faults-mysql"     // faults.NewProxy + WithProtocol(MySQL()), nothing set
-	kindFaultsRedis     = "faults-redis"     // faults.NewProxy + WithProtocol(Redis()), nothing set
-	kindFaultsPostgres  = "faults-postgres"  // faults.NewProxy + WithProtocol(Postgres()), nothing set
-	kindFaultsMemcached = "faults-memcached" // faults.NewProxy + WithProtocol(Memcached()), nothing set
-	kindHTTPHello       = "http-hello"       // not a proxy: the HTTP server of TestCompareHTTP (target unused)
+	kindPlain           = "plain"                // plainProxy: io.Copy, spliced
+	kindFaults          = "faults"               // faults.NewProxy, nothing set
+	kindFaultsInspect   = "faults-inspect"       // faults.NewProxy + Bandwidth(1<<50)
+	kindFaultsHTTP      = "faults-http"          // faults.NewProxy + WithProtocol(HTTP()), nothing set
+	kindFaultsMySQL     = "faults-mysql"         // faults.NewProxy + WithProtocol(MySQL()), nothing set
+	kindFaultsRedis     = "faults-redis"         // faults.NewProxy + WithProtocol(Redis()), nothing set
+	kindFaultsPostgres  = "faults-postgres"      // faults.NewProxy + WithProtocol(Postgres()), nothing set
+	kindFaultsMemcached = "faults-memcached"     // faults.NewProxy + WithProtocol(Memcached()), nothing set
+	kindHTTPCapture     = "faults-http+capture"  // faults-http + WithCapture to a file
+	kindRedisCapture    = "faults-redis+capture" // faults-redis + WithCapture to a file
+	kindHTTPHello       = "http-hello"           // not a proxy: the HTTP server of TestCompareHTTP (target unused)
 )
 
 // TestHelperProxyProcess is not a test: it is the body of a child proxy
@@ -60,19 +62,27 @@ func TestHelperProxyProcess(t *testing.T) {
 		p, err = startPlainProxy(target)
 	case kindHTTPHello:
 		p, err = startHelloServer()
-	case kindFaults, kindFaultsInspect, kindFaultsHTTP, kindFaultsMySQL, kindFaultsRedis, kindFaultsPostgres, kindFaultsMemcached:
+	case kindFaults, kindFaultsInspect, kindFaultsHTTP, kindFaultsMySQL, kindFaultsRedis, kindFaultsPostgres, kindFaultsMemcached, kindHTTPCapture, kindRedisCapture:
 		var opts []faults.Option
 		switch kind {
-		case kindFaultsHTTP:
+		case kindFaultsHTTP, kindHTTPCapture:
 			opts = append(opts, faults.WithProtocol(faults.HTTP()))
 		case kindFaultsMySQL:
 			opts = append(opts, faults.WithProtocol(faults.MySQL()))
-		case kindFaultsRedis:
+		case kindFaultsRedis, kindRedisCapture:
 			opts = append(opts, faults.WithProtocol(faults.Redis()))
 		case kindFaultsPostgres:
 			opts = append(opts, faults.WithProtocol(faults.Postgres()))
 		case kindFaultsMemcached:
 			opts = append(opts, faults.WithProtocol(faults.Memcached()))
+		}
+		if kind == kindHTTPCapture || kind == kindRedisCapture {
+			f, cerr := newCaptureSink()
+			if cerr != nil {
+				t.Fatal(cerr)
+			}
+			defer f.Close()
+			opts = append(opts, faults.WithCapture(f))
 		}
 		var fp *faults.Proxy
 		fp, err = faults.NewProxy(target, opts...)
@@ -105,6 +115,11 @@ func TestHelperProxyProcess(t *testing.T) {
 	}
 	if err := p.Close(); err != nil {
 		t.Errorf("close %s proxy: %v", kind, err)
+	}
+	if fp, ok := p.(*faults.Proxy); ok && fp.Stats().CaptureDropped > 0 {
+		// Bytes left out were never written: the CPU measured is less
+		// than capturing everything costs.
+		t.Errorf("the capture left out %d bytes: its writer fell behind, so its CPU is understated", fp.Stats().CaptureDropped)
 	}
 }
 

@@ -32,6 +32,7 @@ var httpRows = []row{
 	{name: "plain", child: kindPlain},
 	{name: "faults", child: kindFaults},
 	{name: "faults-http", child: kindFaultsHTTP},
+	{name: "faults-http+capture", child: kindHTTPCapture},
 	{name: "toxiproxy", toxi: true},
 }
 
@@ -231,6 +232,8 @@ var httpTargets = []target[*httpResult]{
 	{"faults-http", "plain", "req/s", (*httpResult).wrkRPS, true, 0.85},
 	{"faults-http", "plain", "CPU µs/req", (*httpResult).cpuUsPerReq, false, 1.3},
 	{"faults-http", "plain", "64 MiB body MiB/s", (*httpResult).bodyMiBs, true, 0.7},
+	{"faults-http+capture", "faults-http", "CPU µs/req", (*httpResult).cpuUsPerReq, false, 2},
+	{"faults-http+capture", "faults-http", "CPU ms/MiB", (*httpResult).cpuMsPerMiB, false, 2},
 }
 
 // writeHTTPReport renders TestCompareHTTP's results as Markdown.
@@ -276,14 +279,15 @@ func writeHTTPReport(w io.Writer, results []httpResult, wrkArgs []string, wrkMis
 
 	fmt.Fprint(w, "\n### Ratios (a / b)\n\nreq/s and MiB/s: above 1 means a is faster. CPU: below 1 means a is cheaper.\n\n")
 	fmt.Fprint(w, "| a / b | req/s | CPU µs/req | body MiB/s | CPU ms/MiB |\n|---|---:|---:|---:|---:|\n")
-	writePairRatios(w, byName, [][2]string{{"faults-http", "plain"}, {"faults-http", "faults"}, {"faults-http", "toxiproxy"}, {"plain", "direct"}, {"toxiproxy", "plain"}},
+	writePairRatios(w, byName, [][2]string{{"faults-http", "plain"}, {"faults-http", "faults"}, {"faults-http", "toxiproxy"}, {"faults-http+capture", "faults-http"}, {"plain", "direct"}, {"toxiproxy", "plain"}},
 		(*httpResult).wrkRPS, (*httpResult).cpuUsPerReq, (*httpResult).bodyMiBs, (*httpResult).cpuMsPerMiB)
 
 	writeTargets(w, byName, httpTargets)
 	fmt.Fprint(w, "\nreq/s, latencies and MiB/s are medians of the rounds; CPU is the proxy process's own "+
 		"(sum of /proc/PID/task/*/schedstat over all rounds, divided by the requests or MiB). "+
 		"The server is a Go net/http hello world in a child process; wrk, the server and the proxy share the machine's CPUs. "+
-		"faults is the TCP (spliced) pass-through, faults-http the same with WithProtocol(HTTP()) and no fault. "+
+		"faults is the TCP (spliced) pass-through, faults-http the same with WithProtocol(HTTP()) and no fault, "+
+		"faults-http+capture the same writing a capture of everything to a file on tmpfs (WithCapture). "+
 		"Toxiproxy runs with LOG_LEVEL=error.\n")
 }
 

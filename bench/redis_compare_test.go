@@ -39,6 +39,7 @@ var redisRows = []row{
 	{name: "plain", child: kindPlain},
 	{name: "faults", child: kindFaults},
 	{name: "faults-redis", child: kindFaultsRedis},
+	{name: "faults-redis+capture", child: kindRedisCapture},
 	{name: "toxiproxy", toxi: true},
 }
 
@@ -246,6 +247,8 @@ var redisTargets = []target[*redisResult]{
 	{"faults-redis", "plain", "not pipelined ops/s", (*redisResult).oneOps, true, 0.9},
 	{"faults-redis", "plain", "pipelined CPU µs/op", (*redisResult).pipeCPU, false, 1.5},
 	{"faults-redis", "plain", "not pipelined CPU µs/op", (*redisResult).oneCPU, false, 1.5},
+	{"faults-redis+capture", "faults-redis", "pipelined CPU µs/op", (*redisResult).pipeCPU, false, 2},
+	{"faults-redis+capture", "faults-redis", "not pipelined CPU µs/op", (*redisResult).oneCPU, false, 2},
 }
 
 // writeRedisReport renders TestCompareRedis's results as Markdown.
@@ -272,7 +275,7 @@ func writeRedisReport(w io.Writer, results []redisResult, modes []redisMode, key
 
 	fmt.Fprint(w, "### Ratios (a / b)\n\nops/s: above 1 means a is faster. CPU: below 1 means a is cheaper.\n\n")
 	fmt.Fprint(w, "| a / b | pipelined ops/s | pipelined CPU µs/op | not pipelined ops/s | not pipelined CPU µs/op |\n|---|---:|---:|---:|---:|\n")
-	writePairRatios(w, byName, [][2]string{{"faults-redis", "plain"}, {"faults-redis", "faults"}, {"toxiproxy", "faults-redis"}, {"plain", "direct"}, {"toxiproxy", "plain"}},
+	writePairRatios(w, byName, [][2]string{{"faults-redis", "plain"}, {"faults-redis", "faults"}, {"toxiproxy", "faults-redis"}, {"faults-redis+capture", "faults-redis"}, {"plain", "direct"}, {"toxiproxy", "plain"}},
 		(*redisResult).pipeOps, (*redisResult).pipeCPU, (*redisResult).oneOps, (*redisResult).oneCPU)
 
 	writeTargets(w, byName, redisTargets)
@@ -282,6 +285,7 @@ func writeRedisReport(w io.Writer, results []redisResult, modes []redisMode, key
 		"redis-benchmark's connections included). The commands are those of `redis-benchmark -t set,get` (a 3-byte value) "+
 		"on a key of the run's own (%s), since the server may be shared; the server's SET and GET counts must grow by -n "+
 		"in each run. redis-benchmark, the server, the proxy and the test process share the machine's CPUs. "+
-		"faults is the TCP (spliced) pass-through, faults-redis the same with WithProtocol(Redis()) and no fault. "+
+		"faults is the TCP (spliced) pass-through, faults-redis the same with WithProtocol(Redis()) and no fault, "+
+		"faults-redis+capture the same writing a capture of everything to a file on tmpfs (WithCapture). "+
 		"Toxiproxy runs with LOG_LEVEL=error.\n", key)
 }

@@ -191,13 +191,8 @@ func Load(t LoadTB, opts LoadOptions, fn func(ctx context.Context) error) *Repor
 	Use(t, plan.Proxies...)
 	r := newRun(plan, fn)
 	rep := r.run(t)
-	if dir := os.Getenv(ReportDirEnv); dir != "" {
-		path, err := writeReportFile(dir, plan.Name, rep)
-		if err != nil {
-			t.Fatalf("faulttest: Load: writing the report: %v", err)
-			return rep
-		}
-		t.Logf("faulttest: load report: %s", path)
+	if !writeReportIfAsked(t, "Load", plan.Name, rep) {
+		return rep
 	}
 	for i, st := range rep.steps {
 		switch {
@@ -585,6 +580,24 @@ func (r *run) caller() {
 		cancel()
 		r.rec.Record(r.offset(start), -1, time.Since(r.t0)-start, err)
 	}
+}
+
+// writeReportIfAsked writes rep's HTML report to FAULTS_REPORT_DIR if it
+// is set, and logs where; it fails the test and reports false if it
+// cannot. fn names the helper, for messages.
+func writeReportIfAsked(t TB, fn, name string, rep *Report) bool {
+	t.Helper()
+	dir := os.Getenv(ReportDirEnv)
+	if dir == "" {
+		return true
+	}
+	path, err := writeReportFile(dir, name, rep)
+	if err != nil {
+		t.Fatalf("faulttest: %s: writing the report: %v", fn, err)
+		return false
+	}
+	t.Logf("faulttest: %s report: %s", strings.ToLower(fn), path)
+	return true
 }
 
 // written holds the report files this process wrote, so that two runs of

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofaults/faults/faulttest/internal/recorder"
@@ -75,6 +76,11 @@ type Report struct {
 	fired            []string // the first faults fired, as their events print
 	firedTotal       int
 	steps            []StepResult
+
+	// A replay's: what it played, and the requests whose outcome differs
+	// from the recorded one.
+	replay     string
+	mismatches []Mismatch
 }
 
 // report turns the run's recordings into a Report. The recorder is closed.
@@ -261,6 +267,9 @@ func (r *Report) FaultWindows() []FaultWindow { return append([]FaultWindow(nil)
 // maxReportFired bounds the faults the report lists one by one.
 const maxReportFired = 100
 
+// maxReportMismatches bounds the mismatches the report lists one by one.
+const maxReportMismatches = 20
+
 // FaultMarks returns the faults the watched proxies' ledgers recorded
 // during the recorded run, aggregated per bucket and label. A ledger keeps
 // only the most recent events ([faults.WithEventLimit]); the buckets'
@@ -291,6 +300,44 @@ func (r *Report) RecoveryTime(since time.Time) (d time.Duration, ok bool) {
 func (r *Report) String() string {
 	return fmt.Sprintf("%s: %d requests, %d errors (%.2f%%), p50 %v, p99 %v, max %v",
 		r.name, r.requests, r.errors, 100*r.ErrorRate(), sig3(r.Latency(0.5)), sig3(r.Latency(0.99)), sig3(r.Latency(1)))
+}
+
+// WriteText writes the report as plain text, for a terminal or a log: its
+// title, then the summary the HTML page shows (the model or what a replay
+// played, requests, errors by class, latency quantiles, faults fired, a
+// replay's mismatches), one line each, then the sampled errors and the
+// first faults fired.
+func (r *Report) WriteText(w io.Writer) error {
+	p := r.page()
+	var b strings.Builder
+	b.WriteString(p.Title + "\n")
+	width := 0
+	for _, row := range p.Summary {
+		width = max(width, len(row[0]))
+	}
+	for _, row := range p.Summary {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, row[0], row[1])
+	}
+	for _, w := range p.Warnings {
+		b.WriteString("warning: " + w + "\n")
+	}
+	if len(p.Samples) > 0 {
+		b.WriteString("errors:\n")
+		for _, s := range p.Samples {
+			b.WriteString("  " + s + "\n")
+		}
+	}
+	if len(p.Fired) > 0 {
+		b.WriteString("faults fired:\n")
+		for _, f := range p.Fired {
+			b.WriteString("  " + f + "\n")
+		}
+		if p.MoreFired > 0 {
+			fmt.Fprintf(&b, "  … and %d more\n", p.MoreFired)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // WriteHTML writes the report as one self-contained HTML page: the
@@ -328,7 +375,10 @@ func (r *Report) page() reportpage.Page {
 		p.Marks = append(p.Marks, reportpage.Mark{At: m.At, Count: m.Count, Label: m.Label})
 	}
 	model := fmt.Sprintf("open, %v calls/s", r.rate)
-	if !r.open {
+	switch {
+	case r.replay != "":
+		model = r.replay
+	case !r.open:
 		model = fmt.Sprintf("closed, %d callers", r.concurrency)
 	}
 	row := func(name, format string, args ...any) {
@@ -352,6 +402,16 @@ func (r *Report) page() reportpage.Page {
 	row("faults fired", "%d", r.FaultsFired())
 	for i, st := range r.steps {
 		row(fmt.Sprintf("step %d", i+1), "%v", st)
+	}
+	if r.replay != "" {
+		row("mismatches", "%d", len(r.mismatches))
+		for i, m := range r.mismatches {
+			if i == maxReportMismatches {
+				row("", "… and %d more", len(r.mismatches)-i)
+				break
+			}
+			row(fmt.Sprintf("mismatch %d", i+1), "%v", m)
+		}
 	}
 	if r.open {
 		lag := fmt.Sprintf("p50 %v, p99 %v (part of every latency)", sig3(r.ScheduleLag(0.5)), sig3(r.ScheduleLag(0.99)))

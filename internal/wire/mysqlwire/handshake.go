@@ -60,6 +60,7 @@ type Greeting struct {
 	Status              uint16
 	MariaDBCapabilities uint32 // MariaDB's extended capabilities: 0 unless ClientMySQL is clear
 	AuthPlugin          string // "" if the greeting names none
+	AuthData            []byte // the auth-plugin-data (the scramble), both parts, without a final NUL
 
 	capLow, capHigh, mariadbAt int // offsets of the flags' bytes in the payload; capHigh and mariadbAt 0 if absent
 }
@@ -104,6 +105,7 @@ func ParseGreeting(payload []byte) (Greeting, error) {
 		return g, malformed("greeting too short (%d bytes)", len(payload))
 	}
 	g.ConnectionID = binary.LittleEndian.Uint32(payload[pos:])
+	g.AuthData = append([]byte(nil), payload[pos+4:pos+12]...)
 	pos += 4 + 8 + 1
 	g.capLow = pos
 	g.Capabilities = uint32(binary.LittleEndian.Uint16(payload[pos:]))
@@ -126,7 +128,13 @@ func ParseGreeting(payload []byte) (Greeting, error) {
 	}
 	pos += 10
 	if g.Capabilities&ClientSecureConnection != 0 {
-		pos += max(13, authLen-8)
+		n := max(13, authLen-8)
+		part2 := payload[pos:min(pos+n, len(payload))]
+		if k := len(part2); k > 0 && part2[k-1] == 0 {
+			part2 = part2[:k-1]
+		}
+		g.AuthData = append(g.AuthData, part2...)
+		pos += n
 	}
 	if g.Capabilities&ClientPluginAuth != 0 && pos < len(payload) {
 		name := payload[pos:]
