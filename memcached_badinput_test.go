@@ -83,6 +83,14 @@ func TestMemcachedTooManyConnections(t *testing.T) {
 	if got := rtDial(t, p.Addr()).exchange("version\r\n"); !strings.HasPrefix(got, "VERSION ") {
 		t.Fatalf("next connection: %q", got)
 	}
+	// Through a downstream latency too: the line is not lost with the
+	// pump that holds it.
+	mustSet(t, p, faults.Error(faults.MemcachedTooManyConnections), faults.Latency(50*time.Millisecond).Downstream())
+	c = rtDial(t, p.Addr())
+	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := io.ReadAll(c.r); err != nil || string(got) != "ERROR Too many open connections\r\n" {
+		t.Fatalf("through latency: read %q, %v", got, err)
+	}
 	if n := p.Stats().Requests; n != 2 {
 		t.Errorf("Stats().Requests = %d, want 2: the refused connection had none", n)
 	}

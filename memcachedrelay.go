@@ -151,7 +151,7 @@ func (r *memcachedRelay) refuseConnection() bool {
 		r.fail(err)
 		return true
 	}
-	r.c.end(endClose)
+	r.closeAfterReplies()
 	return true
 }
 
