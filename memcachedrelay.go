@@ -687,24 +687,12 @@ func (r *memcachedRelay) special(o owed, shape memcache.Shape) bool {
 		r.claim()
 		return true
 	}
-	fx := *o.fx
-	if fx.abort {
-		// No byte of the reply reaches the client: the commands side
-		// closes the connection once the command is passed on whole.
-		return false
-	}
-	if fx.delayResponse > 0 && r.c.sleep(fx.delayResponse, nil) == ended {
-		return false
-	}
-	if fx.drop {
-		// The client never gets this reply, nor any after it.
-		io.Copy(io.Discard, r.fromServer)
+	if !r.holdReply(o.fx, r.fromServer) {
 		return false
 	}
 	w := io.Writer(r.toClient)
-	var shaped *shapedWriter
-	if fx.truncate >= 0 || fx.slow > 0 {
-		shaped = &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
+	shaped := r.shapedFor(o.fx)
+	if shaped != nil {
 		w = shaped
 	}
 	_, err := memcache.CopyReply(w, r.fromServer, shape)

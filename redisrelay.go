@@ -561,24 +561,15 @@ func (r *redisRelay) special(o owed) bool {
 		return r.replaceReply(o.reply)
 	}
 	fx := *o.fx
-	if fx.abort {
-		// No byte of the reply reaches the client: the commands side
-		// closes the connection once the command is passed on whole.
-		return false
-	}
-	if fx.delayResponse > 0 && r.c.sleep(fx.delayResponse, nil) == ended {
-		return false
-	}
 	if fx.drop {
-		// The client never gets this reply, nor any after it.
-		rr.Drop()
-		io.Copy(io.Discard, r.server)
+		rr.Drop() // what is read of it, then the rest (holdReply)
+	}
+	if !r.holdReply(&fx, r.server) {
 		return false
 	}
 	w := io.Writer(r.toClient)
-	var shaped *shapedWriter
-	if fx.truncate >= 0 || fx.slow > 0 {
-		shaped = &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
+	shaped := r.shapedFor(&fx)
+	if shaped != nil {
 		w = shaped
 	}
 	var passed bool

@@ -279,3 +279,31 @@ func (s *sides) closeAfterReplies() {
 	}
 	s.c.end(endClose)
 }
+
+// holdReply carries out what fx does before a reply of the server's passes
+// on, and reports whether it passes: not after Abort (the requests side
+// closes the connection once the request is passed on), nor if the
+// connection ends during DelayResponse, nor after DropResponse, which
+// reads and drops what the server sends from, to its end.
+func (s *sides) holdReply(fx *effects, from io.Reader) bool {
+	switch {
+	case fx.abort:
+		return false
+	case fx.delayResponse > 0 && s.c.sleep(fx.delayResponse, nil) == ended:
+		return false
+	case fx.drop:
+		// The client never gets this reply, nor any after it.
+		io.Copy(io.Discard, from)
+		return false
+	}
+	return true
+}
+
+// shapedFor returns a writer to the client that cuts and paces a reply as
+// fx says (TruncateResponse, SlowResponse); nil if fx does neither.
+func (s *sides) shapedFor(fx *effects) *shapedWriter {
+	if fx.truncate < 0 && fx.slow <= 0 {
+		return nil
+	}
+	return &shapedWriter{w: s.toClient, c: s.c, left: fx.truncate, rate: fx.slow}
+}

@@ -71,9 +71,7 @@ func (s *memcachedSplitter) splitClient(ends []int, b []byte) ([]int, error) {
 	off := 0
 	for off < len(b) {
 		if st.block > 0 {
-			n := int(min(st.block, int64(len(b)-off)))
-			off += n
-			if st.block -= int64(n); st.block > 0 {
+			if off = skipBlock(&st.block, b, off); st.block > 0 {
 				return ends, nil
 			}
 			ends = append(ends, off)
@@ -102,6 +100,14 @@ func (s *memcachedSplitter) splitClient(ends []int, b []byte) ([]int, error) {
 		}
 	}
 	return ends, nil
+}
+
+// skipBlock takes what b holds of a data block of which left bytes are
+// still to come, from off on, and returns where it stops.
+func skipBlock(left *int64, b []byte, off int) int {
+	n := int(min(*left, int64(len(b)-off)))
+	*left -= int64(n)
+	return off + n
 }
 
 // owe notes the reply c is owed, if any.
@@ -160,9 +166,7 @@ func (s *memcachedSplitter) splitServer(ends []int, b []byte) ([]int, error) {
 	off := 0
 	for off < len(b) {
 		if st.block > 0 {
-			n := int(min(st.block, int64(len(b)-off)))
-			off += n
-			if st.block -= int64(n); st.block > 0 {
+			if off = skipBlock(&st.block, b, off); st.block > 0 {
 				return ends, nil
 			}
 			if st.end {
