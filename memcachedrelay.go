@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
-	"time"
 
 	"github.com/gofaults/faults/internal/pooledbuf"
 	"github.com/gofaults/faults/internal/wire/memcache"
@@ -740,14 +739,9 @@ func (r *memcachedRelay) endReplies(err error) bool {
 // behavior on a reply is still to come, the client's view could not be
 // kept true, and the connection closes instead.
 func (r *memcachedRelay) repliesFallBack(err error) {
-	r.c.p.log.Warn("faults: memcached framing stopped; passing bytes through", "conn", r.c.id, "side", "server", "err", err)
-	r.raw.Store(true)
-	if r.queue.stop(r.claimed) {
-		r.c.end(endClose)
-		return
+	if r.unframeReplies("memcached", err, &r.raw, &r.queue, r.claimed) {
+		r.passRaw(&r.replies, r.toClient, r.server, r.client)
 	}
-	r.client.SetReadDeadline(time.Unix(1, 0)) // wake the commands side
-	r.passRaw(&r.replies, r.toClient, r.server, r.client)
 }
 
 // passRaw writes what h holds and buffers to w, then copies src to it

@@ -660,14 +660,9 @@ func (r *redisRelay) commandsFallBack(err error) {
 // behavior on a reply is still to come, the client's view could not be
 // kept true, and the connection closes instead.
 func (r *redisRelay) repliesFallBack(err error) {
-	r.c.p.log.Warn("faults: Redis framing stopped; passing bytes through", "conn", r.c.id, "side", "server", "err", err)
-	r.raw.Store(true)
-	if r.queue.stop(r.claimed) {
-		r.c.end(endClose)
-		return
+	if r.unframeReplies("Redis", err, &r.raw, &r.queue, r.claimed) {
+		r.passRaw(r.replies, r.toClient, r.server, r.client)
 	}
-	r.client.SetReadDeadline(time.Unix(1, 0)) // wake the commands side
-	r.passRaw(r.replies, r.toClient, r.server, r.client)
 }
 
 // passRaw writes what rr holds to w, then copies src to it until EOF and

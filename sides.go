@@ -307,3 +307,21 @@ func (s *sides) shapedFor(fx *effects) *shapedWriter {
 	}
 	return &shapedWriter{w: s.toClient, c: s.c, left: fx.truncate, rate: fx.slow}
 }
+
+// unframeReplies stops framing the server's bytes, for err, in a relay of
+// protocol name whose replies pass on as q's entries say, the first
+// claimed of them taken: raw is set, and the requests side, woken, passes
+// the client's bytes through unframed from its next request. It reports
+// whether the server's bytes may pass through too; if a reply of the
+// proxy's or a behavior on a reply was still to come, the client's view
+// could not be kept true, and the connection is closed instead.
+func (s *sides) unframeReplies(name string, err error, raw *atomic.Bool, q *owedQueue, claimed int) bool {
+	s.c.p.log.Warn("faults: "+name+" framing stopped; passing bytes through", "conn", s.c.id, "side", "server", "err", err)
+	raw.Store(true)
+	if q.stop(claimed) {
+		s.c.end(endClose)
+		return false
+	}
+	s.client.SetReadDeadline(time.Unix(1, 0)) // wake the requests side
+	return true
+}
