@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,7 +16,8 @@ import (
 // proxyConfig is a proxy as the API's create, update and populate bodies
 // and the config file describe it: Toxiproxy's fields (name, listen,
 // upstream, enabled) and the daemon's own, which Toxiproxy's clients never
-// send. Absent fields are nil.
+// send. Absent fields are nil. Capture is the native config's only: the
+// API cannot make the daemon write a file.
 type proxyConfig struct {
 	Name        string    `json:"name" yaml:"name"`
 	Listen      *string   `json:"listen" yaml:"listen"`
@@ -25,6 +27,7 @@ type proxyConfig struct {
 	Seed        *int64    `json:"seed" yaml:"seed"`
 	DialTimeout *duration `json:"dial_timeout" yaml:"dial_timeout"`
 	Behaviors   *[]string `json:"behaviors" yaml:"behaviors"`
+	Capture     *string   `json:"-" yaml:"capture"`
 }
 
 // nativeConfig is the native YAML config file.
@@ -64,9 +67,9 @@ func (d *duration) parse(s string) error {
 
 // parseConfig reads a config file's contents: Toxiproxy's (a JSON array,
 // the /populate format) or the native YAML (an object with "proxies",
-// whose entries may carry a protocol, a seed, a dial timeout and
-// behaviors). Every proxy is checked, behaviors parsed included, before
-// any is returned.
+// whose entries may carry a protocol, a seed, a dial timeout, behaviors
+// and a capture file, none when absent). Every proxy is checked, behaviors
+// parsed included, before any is returned.
 func parseConfig(data []byte) ([]spec, error) {
 	var pcs []proxyConfig
 	if trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(trimmed) > 0 && trimmed[0] == '[' {
@@ -81,6 +84,9 @@ func parseConfig(data []byte) ([]spec, error) {
 			return nil, fmt.Errorf("YAML config: %w", err)
 		}
 		pcs = nc.Proxies
+		for i := range pcs {
+			pcs[i].Capture = cmp.Or(pcs[i].Capture, new(""))
+		}
 	}
 	return specsOf(pcs)
 }
@@ -139,6 +145,9 @@ func (pc *proxyConfig) over(base spec) (spec, error) {
 			return spec{}, errorf(http.StatusBadRequest, "dial_timeout %v: must not be negative", time.Duration(*pc.DialTimeout))
 		}
 		s.dialTimeout = time.Duration(*pc.DialTimeout)
+	}
+	if pc.Capture != nil {
+		s.capture, s.hasCapture = *pc.Capture, true
 	}
 	if pc.Behaviors != nil {
 		bs, err := parseBehaviors(*pc.Behaviors)

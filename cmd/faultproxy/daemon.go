@@ -3,9 +3,12 @@ package main
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -33,10 +36,13 @@ type daemon struct {
 	bound  map[*faults.Proxy]boundAddr
 }
 
-// boundAddr is where a library proxy of the daemon listens.
+// boundAddr is where a library proxy of the daemon listens, and the
+// file it captures to, if any.
 type boundAddr struct {
-	name string
-	addr *net.TCPAddr
+	name    string
+	addr    *net.TCPAddr
+	capture string   // the file's absolute path
+	file    *os.File // nil without a capture
 }
 
 func newDaemon(log *slog.Logger, seed *int64, dialTimeout time.Duration, mt *metrics) *daemon {
@@ -56,8 +62,10 @@ func newDaemon(log *slog.Logger, seed *int64, dialTimeout time.Duration, mt *met
 // option is a 400; a listen failure a 500 with the listener's error, as
 // Toxiproxy answers it ("listen tcp …: bind: address already in use"),
 // which is also the answer when another proxy of the daemon has the
-// address.
-func (d *daemon) newLibraryProxy(s spec) (*faults.Proxy, error) {
+// address. With a capture, it opens s.capture, created or truncated, or
+// appended to if appendCapture, and refuses a file another proxy of the
+// daemon writes.
+func (d *daemon) newLibraryProxy(s spec, appendCapture bool) (*faults.Proxy, error) {
 	d.bindMu.Lock()
 	defer d.bindMu.Unlock()
 	want, err := net.ResolveTCPAddr("tcp", listenAddr(s.listen))
@@ -68,6 +76,10 @@ func (d *daemon) newLibraryProxy(s spec) (*faults.Proxy, error) {
 		if overlaps(want, b.addr) {
 			return nil, errorf(http.StatusInternalServerError, "listen tcp %s: bind: address already in use (by proxy %q)", listenAddr(s.listen), b.name)
 		}
+	}
+	capture, f, err := d.openCapture(s, appendCapture)
+	if err != nil {
+		return nil, err
 	}
 	opts := []faults.Option{
 		faults.WithName(s.name),
@@ -80,7 +92,13 @@ func (d *daemon) newLibraryProxy(s spec) (*faults.Proxy, error) {
 	if seed := cmp.Or(s.seed, d.seed); seed != nil {
 		opts = append(opts, faults.WithSeed(*seed))
 	}
+	if f != nil {
+		opts = append(opts, faults.WithCapture(f))
+	}
 	p, err := faults.NewProxy(s.upstream, opts...)
+	if err != nil && f != nil {
+		f.Close()
+	}
 	if errors.Is(err, faults.ErrInvalid) {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
@@ -88,16 +106,59 @@ func (d *daemon) newLibraryProxy(s spec) (*faults.Proxy, error) {
 		return nil, err
 	}
 	addr, _ := net.ResolveTCPAddr("tcp", p.Addr())
-	d.bound[p] = boundAddr{name: s.name, addr: addr}
+	d.bound[p] = boundAddr{name: s.name, addr: addr, capture: capture, file: f}
+	if f != nil {
+		d.log.Info("capturing", "proxy", s.name, "file", capture, "append", appendCapture)
+	}
 	return p, nil
 }
 
-// closeLibraryProxy closes p and frees its address for other proxies.
+// openCapture opens the file s captures to, if any, and returns its
+// absolute path. The caller holds d.bindMu.
+func (d *daemon) openCapture(s spec, appendCapture bool) (string, *os.File, error) {
+	if s.capture == "" {
+		return "", nil, nil
+	}
+	path, err := filepath.Abs(s.capture)
+	if err != nil {
+		return "", nil, fmt.Errorf("capture %q: %w", s.capture, err)
+	}
+	for _, b := range d.bound {
+		if b.capture == path {
+			return "", nil, fmt.Errorf("capture %s: proxy %q writes it", path, b.name)
+		}
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if appendCapture {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if err != nil {
+		return "", nil, fmt.Errorf("capture: %w", err)
+	}
+	return path, f, nil
+}
+
+// closeLibraryProxy closes p and frees its address for other proxies. A
+// capture is written to its end, then its file closed; what went wrong is
+// logged.
 func (d *daemon) closeLibraryProxy(p *faults.Proxy) {
-	p.Close()
+	err := p.Close()
 	d.bindMu.Lock()
+	b := d.bound[p]
 	delete(d.bound, p)
 	d.bindMu.Unlock()
+	if b.file == nil {
+		return
+	}
+	if cerr := b.file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		d.log.Error("capture not written", "proxy", b.name, "file", b.capture, "err", err)
+		return
+	}
+	d.log.Info("capture written", "proxy", b.name, "file", b.capture, "dropped_bytes", p.Stats().CaptureDropped)
 }
 
 // overlaps reports whether listening on a would take b's port: the same
@@ -173,8 +234,9 @@ func (d *daemon) remove(name string) error {
 // Toxiproxy's /populate does: a proxy of the same name that would listen,
 // forward and speak the same stays untouched, connections and toxics
 // included (its enabled flag and behaviors follow the spec where the spec
-// gives them); one that differs is replaced by a new proxy, without its
-// toxics. The first failure stops the rest; it returns the proxies done
+// gives them; a spec that gives no capture, as the API's never do, keeps
+// the proxy's); one that differs, in its capture file too, is replaced by a
+// new proxy, without its toxics. The first failure stops the rest; it returns the proxies done
 // before it.
 func (d *daemon) populate(specs []spec) ([]*managed, error) {
 	d.mu.Lock()
@@ -202,6 +264,9 @@ func (d *daemon) populate(specs []spec) ([]*managed, error) {
 func (m *managed) populate(s spec) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !s.hasCapture {
+		s.capture = m.spec.capture
+	}
 	if m.differs(s) {
 		m.toxics, m.natives = nil, s.behaviors
 		m.enabled = s.enabled == nil || *s.enabled

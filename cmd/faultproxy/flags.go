@@ -27,6 +27,7 @@ type options struct {
 	// One-proxy mode: -listen and -target.
 	listen, target, protocol, name string
 	behaviors                      []string
+	capture                        string
 }
 
 // usage heads the flags' help.
@@ -34,7 +35,8 @@ const usage = `faultproxy runs faults proxies as a daemon, driven over HTTP: Tox
 API (its clients and toxiproxy-cli work unchanged) and a native one.
 
   faultproxy [-api 127.0.0.1:8474] [-config FILE]
-  faultproxy -listen ADDR -target ADDR [-protocol NAME] [-behavior EXPR]...
+  faultproxy -listen ADDR -target ADDR [-protocol NAME] [-behavior EXPR]... [-capture FILE]
+  faultproxy replay [-speed N] [-protocol NAME] ... -target ADDR FILE   (faultproxy replay -h)
 
 `
 
@@ -42,12 +44,7 @@ API (its clients and toxiproxy-cli work unchanged) and a native one.
 // (FAULTPROXY_API_TOKEN, FAULTPROXY_API_INSECURE, LOG_LEVEL).
 func parseFlags(args []string, env func(string) string, out io.Writer) (*options, error) {
 	o := &options{}
-	fs := flag.NewFlagSet("faultproxy", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprint(out, usage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("faultproxy", usage, out)
 	fs.StringVar(&o.api, "api", "127.0.0.1:8474", "serve the control API on `host:port` (empty: no API)")
 	host := fs.String("host", "localhost", "Toxiproxy's flag: the API's host (with -port, in place of -api)")
 	port := fs.String("port", "8474", "Toxiproxy's flag: the API's port (with -host, in place of -api)")
@@ -69,6 +66,7 @@ func parseFlags(args []string, env func(string) string, out io.Writer) (*options
 		o.behaviors = append(o.behaviors, s)
 		return nil
 	})
+	fs.StringVar(&o.capture, "capture", "", "one-proxy mode: record the proxy's traffic to `FILE` as pcapng (created or truncated), for Wireshark, tshark and faultproxy replay")
 	fs.Bool("proxy-metrics", false, "Toxiproxy's flag, accepted: /metrics is always served")
 	fs.Bool("runtime-metrics", false, "Toxiproxy's flag, accepted: /metrics is always served")
 	if err := fs.Parse(args); err != nil {
@@ -98,13 +96,25 @@ func parseFlags(args []string, env func(string) string, out io.Writer) (*options
 	if (o.listen == "") != (o.target == "") {
 		return nil, errors.New("one-proxy mode needs both -listen and -target")
 	}
-	if o.target == "" && (given["protocol"] || len(o.behaviors) > 0) {
-		return nil, errors.New("-protocol and -behavior apply to the one-proxy mode: give -listen and -target")
+	if o.target == "" && (given["protocol"] || len(o.behaviors) > 0 || given["capture"]) {
+		return nil, errors.New("-protocol, -behavior and -capture apply to the one-proxy mode: give -listen and -target")
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)
 	}
 	return o, nil
+}
+
+// newFlagSet returns a flag set that reports its errors, and its help
+// (usage, then the flags), to out.
+func newFlagSet(name, usage string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(out, usage)
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 // checkAPIAddr refuses an API reachable from other machines unless a token

@@ -22,7 +22,7 @@ func TestVersionAndBadCommandLines(t *testing.T) {
 		{[]string{"-log-level", "loud"}, `log level "loud"`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"-listen", "127.0.0.1:0"}, "one-proxy mode needs both -listen and -target"},
-		{[]string{"-behavior", "Stall()"}, "-protocol and -behavior apply to the one-proxy mode"},
+		{[]string{"-behavior", "Stall()"}, "-protocol, -behavior and -capture apply to the one-proxy mode"},
 		{[]string{"-seed", "x"}, `-seed "x": want an integer`},
 		{[]string{"-nope"}, "flag provided but not defined: -nope"},
 	} {

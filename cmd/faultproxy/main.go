@@ -5,10 +5,12 @@
 // behaviors as expressions, seeds, events and Prometheus metrics.
 //
 //	faultproxy [-api 127.0.0.1:8474] [-config FILE]
-//	faultproxy -listen ADDR -target ADDR [-protocol NAME] [-behavior EXPR]...
+//	faultproxy -listen ADDR -target ADDR [-protocol NAME] [-behavior EXPR]... [-capture FILE]
+//	faultproxy replay [-speed N] [-protocol NAME] [-html FILE] ... -target ADDR FILE
 //
 // SIGHUP reloads the config file; SIGTERM and SIGINT close every proxy and
-// exit 0. See the README's "Daemon" section.
+// exit 0. The replay subcommand plays a capture against a server and prints
+// a summary. See the README's "Daemon" section.
 package main
 
 import (
@@ -29,8 +31,12 @@ func main() {
 }
 
 // run is the whole command: it returns the exit code, 0 after SIGTERM or
-// SIGINT, 2 for a bad command line, 1 for a failure to start.
+// SIGINT, 2 for a bad command line, 1 for a failure to start; the replay
+// subcommand's are runReplay's.
 func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "replay" {
+		return runReplay(args[1:], env, stdout, stderr)
+	}
 	o, err := parseFlags(args, env, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -135,7 +141,8 @@ func (o *options) oneProxy() (spec, error) {
 	if err != nil {
 		return spec{}, err
 	}
-	return spec{name: o.name, listen: o.listen, upstream: o.target, protocol: proto, behaviors: bs}, nil
+	return spec{name: o.name, listen: o.listen, upstream: o.target, protocol: proto, behaviors: bs,
+		capture: o.capture, hasCapture: true}, nil
 }
 
 // startAPI serves a's routes on o.api, behind the browser check and the

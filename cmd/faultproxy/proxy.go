@@ -22,6 +22,13 @@ type spec struct {
 	dialTimeout time.Duration // zero: the library's default
 	enabled     *bool         // nil: unchanged, or true for a new proxy
 
+	// capture is the file the proxy records its traffic to ("" for
+	// none), when hasCapture is set: the native config and -capture give
+	// it; the API cannot, so that no API client makes the daemon write
+	// files. Without hasCapture a proxy keeps the capture it has.
+	capture    string
+	hasCapture bool
+
 	// behaviors are installed with Proxy.Set when hasBehaviors is set
 	// (the config file's "behaviors", empty included).
 	behaviors    []faults.Behavior
@@ -52,6 +59,7 @@ type managed struct {
 	past     []faults.Event // events of the library proxies this one replaced
 	gone     bool           // deleted
 	startErr error          // why p is nil while not gone
+	captured string         // the capture file m's library proxies have written, if any
 }
 
 // Names of the behaviors that disable a proxy. They cannot collide with a
@@ -86,12 +94,14 @@ func (m *managed) start(s spec) error {
 }
 
 // open starts a library proxy from s, with m's behaviors, toxics and
-// enabled state installed.
+// enabled state installed. A capture file m's last library proxy wrote is
+// appended to (a section of its own), any other created or truncated.
 func (m *managed) open(s spec) (*faults.Proxy, error) {
-	p, err := m.d.newLibraryProxy(s)
+	p, err := m.d.newLibraryProxy(s, s.capture == m.captured)
 	if err != nil {
 		return nil, err
 	}
+	m.captured = s.capture
 	if err := m.install(p); err != nil {
 		m.d.closeLibraryProxy(p)
 		return nil, err
@@ -192,7 +202,7 @@ func (m *managed) setEnabled(on bool) error {
 }
 
 // differs reports whether s asks for another library proxy than m's: a
-// different listen address, upstream, protocol or options. A listen port
+// different listen address, upstream, protocol, capture file or options. A listen port
 // of 0 asks for any port, so the bound one does (Toxiproxy replaces such
 // a proxy on every populate).
 func (m *managed) differs(s spec) bool {
@@ -200,7 +210,7 @@ func (m *managed) differs(s spec) bool {
 	return !sameListen(s.listen, cur.listen) || s.upstream != cur.upstream ||
 		s.protocol.Name() != cur.protocol.Name() ||
 		s.seed != nil && (cur.seed == nil || *s.seed != *cur.seed) ||
-		s.dialTimeout != cur.dialTimeout
+		s.dialTimeout != cur.dialTimeout || s.capture != cur.capture
 }
 
 // sameListen reports whether a proxy bound to bound listens where want
@@ -231,10 +241,11 @@ func listenAddr(addr string) string {
 
 // replace makes m the proxy s describes, with a new library proxy, keeping
 // its toxics and behaviors. A new address is bound before the old proxy is
-// closed, so that a failure changes nothing; the same address can only be
-// bound after. The caller holds m.mu.
+// closed, so that a failure changes nothing; the same address, or the same
+// capture file (which the old proxy must finish first), can only be taken
+// after. The caller holds m.mu.
 func (m *managed) replace(s spec) error {
-	if m.p != nil && !sameListen(s.listen, m.spec.listen) {
+	if m.p != nil && !sameListen(s.listen, m.spec.listen) && (s.capture == "" || s.capture != m.spec.capture) {
 		p, err := m.open(s)
 		if err != nil {
 			return err

@@ -17,6 +17,7 @@ type proxyJSON struct {
 	Upstream string      `json:"upstream"`
 	Enabled  bool        `json:"enabled"`
 	Protocol string      `json:"protocol"`
+	Capture  string      `json:"capture,omitempty"` // the file it records to, from the config or -capture
 	Toxics   []toxicJSON `json:"toxics"`
 }
 
@@ -28,6 +29,7 @@ func (m *managed) view() proxyJSON {
 		Upstream: m.spec.upstream,
 		Enabled:  m.enabled,
 		Protocol: m.spec.protocol.Name(),
+		Capture:  m.spec.capture,
 		Toxics:   m.toxicsJSON(),
 	}
 }
