@@ -161,3 +161,37 @@ func TestRedisPipelineWithoutReadingIsPushedBack(t *testing.T) {
 		})
 	}
 }
+
+// The same on memcached, where nothing holds a reply back: the client's
+// unread replies fill the sockets' buffers, then the queue (gets answered
+// by the proxy, or gets whose replies a behavior delays), and then the
+// proxy stops reading the client.
+func TestMemcachedPipelineWithoutReadingIsPushedBack(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		b    faults.Behavior
+	}{
+		{"answered by the proxy", faults.Miss()},
+		{"reply delayed", faults.DelayResponse(time.Microsecond)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := newMemcachedProxy(t, "")
+			mustSet(t, p, c.b.When(faults.Command("get")))
+			conn := dial(t, p.Addr())
+			get := []byte("get faults:pushback:none\r\n")
+			const limit = 64 << 20
+			sent := pipelineUntilBlocked(t, conn, get, limit)
+			if sent*len(get) >= limit {
+				t.Fatalf("the proxy read %d MiB of pipelined commands from a client that reads nothing", limit>>20)
+			}
+			t.Logf("the client could send %d commands before it was pushed back", sent)
+			br := bufio.NewReader(conn)
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			for i := range 10 {
+				if line, err := br.ReadString('\n'); err != nil || line != "END\r\n" {
+					t.Fatalf("get %d: %q, %v; want END", i, line, err)
+				}
+			}
+		})
+	}
+}

@@ -11,6 +11,16 @@ import (
 	"github.com/gofaults/faults"
 )
 
+// checkUnsupported fails the test unless err reports, in both documented
+// ways, a behavior the proxy's protocol cannot carry out.
+func checkUnsupported(t *testing.T, what string, err error) {
+	t.Helper()
+	var ue *faults.UnsupportedError
+	if !errors.Is(err, faults.ErrUnsupported) || !errors.As(err, &ue) {
+		t.Errorf("%s: %v, want ErrUnsupported", what, err)
+	}
+}
+
 // checkInvalid fails the test unless err reports a bad argument in both
 // documented ways.
 func checkInvalid(t *testing.T, what string, err error) {

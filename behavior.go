@@ -256,6 +256,11 @@ func (b Behavior) validate(proto Protocol) error {
 	if err := proto.supports(b); err != nil {
 		return err
 	}
+	if _, ok := b.act.(miss); ok {
+		if err := checkMiss(b, proto); err != nil {
+			return err
+		}
+	}
 	if shape := proto.requestShape(); shape != nil {
 		return checkMatchers(b, proto, shape)
 	}

@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 
@@ -194,5 +197,67 @@ func TestCaptureRedis(t *testing.T) {
 		}
 		return strings.IndexByte("+-:", b[0]) >= 0 && lines == 1 || b[0] == '$' && lines == 2 || b[0] == '*' // HELLO's
 
+	})
+}
+
+// TestCaptureMemcached: tshark's memcache dissector, on the real server's
+// port, finds every command of a gomemcache session through the proxy,
+// the error line of an injected refusal marked with its fault, and nothing
+// its TCP analysis flags; every segment holds one command or one reply.
+func TestCaptureMemcached(t *testing.T) {
+	k := mcKeys(t, 2)
+	cf := newCaptureFile(t)
+	p := newMemcachedProxy(t, "", faults.WithCapture(cf.f))
+	mustSet(t, p, faults.Error(faults.MemcachedOutOfMemory).When(faults.Command("set"), faults.Key(k[1])), faults.Miss().When(faults.Key(k[1])))
+	c := newMemcacheClient(t, p.Addr())
+	if err := c.Set(&memcache.Item{Key: k[0], Value: []byte(strings.Repeat("v", 3000))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(&memcache.Item{Key: k[1], Value: []byte("x")}); err == nil {
+		t.Fatal("set of the refused key: no error")
+	}
+	if got, err := c.GetMulti(k); err != nil || len(got) != 1 {
+		t.Fatalf("GetMulti: %v, %v", got, err)
+	}
+	if _, err := c.Increment(k[0], 1); err == nil {
+		t.Fatal("incr of a string: no error")
+	}
+	c.Close()
+	cf.finish(t, p)
+
+	requireCleanAnalysis(t, cf.path)
+	commands := testenv.Tshark(t, cf.path, "-Y", "memcache.command", "-T", "fields", "-e", "memcache.command")
+	for _, want := range []string{"set", "gets", "incr"} {
+		if !contains(commands, want) {
+			t.Errorf("tshark did not find %s among %q", want, commands)
+		}
+	}
+	// The dissector names no field of an error line: the comments are
+	// checked on the segments' bytes. The miss leaves the missed key out
+	// of the values.
+	marked := testenv.Tshark(t, cf.path, "-Y", "frame.comment", "-T", "fields", "-e", "tcp.payload", "-e", "frame.comment")
+	var got []string
+	for _, m := range marked {
+		payload, comment, _ := strings.Cut(m, "\t")
+		b, _ := hex.DecodeString(payload)
+		switch line, _, _ := strings.Cut(string(b), "\r\n"); {
+		case line == "SERVER_ERROR out of memory storing object" && strings.Contains(comment, "Error(MemcachedOutOfMemory)"):
+			got = append(got, "error")
+		case strings.HasPrefix(line, "VALUE "+k[0]+" 0 3000 ") && strings.Contains(comment, "Miss()") && !strings.Contains(string(b), k[1]):
+			got = append(got, "miss")
+		default:
+			got = append(got, fmt.Sprintf("%q: %s", line, comment))
+		}
+	}
+	if want := []string{"error", "miss"}; !slices.Equal(got, want) {
+		t.Errorf("marked segments %q, want %q", got, want)
+	}
+	requireSegmentsStart(t, cf.conns(t), func(side tcpcap.Side, b []byte) bool {
+		line, _, _ := strings.Cut(string(b), "\r\n")
+		word, _, _ := strings.Cut(line, " ")
+		if side == tcpcap.Client {
+			return contains([]string{"set", "gets", "incr"}, word)
+		}
+		return contains([]string{"STORED", "VALUE", "END", "SERVER_ERROR", "CLIENT_ERROR"}, word)
 	})
 }

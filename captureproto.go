@@ -32,3 +32,5 @@ func (redisProtocol) redact(side tcpcap.Side, msg []byte) []byte {
 	}
 	return msg
 }
+
+func (memcachedProtocol) captureSplitter() split.Splitter { return split.Memcached() }

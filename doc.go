@@ -64,6 +64,14 @@
 //	p, _ := faults.NewProxy(redisAddr, faults.WithProtocol(faults.Redis()))
 //	p.Set(faults.Error(faults.RedisReadOnly).When(faults.Command("SET", "DEL")).Probability(0.05))
 //
+// [Postgres] frames messages, with ErrorResponses as PostgreSQL writes
+// them; [Memcached] frames the text protocol, with memcached's error
+// lines. On the caches, [Miss] makes keys vanish: reads of matching keys
+// are answered as misses without asking the server, key by key:
+//
+//	p, _ := faults.NewProxy(memcachedAddr, faults.WithProtocol(faults.Memcached()))
+//	p.Set(faults.Miss().When(faults.Key("session:*")))
+//
 // An injected error never reaches the server, and the client reads it in
 // order with the answers to its other requests, pipelined or not.
 //

@@ -312,28 +312,11 @@ func (r *httpRelay) responses(done chan<- struct{}) {
 			r.passRaw(r.fromServer, r.toClient, r.client)
 			return
 		}
-		// Parked first: a reply of the proxy's queued after the queue is
-		// read here wakes the read below.
-		r.park()
-		if !r.deliverAnswers(&r.queue) {
+		if !r.awaitReply(&r.queue, &r.raw) {
 			return
 		}
-		_, err := r.fromServer.Peek(1)
-		r.unpark()
-		if err != nil {
-			switch {
-			case r.raw.Load():
-				continue // woken by the other side falling back
-			case r.woken(err):
-				continue // woken for a reply of the proxy's
-			case err == io.EOF:
-				if r.deliverAnswers(&r.queue) {
-					closeWrite(r.client)
-				}
-			default:
-				r.fail(err)
-			}
-			return
+		if r.raw.Load() {
+			continue // woken by the other side falling back
 		}
 		o, _, ok := r.queue.at(0)
 		if !ok {

@@ -14,7 +14,7 @@ import (
 func TestMatchersTheProtocolLacksAreRefused(t *testing.T) {
 	backend := newBackend(t, echo)
 	proxies := map[string]*faults.Proxy{}
-	for _, proto := range []faults.Protocol{faults.HTTP(), faults.MySQL(), faults.Redis()} {
+	for _, proto := range []faults.Protocol{faults.HTTP(), faults.MySQL(), faults.Redis(), faults.Memcached()} {
 		proxies[proto.Name()] = newProxy(t, backend.addr(), faults.WithProtocol(proto))
 	}
 	for _, c := range []struct {
@@ -32,6 +32,9 @@ func TestMatchersTheProtocolLacksAreRefused(t *testing.T) {
 		{"mysql", faults.Error(faults.MySQLDeadlock).When(faults.Query("^COMMIT"), faults.InTransaction()), ""},
 		{"mysql", faults.Error(faults.MySQLTooManyConnections).When(faults.Query("^SELECT")), "handshake"},
 		{"redis", faults.Error(faults.RedisLoading).When(faults.Command("GET"), faults.Key("k")), ""},
+		{"memcached", faults.Error(faults.MemcachedError).When(faults.Method("GET")), "Command and Key"},
+		{"memcached", faults.Miss().When(faults.InTransaction()), "Command and Key"},
+		{"memcached", faults.Miss().When(faults.Command("gets"), faults.Key("k*")), ""},
 	} {
 		err := proxies[c.proto].Set(c.b)
 		switch {

@@ -740,11 +740,7 @@ func TestMySQLUnsupported(t *testing.T) {
 		{my, faults.Error(faults.HTTPStatus(503))},
 		{web, faults.Error(faults.MySQLDeadlock)},
 	} {
-		err := tc.p.Set(tc.b)
-		var ue *faults.UnsupportedError
-		if !errors.Is(err, faults.ErrUnsupported) || !errors.As(err, &ue) {
-			t.Errorf("%s: %v, want ErrUnsupported", tc.b, err)
-		}
+		checkUnsupported(t, tc.b.String(), tc.p.Set(tc.b))
 	}
 	checkInvalid(t, `Query("(")`, my.Set(faults.Error(faults.MySQLDeadlock).When(faults.Query("("))))
 	checkInvalid(t, `MySQLError(0, …)`, my.Set(faults.Error(faults.MySQLError(0, "HY000", "no error"))))

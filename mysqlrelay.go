@@ -366,18 +366,7 @@ func (r *mysqlRelay) answers(done chan<- struct{}, greeting *MySQLReply) {
 			first, _ := r.fromServer.Peek(r.fromServer.Buffered())
 			r.learnStatement(owed, first)
 			fx := owed.fx
-			if fx.abort {
-				// The command side ends the connection: no byte of
-				// the answer reaches the client.
-				return
-			}
-			if fx.delayResponse > 0 && r.c.sleep(fx.delayResponse, nil) == ended {
-				return
-			}
-			if fx.drop {
-				// The client never gets this answer; nothing else can
-				// follow it.
-				io.Copy(io.Discard, r.fromServer)
+			if !r.holdReply(&fx, r.fromServer) {
 				return
 			}
 			if fx.rows >= 0 || owed.follow {
@@ -386,10 +375,7 @@ func (r *mysqlRelay) answers(done chan<- struct{}, greeting *MySQLReply) {
 				}
 				continue
 			}
-			shaped = nil
-			if fx.truncate >= 0 || fx.slow > 0 {
-				shaped = &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
-			}
+			shaped = r.shapedFor(&fx)
 		}
 		chunk, _ := r.fromServer.Next() // the buffered bytes: no error
 		if err := r.writeAnswer(chunk, shaped); err != nil {

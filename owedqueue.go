@@ -71,6 +71,21 @@ func (q *owedQueue) pushRun(n int, note string) uint64 {
 	return q.base + uint64(q.count) - 1
 }
 
+// full reports whether an entry that is not light would wait for room
+// (see maxHeld).
+func (q *owedQueue) full() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.held >= maxHeld && !q.stopped
+}
+
+// next returns the serial number the next entry appended will have.
+func (q *owedQueue) next() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.base + uint64(q.count)
+}
+
 // push appends n plain entries, then o, and returns the serial number of
 // o. An entry that is not light waits for room (see maxHeld) until stop or
 // done is closed; a reply of the proxy's own is refused once the queue is
@@ -198,7 +213,7 @@ func (q *owedQueue) forgetLocked(n int) {
 }
 
 // stop marks the replies as passing through unframed, and reports whether
-// an entry from the i-th owed one on is not plain: a reply of the proxy's
+// an entry from the i-th owed one on is not light: a reply of the proxy's
 // or a behavior on a reply still to come.
 func (q *owedQueue) stop(i int) bool {
 	q.mu.Lock()
@@ -210,7 +225,7 @@ func (q *owedQueue) stop(i int) bool {
 		q.popped = nil
 	}
 	for _, run := range q.items[q.head:] {
-		if i < run.n && !run.o.plain() {
+		if i < run.n && !run.o.light() {
 			return true
 		}
 		i = max(i-run.n, 0)

@@ -30,8 +30,9 @@ import (
 // A behavior starts with a constructor ([Latency], [Refuse], [Error], …) and
 // goes on with modifiers ([Behavior.Times], [Behavior.When], …), in any
 // order. A reply is a catalog's name ([MySQLDeadlock], [RedisLoading],
-// [PostgresDeadlock], …) or a reply constructor's call ([HTTPStatus],
-// [MySQLError], [RedisMoved], [PostgresError], …), refined by its methods.
+// [PostgresDeadlock], [MemcachedOutOfMemory], …) or a reply constructor's
+// call ([HTTPStatus], [MySQLError], [RedisMoved], [PostgresError],
+// [MemcachedServerError], …), refined by its methods.
 // Durations are read by [time.ParseDuration] (100ms, 1.5µs, 1h30m0s),
 // numbers are decimal (floats as [strconv.ParseFloat] reads them), and
 // strings are Go string literals, double-quoted with escapes or

@@ -46,6 +46,7 @@ var behaviorFuncs = map[string]fn[Behavior]{
 	"TruncateResponse": {params: []param{{"n", int64Kind}}, call: func(_ Behavior, a args) Behavior { return TruncateResponse(a.int64(0)) }},
 	"TruncateRows":     {params: []param{{"n", int64Kind}}, call: func(_ Behavior, a args) Behavior { return TruncateRows(a.int64(0)) }},
 	"SlowResponse":     {params: []param{{"bytesPerSecond", int64Kind}}, call: func(_ Behavior, a args) Behavior { return SlowResponse(a.int64(0)) }},
+	"Miss":             {call: func(Behavior, args) Behavior { return Miss() }},
 }
 
 // behaviorMethods are the modifiers that follow a constructor.
@@ -75,12 +76,14 @@ var matcherFuncs = map[string]fn[Matcher]{
 // replyFuncs are the constructors of the replies of Error; the catalogs'
 // replies are named by replyCatalog.
 var replyFuncs = map[string]fn[Reply]{
-	"HTTPStatus":    {params: []param{{"code", intKind}}, call: func(_ Reply, a args) Reply { return HTTPStatus(a.int(0)) }},
-	"MySQLError":    {params: []param{{"number", uint16Kind}, {"sqlstate", stringKind}, {"message", stringKind}}, call: func(_ Reply, a args) Reply { return MySQLError(a.uint16(0), a.string(1), a.string(2)) }},
-	"RedisError":    {params: []param{{"text", stringKind}}, call: func(_ Reply, a args) Reply { return RedisError(a.string(0)) }},
-	"RedisMoved":    {params: []param{{"slot", intKind}, {"addr", stringKind}}, call: func(_ Reply, a args) Reply { return RedisMoved(a.int(0), a.string(1)) }},
-	"RedisAsk":      {params: []param{{"slot", intKind}, {"addr", stringKind}}, call: func(_ Reply, a args) Reply { return RedisAsk(a.int(0), a.string(1)) }},
-	"PostgresError": {params: []param{{"code", stringKind}, {"message", stringKind}}, call: func(_ Reply, a args) Reply { return PostgresError(a.string(0), a.string(1)) }},
+	"HTTPStatus":           {params: []param{{"code", intKind}}, call: func(_ Reply, a args) Reply { return HTTPStatus(a.int(0)) }},
+	"MySQLError":           {params: []param{{"number", uint16Kind}, {"sqlstate", stringKind}, {"message", stringKind}}, call: func(_ Reply, a args) Reply { return MySQLError(a.uint16(0), a.string(1), a.string(2)) }},
+	"RedisError":           {params: []param{{"text", stringKind}}, call: func(_ Reply, a args) Reply { return RedisError(a.string(0)) }},
+	"RedisMoved":           {params: []param{{"slot", intKind}, {"addr", stringKind}}, call: func(_ Reply, a args) Reply { return RedisMoved(a.int(0), a.string(1)) }},
+	"RedisAsk":             {params: []param{{"slot", intKind}, {"addr", stringKind}}, call: func(_ Reply, a args) Reply { return RedisAsk(a.int(0), a.string(1)) }},
+	"PostgresError":        {params: []param{{"code", stringKind}, {"message", stringKind}}, call: func(_ Reply, a args) Reply { return PostgresError(a.string(0), a.string(1)) }},
+	"MemcachedClientError": {params: []param{{"msg", stringKind}}, call: func(_ Reply, a args) Reply { return MemcachedClientError(a.string(0)) }},
+	"MemcachedServerError": {params: []param{{"msg", stringKind}}, call: func(_ Reply, a args) Reply { return MemcachedServerError(a.string(0)) }},
 }
 
 // replyMethods are the methods that refine a reply, by the reply's type
@@ -111,6 +114,9 @@ var replyCatalog = sync.OnceValue(func() map[string]Reply {
 	}
 	for _, e := range postgresCatalog {
 		named[e.name] = *e.reply
+	}
+	for _, r := range memcachedCatalog {
+		named[r.name] = r
 	}
 	return named
 })

@@ -55,6 +55,13 @@ func parseReplies() []Reply {
 		PostgresError("40001", "a $faults$ b"), PostgresError("40001", "nul\x00"),
 		PostgresReply{},
 
+		MemcachedError, MemcachedOutOfMemory, MemcachedTooLarge, MemcachedBadDataChunk, MemcachedBadFormat,
+		MemcachedTooManyConnections,
+		MemcachedServerError("temporary failure"), MemcachedClientError(`"quoted" \ ünï`),
+		MemcachedServerError("out of memory storing object"), // prints as MemcachedOutOfMemory
+		MemcachedServerError(""), MemcachedClientError("a\r\nb"), MemcachedServerError(strings.Repeat("x", 1025)),
+		MemcachedReply{},
+
 		nil,
 	}
 }
@@ -121,7 +128,7 @@ func parseCases() []Behavior {
 		Corrupt(0.001), CloseAfterBytes(1000), ResetAfterBytes(1000), Stall(), HalfClose(),
 		SlowClose(time.Second), Timeout(time.Second), IdleTimeout(time.Second), ResetAfter(time.Second),
 		Error(MySQLDeadlock), DelayRequest(time.Second), DelayResponse(time.Second), DropResponse(),
-		Abort(), TruncateResponse(100), TruncateRows(2), SlowResponse(1000),
+		Abort(), TruncateResponse(100), TruncateRows(2), SlowResponse(1000), Miss(),
 		Behavior{},
 	}
 	var cases []Behavior
@@ -191,11 +198,15 @@ func checkRoundTrip(t *testing.T, b Behavior) error {
 }
 
 // normalized returns b with what only names it cleared: the Go
-// expression a RedisReply keeps for String (RedisError of a catalog's text
-// prints as the catalog's name), and the compiled form of Query's pattern.
+// expression a RedisReply or a MemcachedReply keeps for String (RedisError
+// of a catalog's text prints as the catalog's name), and the compiled form of Query's pattern.
 func normalized(b Behavior) Behavior {
 	if e, ok := b.act.(errorReply); ok {
 		if r, ok := e.reply.(RedisReply); ok {
+			r.name = ""
+			b.act = errorReply{r}
+		}
+		if r, ok := e.reply.(MemcachedReply); ok {
 			r.name = ""
 			b.act = errorReply{r}
 		}
@@ -290,7 +301,7 @@ func TestParseErrors(t *testing.T) {
 		{"Corrupt(1e999)", 8, `bad number "1e999"`, false},
 		{`Error(MySQLError(65536, "HY000", "x"))`, 17, "65536 out of range for uint16", false},
 		{`Error(MySQLError(-1, "HY000", "x"))`, 17, `bad integer "-1"`, false},
-		{"Error(Nope)", 6, `unknown reply "Nope"; known: HTTPStatus, MySQLAccessDenied, …`, false},
+		{"Error(Nope)", 6, `unknown reply "Nope"; known: HTTPStatus, MemcachedBadDataChunk, …`, false},
 		{"Error(PostgresDeadlok)", 6, `unknown reply "PostgresDeadlok"; did you mean PostgresDeadlock?`, false},
 		{"Error(503)", 6, `expected a reply, found "503"`, false},
 		{`Error(MySQLDeadlock.Detail("x"))`, 20, "a MySQLReply has no methods", false},

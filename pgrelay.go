@@ -736,9 +736,7 @@ func (r *postgresRelay) effectsBegin(fx effects) bool {
 		r.dropping = true
 		r.held.Add(1)
 	}
-	if fx.truncate >= 0 || fx.slow > 0 {
-		r.shaped = &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
-	}
+	r.shaped = r.shapedFor(&fx)
 	return true
 }
 

@@ -4,11 +4,21 @@ package faults
 // connections, RESP2 and RESP3 alike. The proxy frames the client's
 // commands and the server's replies, so that request behaviors act on
 // single commands: [Error] with a [RedisReply] (an error reply, as the
-// server would send it), [DelayRequest], [DelayResponse], [DropResponse],
-// [Abort], [TruncateResponse] and [SlowResponse], chosen with
-// [Behavior.When], [Command] and [Key]. [Behavior.Probability],
-// [Behavior.Times] and [Behavior.After] count commands; events name the
-// command and its first key.
+// server would send it), [Miss] (a nil, as for a key the server does not
+// have), [DelayRequest], [DelayResponse], [DropResponse], [Abort],
+// [TruncateResponse] and [SlowResponse], chosen with [Behavior.When],
+// [Command] and [Key]. [Behavior.Probability], [Behavior.Times] and
+// [Behavior.After] count commands (keys of an MGET, for Miss); events name
+// the command and its first key.
+//
+// Miss answers in the RESP version the connection speaks, which the proxy
+// learns from the server's reply to HELLO; a read the proxy answers right
+// after a HELLO waits for that reply. An MGET some of whose keys are
+// missed reaches the server as an MGET of the others (read whole first,
+// if it is at most 64 KiB long; a longer one is missed whole or not at
+// all, decided on its first key), and the client reads one array, a nil
+// in place of each missed key. Reads inside MULTI are not missed: their
+// replies come in EXEC's.
 //
 // Every byte passes through as sent, in batches: a pipeline read in one
 // read leaves in one write. Replies stay paired with their commands

@@ -2,7 +2,6 @@ package faults_test
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"net"
 	"strings"
@@ -32,11 +31,7 @@ func TestRedisUnsupported(t *testing.T) {
 		{tcp, faults.Error(faults.RedisOOM)},
 		{tcp, faults.DelayResponse(time.Millisecond).When(faults.Command("GET"))},
 	} {
-		err := tc.p.Set(tc.b)
-		var ue *faults.UnsupportedError
-		if !errors.Is(err, faults.ErrUnsupported) || !errors.As(err, &ue) {
-			t.Errorf("%s on %s: %v, want ErrUnsupported", tc.b, tc.p.Addr(), err)
-		}
+		checkUnsupported(t, tc.b.String(), tc.p.Set(tc.b))
 	}
 	for _, tc := range []struct {
 		name  string

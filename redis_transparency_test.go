@@ -36,7 +36,15 @@ func rtProxy(t testing.TB, addr string, opts ...faults.Option) *faults.Proxy {
 	if addr == "" {
 		addr = redisAddr(t)
 	}
-	p, err := faults.NewProxy(addr, append([]faults.Option{faults.WithProtocol(faults.Redis())}, opts...)...)
+	return guardedProxy(t, addr, append([]faults.Option{faults.WithProtocol(faults.Redis())}, opts...)...)
+}
+
+// guardedProxy starts a proxy to addr, closed at cleanup. A Close that
+// does not return within 10 s (a relay goroutine stuck) fails the test
+// instead of hanging the suite.
+func guardedProxy(t testing.TB, addr string, opts ...faults.Option) *faults.Proxy {
+	t.Helper()
+	p, err := faults.NewProxy(addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +60,9 @@ func rtProxy(t testing.TB, addr string, opts ...faults.Option) *faults.Proxy {
 	return p
 }
 
-// rtConn is a raw RESP connection: what is written and read are bytes, so
-// that replies can be compared as the server sent them.
+// rtConn is a raw connection (RESP, memcached's text protocol): what is
+// written and read are bytes, so that replies can be compared as the
+// server sent them.
 type rtConn struct {
 	t testing.TB
 	c net.Conn

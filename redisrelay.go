@@ -51,6 +51,14 @@ type redisRelay struct {
 	// answered a command of it with an error.
 	inMulti, spoiled bool
 
+	// The RESP version the connection speaks, from the server's reply to
+	// the last HELLO (set by the replies side); and, on the commands
+	// side, 1 + the serial number of the last HELLO passed on, until its
+	// reply is known to have come (0 then), for replies of the proxy's
+	// that depend on the version (Miss).
+	resp3     atomic.Bool
+	helloTurn uint64
+
 	raw         atomic.Bool   // framing stopped: bytes pass through unframed
 	repliesDone chan struct{} // closed when the replies side ends
 }
@@ -99,8 +107,26 @@ func (r *redisRelay) commands() {
 				cr.StartCommand(cmd)
 				continue
 			}
+			// An MGET decided key by key needs all its keys: read it
+			// whole, unless it is too long to wait for.
+			var keys [][]byte
+			if r.needsKeys(cmd, r.c.plan.Load()) {
+				args, whole, err := cr.PeekArgs(nil)
+				switch {
+				case err != nil:
+					r.commandsFallBack(err)
+					return
+				case !whole && len(cr.Unframed()) < resp.MaxLine:
+					if !r.more(cr, r.toServer, r.server) {
+						return
+					}
+					continue
+				case whole:
+					keys = args
+				}
+			}
 			var ok bool
-			if abortAt, unframe, ok = r.admit(cmd); !ok {
+			if abortAt, unframe, ok = r.admit(cmd, keys); !ok {
 				return
 			}
 			cr.StartCommand(cmd)
@@ -143,14 +169,15 @@ func (r *redisRelay) commands() {
 }
 
 // admit decides what becomes of the command ahead, whose head has been
-// read: passed on (with an entry in the queue), or answered by the proxy
-// and dropped. It returns 1 + the command's serial
+// read (and args, its arguments, if read): passed on (with an entry in the
+// queue), passed on in part (an MGET some of whose keys are missed), or
+// answered by the proxy and dropped. It returns 1 + the command's serial
 // number if it is to be aborted once passed on, and whether it ends the
 // framing; false if the commands side must stop.
-func (r *redisRelay) admit(cmd resp.Command) (abortAt uint64, unframe bool, ok bool) {
+func (r *redisRelay) admit(cmd resp.Command, args [][]byte) (abortAt uint64, unframe bool, ok bool) {
 	unframe = endsFraming(cmd)
 	role := roleOf(cmd.Name)
-	fx := r.decideCommand(cmd)
+	fx := r.decideCommand(cmd, args)
 	var reply []byte
 	if fx.reply != nil {
 		reply = fx.reply.(RedisReply).encode()
@@ -159,7 +186,7 @@ func (r *redisRelay) admit(cmd resp.Command) (abortAt uint64, unframe bool, ok b
 		// the server would refuse EXEC too.
 		reply = RedisExecAbort.encode()
 	}
-	if fx.delayRequest > 0 || reply != nil {
+	if fx.delayRequest > 0 || reply != nil || fx.miss || fx.missed != nil {
 		// Pass on what is framed before the command first.
 		if err := r.send(r.cmds, r.toServer); err != nil {
 			r.fail(err)
@@ -168,6 +195,12 @@ func (r *redisRelay) admit(cmd resp.Command) (abortAt uint64, unframe bool, ok b
 	}
 	if fx.delayRequest > 0 && r.c.sleep(fx.delayRequest, nil) == ended {
 		return 0, false, false
+	}
+	switch {
+	case fx.miss:
+		reply = r.missReply(cmd)
+	case fx.missed != nil:
+		return 0, false, r.askWithout(fx, args)
 	}
 	if reply != nil {
 		// The command never reaches the server: answer it, then
@@ -179,15 +212,22 @@ func (r *redisRelay) admit(cmd resp.Command) (abortAt uint64, unframe bool, ok b
 		r.dropping, unframe = true, false
 	} else {
 		r.track(role)
+		hello := len(cmd.Name) == len("HELLO") && bytes.EqualFold(cmd.Name, []byte("HELLO"))
 		switch {
-		case fx.any() || unframe:
+		case fx.any() || unframe || hello:
 			o := owed{unframed: unframe}
 			if fx.any() {
 				o.fx = &fx
 			}
+			if hello {
+				o.note = redisHelloNote
+			}
 			serial := r.enqueue(o)
 			if fx.abort {
 				abortAt = serial + 1
+			}
+			if hello {
+				r.helloTurn = serial + 1
 			}
 		default:
 			r.unsent++
@@ -284,15 +324,24 @@ func endsFraming(cmd resp.Command) bool {
 	return false
 }
 
-// decideCommand decides what becomes of a command.
-func (r *redisRelay) decideCommand(cmd resp.Command) effects {
+// decideCommand decides what becomes of a command, whose arguments are
+// args if they were read. Reads inside a transaction are not missed: their
+// replies come in EXEC's.
+func (r *redisRelay) decideCommand(cmd resp.Command, args [][]byte) effects {
 	plan := r.c.plan.Load()
 	if len(plan.requests) == 0 {
 		r.c.p.stats.requests.Add(1)
 		return noEffects()
 	}
+	if !r.inMulti && redisRead(cmd.Name, cmd.Args) != 0 {
+		var keys [][]byte
+		if len(args) > 2 {
+			keys = args[1:]
+		}
+		return r.decideRead(plan, cmd, keys)
+	}
 	req := &redisRequest{command: string(bytes.ToUpper(cmd.Name)), key: string(cmd.Key), hasKey: cmd.Key != nil}
-	return r.c.decide(plan, req, nil)
+	return r.c.decide(plan, req, isCommandRule)
 }
 
 // more passes on what is framed from the side read by rr and reads more. It
@@ -409,7 +458,7 @@ func (r *redisRelay) answers(done chan<- struct{}) {
 		if next := rr.Unframed(); rr.AtBoundary() && len(next) > 0 {
 			push = next[0] == '>'
 			if !push {
-				o, ok, err := r.claim()
+				o, ok, err := r.claim(next[0])
 				switch {
 				case err != nil:
 					r.fail(err)
@@ -451,9 +500,10 @@ func (r *redisRelay) answers(done chan<- struct{}) {
 }
 
 // claim takes the entry owed the reply that starts at the unframed bytes,
-// and reports false if no command is owed one. Before an entry whose reply
-// is not plain, it delivers the replies framed so far.
-func (r *redisRelay) claim() (owed, bool, error) {
+// whose first byte is first, and reports false if no command is owed one.
+// Before an entry whose reply is not plain, it delivers the replies framed
+// so far. The reply to HELLO says the RESP version.
+func (r *redisRelay) claim(first byte) (owed, bool, error) {
 	if r.plainAhead > 0 {
 		r.plainAhead--
 		r.claimed++
@@ -464,6 +514,12 @@ func (r *redisRelay) claim() (owed, bool, error) {
 		switch {
 		case !ok:
 			return owed{}, false, nil
+		case o.note == redisHelloNote:
+			r.learnProtocol(first)
+			if o.fx == nil {
+				r.claimed++
+				return owed{}, true, nil
+			}
 		case o.plain():
 			r.plainAhead = n - 1
 			r.claimed++
@@ -484,10 +540,6 @@ func (r *redisRelay) claim() (owed, bool, error) {
 // deliver writes the framed replies to the client, forgets the entries
 // whose replies are written whole, and writes the proxy's replies that
 // were waiting behind them.
-//
-// The replies side alone writes to the client, and never while it holds
-// the queue's lock: the commands side must not wait on a client that is
-// not reading.
 func (r *redisRelay) deliver() error {
 	if b := r.replies.Take(); len(b) > 0 {
 		if _, err := r.toClient.Write(b); err != nil {
@@ -497,17 +549,8 @@ func (r *redisRelay) deliver() error {
 	n := r.finished
 	r.claimed -= n
 	r.finished = 0
-	ready, _ := r.queue.pop(n, r.claimed)
-	if len(ready) == 0 {
-		return nil
-	}
-	if err := r.toClient.writev(ready...); err != nil {
-		return err
-	}
-	// Forgotten once written: a commands side waiting for its turn
-	// (Abort) knows them to be out.
-	r.queue.pop(len(ready), 1)
-	return nil
+	_, err := r.writeReady(&r.queue, n, r.claimed)
+	return err
 }
 
 // special passes on one reply that request behaviors act on, the replies
@@ -518,49 +561,64 @@ func (r *redisRelay) special(o owed) bool {
 		return r.replaceReply(o.reply)
 	}
 	fx := *o.fx
-	if fx.abort {
-		// No byte of the reply reaches the client: the commands side
-		// closes the connection once the command is passed on whole.
-		return false
-	}
-	if fx.delayResponse > 0 && r.c.sleep(fx.delayResponse, nil) == ended {
-		return false
-	}
 	if fx.drop {
-		// The client never gets this reply, nor any after it.
-		rr.Drop()
-		io.Copy(io.Discard, r.server)
+		rr.Drop() // what is read of it, then the rest (holdReply)
+	}
+	if !r.holdReply(&fx, r.server) {
 		return false
 	}
 	w := io.Writer(r.toClient)
-	var shaped *shapedWriter
-	if fx.truncate >= 0 || fx.slow > 0 {
-		shaped = &shapedWriter{w: r.toClient, c: r.c, left: fx.truncate, rate: fx.slow}
+	shaped := r.shapedFor(&fx)
+	if shaped != nil {
 		w = shaped
 	}
+	var passed bool
+	if fx.missed != nil {
+		passed = r.mergeMissed(fx.missed, w, shaped)
+	} else {
+		passed = r.copyValue(w, shaped)
+	}
+	if passed {
+		r.finished++
+	}
+	return passed
+}
+
+// copyValue frames the server's next value and writes it to w, through
+// shaped if it is not nil, reading more as needed. It reports whether the
+// relay goes on.
+func (r *redisRelay) copyValue(w io.Writer, shaped *shapedWriter) bool {
+	rr := r.replies
 	for {
 		whole, err := rr.Frame()
 		if err == nil {
 			_, err = w.Write(rr.Take())
 		}
 		switch {
-		case shaped != nil && shaped.cut:
-			r.c.end(endClose)
-			return false
 		case errors.Is(err, resp.ErrMalformed):
 			r.repliesFallBack(err)
 			return false
 		case err != nil:
-			r.fail(err)
-			return false
+			return r.writeFailed(err, shaped)
 		case whole:
-			r.finished++
 			return true
 		}
 		if !r.more(rr, r.toClient, r.client) {
 			return false
 		}
 	}
+}
+
+// writeFailed ends the connection after a failed write to the client:
+// closed if shaped cut the reply (TruncateResponse), reset otherwise. It
+// returns false.
+func (r *redisRelay) writeFailed(err error, shaped *shapedWriter) bool {
+	if shaped != nil && shaped.cut {
+		r.c.end(endClose)
+	} else {
+		r.fail(err)
+	}
+	return false
 }
 
 // replaceReply drops the server's reply and writes reply in its place.
@@ -602,14 +660,9 @@ func (r *redisRelay) commandsFallBack(err error) {
 // behavior on a reply is still to come, the client's view could not be
 // kept true, and the connection closes instead.
 func (r *redisRelay) repliesFallBack(err error) {
-	r.c.p.log.Warn("faults: Redis framing stopped; passing bytes through", "conn", r.c.id, "side", "server", "err", err)
-	r.raw.Store(true)
-	if r.queue.stop(r.claimed) {
-		r.c.end(endClose)
-		return
+	if r.unframeReplies("Redis", err, &r.raw, &r.queue, r.claimed) {
+		r.passRaw(r.replies, r.toClient, r.server, r.client)
 	}
-	r.client.SetReadDeadline(time.Unix(1, 0)) // wake the commands side
-	r.passRaw(r.replies, r.toClient, r.server, r.client)
 }
 
 // passRaw writes what rr holds to w, then copies src to it until EOF and

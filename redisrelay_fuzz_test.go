@@ -29,35 +29,29 @@ func redisFuzzServe(c net.Conn) {
 // FuzzRedisRelay passes arbitrary client bytes and arbitrary server bytes
 // through a Redis proxy, with a request behavior chosen by mode (none, or
 // one of Error, DelayResponse, DropResponse, Abort, TruncateResponse,
-// SlowResponse on every command). It must not panic or hang: the client
-// sees the connection end within the deadline. Without a behavior, the
+// SlowResponse, Miss on every command, or Miss of one key). It must not
+// panic or hang: the client sees the connection end within the deadline. Without a behavior, the
 // bytes each side receives are a prefix of what the other sent. The proxy
 // must then serve a well-formed second connection: PING, PONG.
 func FuzzRedisRelay(f *testing.F) {
 	seeds := testenv.RESPFuzzSeeds(f, filepath.Join("internal", "wire", "resp", "testdata"))
 	for i, s := range seeds {
-		f.Add(uint8(i%8), seeds[(i+3)%len(seeds)], s)
+		f.Add(uint8(i%10), seeds[(i+3)%len(seeds)], s)
 	}
 	f.Add(uint8(0), []byte("*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"), []byte("+PONG\r\n$1\r\nv\r\n"))
 	f.Add(uint8(1), []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n"), []byte("$1\r\nv\r\n"))
 	f.Add(uint8(3), []byte("*1\r\n$9\r\nSUBSCRIBE\r\n"), []byte(">3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n"))
+	f.Add(uint8(9), []byte("*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n*4\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\nk\r\n$1\r\nb\r\n"), []byte("%0\r\n*2\r\n$1\r\na\r\n_\r\n"))
+	f.Add(uint8(8), []byte("*3\r\n$5\r\nHMGET\r\n$1\r\nk\r\n$1\r\nf\r\nMGET k k\r\n"), []byte("-ERR x\r\n"))
 	f.Fuzz(func(t *testing.T, mode uint8, client, server []byte) {
-		var behaviors []Behavior
-		switch mode % 8 {
-		case 1:
-			behaviors = append(behaviors, Error(RedisLoading))
-		case 2:
-			behaviors = append(behaviors, DelayResponse(time.Millisecond))
-		case 3:
-			behaviors = append(behaviors, DropResponse())
-		case 4:
-			behaviors = append(behaviors, Abort())
-		case 5:
-			behaviors = append(behaviors, TruncateResponse(int64(mode>>3)))
-		case 6:
-			behaviors = append(behaviors, SlowResponse(1<<20))
+		behaviors := fuzzBehaviors(mode%10, RedisLoading, int64(mode>>3))
+		switch mode % 10 {
 		case 7:
 			behaviors = append(behaviors, Error(RedisReadOnly).When(Command("GET")).After(1))
+		case 8:
+			behaviors = append(behaviors, Miss())
+		case 9:
+			behaviors = append(behaviors, Miss().When(Key("k")), DelayResponse(time.Millisecond).When(Command("MGET")))
 		}
 		p := fuzzRelay(t, Redis(), behaviors, client, server, redisFuzzServe, len(behaviors) == 0)
 		// The proxy still serves a well-formed connection.

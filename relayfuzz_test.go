@@ -154,3 +154,25 @@ func fuzzExchange(t *testing.T, p *Proxy, request, want []byte) {
 		t.Fatalf("a well-formed connection after the fuzzed one: %q, %v; want %q", got, err, want)
 	}
 }
+
+// fuzzBehaviors returns the request behavior that a relay fuzzer's mode m
+// chooses among those every framed protocol has: 1 Error(reply), 2
+// DelayResponse, 3 DropResponse, 4 Abort, 5 TruncateResponse(truncate), 6
+// SlowResponse; nil for any other m, which the fuzzer chooses itself.
+func fuzzBehaviors(m uint8, reply Reply, truncate int64) []Behavior {
+	switch m {
+	case 1:
+		return []Behavior{Error(reply)}
+	case 2:
+		return []Behavior{DelayResponse(time.Millisecond)}
+	case 3:
+		return []Behavior{DropResponse()}
+	case 4:
+		return []Behavior{Abort()}
+	case 5:
+		return []Behavior{TruncateResponse(truncate)}
+	case 6:
+		return []Behavior{SlowResponse(1 << 20)}
+	}
+	return nil
+}

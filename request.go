@@ -12,13 +12,16 @@ type effects struct {
 	truncate      int64         // pass on this many bytes of the answer, then close; -1: all
 	rows          int64         // pass on this many rows of a result, then reset; -1: all
 	slow          int64         // pace the answer to this many bytes per second; 0: no pacing
+	miss          bool          // answer the read as a miss instead of passing it on
+	missed        []bool        // of a read of several keys, those answered as misses (some, not all); nil: none
 }
 
 func noEffects() effects { return effects{truncate: -1, rows: -1} }
 
 // any reports whether e does anything to the request.
 func (e effects) any() bool {
-	return e.reply != nil || e.delayRequest > 0 || e.delayResponse > 0 || e.drop || e.abort || e.truncate >= 0 || e.rows >= 0 || e.slow > 0
+	return e.reply != nil || e.delayRequest > 0 || e.delayResponse > 0 || e.drop || e.abort || e.truncate >= 0 || e.rows >= 0 || e.slow > 0 ||
+		e.miss || e.missed != nil
 }
 
 // phase says when a request behavior acts. The proxy decides the phases in
@@ -28,14 +31,14 @@ func (e effects) any() bool {
 type phase uint8
 
 const (
-	phaseAnswer   phase = iota // Error, Abort: what becomes of the request
+	phaseAnswer   phase = iota // Error, Abort, Miss: what becomes of the request
 	phaseRequest               // DelayRequest
 	phaseResponse              // DelayResponse, DropResponse, TruncateResponse, SlowResponse
 )
 
 func phaseOf(a action) phase {
 	switch a.(type) {
-	case errorReply, abort:
+	case errorReply, abort, miss:
 		return phaseAnswer
 	case delayRequest:
 		return phaseRequest
@@ -45,7 +48,7 @@ func phaseOf(a action) phase {
 
 // settled reports whether the request's fate is decided: later answer
 // behaviors and all response behaviors have nothing left to act on.
-func (e *effects) settled() bool { return e.reply != nil || e.abort }
+func (e *effects) settled() bool { return e.reply != nil || e.abort || e.miss }
 
 // add merges what one behavior does: delays add up, the smallest
 // truncation and the slowest pace win.
@@ -61,6 +64,8 @@ func (e *effects) add(a action) {
 		e.drop = true
 	case abort:
 		e.abort = true
+	case miss:
+		e.miss = true
 	case truncateResponse:
 		if e.truncate < 0 || a.n < e.truncate {
 			e.truncate = a.n
@@ -112,10 +117,18 @@ func (c *conn) decide(plan *connPlan, req request, keep func(*rule) bool) effect
 // MySQL's handshake: it is not counted in [Stats.Requests], while the
 // rules that fire are counted and recorded as by decide.
 func (c *conn) decideUncounted(plan *connPlan, req request, keep func(*rule) bool) effects {
-	p := c.p
 	e := noEffects()
+	c.decideInto(&e, plan, req, keep)
+	return e
+}
+
+// decideInto is decideUncounted adding to e what the rules that fire do,
+// for a request decided in parts (see decideRead): a rule whose phase e
+// has settled is skipped.
+func (c *conn) decideInto(e *effects, plan *connPlan, req request, keep func(*rule) bool) {
+	p := c.p
 	if len(plan.requests) == 0 {
-		return e
+		return
 	}
 	var summary string
 	p.mu.Lock()
@@ -136,7 +149,6 @@ func (c *conn) decideUncounted(plan *connPlan, req request, keep func(*rule) boo
 			e.add(r.b.act)
 		}
 	}
-	return e
 }
 
 // addInBand adds behaviors chosen for this one request (see

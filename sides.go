@@ -205,20 +205,69 @@ func tcp(sock net.Conn, d Direction) (*net.TCPConn, bool) {
 // goes on: not after a write error, or a reply that closes the connection.
 // It is the replies side's, which alone writes to the client.
 func (s *sides) deliverAnswers(q *owedQueue) bool {
-	replies, closes := q.pop(0, 0)
-	if len(replies) == 0 {
-		return true
-	}
-	if err := s.toClient.writev(replies...); err != nil {
+	closes, err := s.writeReady(q, 0, 0)
+	if err != nil {
 		s.fail(err)
 		return false
 	}
-	q.pop(len(replies), 1)
 	if closes {
 		s.closeAfterReplies()
 		return false
 	}
 	return true
+}
+
+// writeReady forgets the first n entries of q, whose replies the client
+// has been sent, and, unless keep entries after them are still being
+// answered, writes the proxy's replies that were waiting behind them, and
+// forgets those once written. It reports whether one of them closes the
+// connection. The replies side alone writes to the client, and never while
+// it holds the queue's lock: the requests side must not wait on a client
+// that is not reading.
+func (s *sides) writeReady(q *owedQueue, n, keep int) (closes bool, err error) {
+	ready, closes := q.pop(n, keep)
+	if len(ready) == 0 {
+		return false, nil
+	}
+	if err := s.toClient.writev(ready...); err != nil {
+		return false, err
+	}
+	// Forgotten once written: a requests side waiting for its turn
+	// (Abort) knows them to be out.
+	q.pop(len(ready), 1)
+	return closes, nil
+}
+
+// awaitReply waits, parked (see park), for the first byte of the server's
+// next reply, after writing the proxy's replies due at the front of q; a
+// reply of the proxy's queued meanwhile wakes the wait, and goes out. It
+// reports whether a byte came, or raw is set (the relay fell back: the
+// caller passes the rest through). false means the replies side ends: at
+// the server's EOF, once the replies owed and the FIN are passed on, or
+// after an error.
+func (s *sides) awaitReply(q *owedQueue, raw *atomic.Bool) bool {
+	for {
+		s.park()
+		if !s.deliverAnswers(q) {
+			s.unpark()
+			return false
+		}
+		_, err := s.fromServer.Peek(1)
+		s.unpark()
+		switch {
+		case err == nil || raw.Load():
+			return true
+		case s.woken(err):
+			continue // woken for a reply of the proxy's
+		case err == io.EOF:
+			if s.deliverAnswers(q) {
+				closeWrite(s.client)
+			}
+		default:
+			s.fail(err)
+		}
+		return false
+	}
 }
 
 // closeAfterReplies ends the connection with a FIN once what the relay
@@ -229,4 +278,50 @@ func (s *sides) closeAfterReplies() {
 		sc.drain()
 	}
 	s.c.end(endClose)
+}
+
+// holdReply carries out what fx does before a reply of the server's passes
+// on, and reports whether it passes: not after Abort (the requests side
+// closes the connection once the request is passed on), nor if the
+// connection ends during DelayResponse, nor after DropResponse, which
+// reads and drops what the server sends from, to its end.
+func (s *sides) holdReply(fx *effects, from io.Reader) bool {
+	switch {
+	case fx.abort:
+		return false
+	case fx.delayResponse > 0 && s.c.sleep(fx.delayResponse, nil) == ended:
+		return false
+	case fx.drop:
+		// The client never gets this reply, nor any after it.
+		io.Copy(io.Discard, from)
+		return false
+	}
+	return true
+}
+
+// shapedFor returns a writer to the client that cuts and paces a reply as
+// fx says (TruncateResponse, SlowResponse); nil if fx does neither.
+func (s *sides) shapedFor(fx *effects) *shapedWriter {
+	if fx.truncate < 0 && fx.slow <= 0 {
+		return nil
+	}
+	return &shapedWriter{w: s.toClient, c: s.c, left: fx.truncate, rate: fx.slow}
+}
+
+// unframeReplies stops framing the server's bytes, for err, in a relay of
+// protocol name whose replies pass on as q's entries say, the first
+// claimed of them taken: raw is set, and the requests side, woken, passes
+// the client's bytes through unframed from its next request. It reports
+// whether the server's bytes may pass through too; if a reply of the
+// proxy's or a behavior on a reply was still to come, the client's view
+// could not be kept true, and the connection is closed instead.
+func (s *sides) unframeReplies(name string, err error, raw *atomic.Bool, q *owedQueue, claimed int) bool {
+	s.c.p.log.Warn("faults: "+name+" framing stopped; passing bytes through", "conn", s.c.id, "side", "server", "err", err)
+	raw.Store(true)
+	if q.stop(claimed) {
+		s.c.end(endClose)
+		return false
+	}
+	s.client.SetReadDeadline(time.Unix(1, 0)) // wake the requests side
+	return true
 }

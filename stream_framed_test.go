@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gofaults/faults"
@@ -257,6 +259,40 @@ func TestStreamBehaviorsOnEveryProtocol(t *testing.T) {
 			t.Fatalf("read %d rows, then %v; want the connection reset before the end", n, rows.Err())
 		}
 	})
+}
+
+// On a memcached-aware proxy, latency composes with misses and errors,
+// and a stall holds commands until it is lifted, losing none.
+func TestMemcachedStreamBehaviors(t *testing.T) {
+	k := mcKeys(t, 2)
+	mcSet(t, k[0], "v")
+	p := newMemcachedProxy(t, "")
+	c := newMemcacheClient(t, p.Addr())
+	mustSet(t, p, faults.Latency(50*time.Millisecond), faults.Miss().When(faults.Key(k[0])))
+	start := time.Now()
+	if _, err := c.Get(k[0]); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("Get: %v, want the injected miss", err)
+	}
+	if d := time.Since(start); d < 95*time.Millisecond {
+		t.Fatalf("the miss came after %v with 50 ms of latency each way", d)
+	}
+	mustSet(t, p, faults.Stall().Upstream())
+	done := make(chan error, 1)
+	go func() { done <- c.Set(&memcache.Item{Key: k[1], Value: []byte("x")}) }()
+	select {
+	case err := <-done:
+		t.Fatalf("a stalled set came back: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := p.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("set after the release: %v", err)
+	}
+	if v, _ := mcHeld(t, k[1]); v != "x" {
+		t.Fatalf("the server holds %q after the stall", v)
+	}
 }
 
 // TestHTTPClosingReplyThroughDownstreamBehaviors: the proxy's own answer to

@@ -29,16 +29,17 @@ const (
 
 // Child proxy kinds.
 const (
-	kindPlain          = "plain"                // plainProxy: io.Copy, spliced
-	kindFaults         = "faults"               // faults.NewProxy, nothing set
-	kindFaultsInspect  = "faults-inspect"       // faults.NewProxy + Bandwidth(1<<50)
-	kindFaultsHTTP     = "faults-http"          // faults.NewProxy + WithProtocol(HTTP()), nothing set
-	kindFaultsMySQL    = "faults-mysql"         // faults.NewProxy + WithProtocol(MySQL()), nothing set
-	kindFaultsRedis    = "faults-redis"         // faults.NewProxy + WithProtocol(Redis()), nothing set
-	kindFaultsPostgres = "faults-postgres"      // faults.NewProxy + WithProtocol(Postgres()), nothing set
-	kindHTTPCapture    = "faults-http+capture"  // faults-http + WithCapture to a file
-	kindRedisCapture   = "faults-redis+capture" // faults-redis + WithCapture to a file
-	kindHTTPHello      = "http-hello"           // not a proxy: the HTTP server of TestCompareHTTP (target unused)
+	kindPlain           = "plain"                // plainProxy: io.Copy, spliced
+	kindFaults          = "faults"               // faults.NewProxy, nothing set
+	kindFaultsInspect   = "faults-inspect"       // faults.NewProxy + Bandwidth(1<<50)
+	kindFaultsHTTP      = "faults-http"          // faults.NewProxy + WithProtocol(HTTP()), nothing set
+	kindFaultsMySQL     = "faults-mysql"         // faults.NewProxy + WithProtocol(MySQL()), nothing set
+	kindFaultsRedis     = "faults-redis"         // faults.NewProxy + WithProtocol(Redis()), nothing set
+	kindFaultsPostgres  = "faults-postgres"      // faults.NewProxy + WithProtocol(Postgres()), nothing set
+	kindFaultsMemcached = "faults-memcached"     // faults.NewProxy + WithProtocol(Memcached()), nothing set
+	kindHTTPCapture     = "faults-http+capture"  // faults-http + WithCapture to a file
+	kindRedisCapture    = "faults-redis+capture" // faults-redis + WithCapture to a file
+	kindHTTPHello       = "http-hello"           // not a proxy: the HTTP server of TestCompareHTTP (target unused)
 )
 
 // TestHelperProxyProcess is not a test: it is the body of a child proxy
@@ -61,7 +62,7 @@ func TestHelperProxyProcess(t *testing.T) {
 		p, err = startPlainProxy(target)
 	case kindHTTPHello:
 		p, err = startHelloServer()
-	case kindFaults, kindFaultsInspect, kindFaultsHTTP, kindFaultsMySQL, kindFaultsRedis, kindFaultsPostgres, kindHTTPCapture, kindRedisCapture:
+	case kindFaults, kindFaultsInspect, kindFaultsHTTP, kindFaultsMySQL, kindFaultsRedis, kindFaultsPostgres, kindFaultsMemcached, kindHTTPCapture, kindRedisCapture:
 		var opts []faults.Option
 		switch kind {
 		case kindFaultsHTTP, kindHTTPCapture:
@@ -72,6 +73,8 @@ func TestHelperProxyProcess(t *testing.T) {
 			opts = append(opts, faults.WithProtocol(faults.Redis()))
 		case kindFaultsPostgres:
 			opts = append(opts, faults.WithProtocol(faults.Postgres()))
+		case kindFaultsMemcached:
+			opts = append(opts, faults.WithProtocol(faults.Memcached()))
 		}
 		if kind == kindHTTPCapture || kind == kindRedisCapture {
 			f, cerr := newCaptureSink()

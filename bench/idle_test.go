@@ -71,6 +71,7 @@ var idleWorkloads = []idleWorkload{
 	{name: "HTTP", framed: faults.HTTP(), setup: setupIdleHTTP, open: openIdleWith(httpGetOnce)},
 	{name: "Redis", framed: faults.Redis(), setup: setupIdleRedis, open: openIdleWith(redisPingOnce)},
 	{name: "MySQL", framed: faults.MySQL(), setup: setupIdleMySQL, open: openIdleMySQL},
+	{name: "memcached", framed: faults.Memcached(), setup: setupIdleMemcached, open: openIdleWith(memcachedVersionOnce)},
 }
 
 // idleSample is what one set of idle connections added to the process:
@@ -128,9 +129,10 @@ func (s *idleStateResult) gorPerConn(i, n int) float64 {
 
 // TestIdleMemory measures, in this process, how much memory an idle
 // connection costs each proxy mode: N keep-alive connections (HTTP to an
-// in-process net/http server, Redis and MySQL to the real servers) are
-// opened directly, then through the plain io.Copy proxy, the faults proxy
-// (TCP) and the faults proxy framing the workload's protocol, and left idle
+// in-process net/http server, Redis and MySQL to the real servers,
+// memcached to a private one) are opened directly, then through the plain
+// io.Copy proxy, the faults proxy (TCP) and the faults proxy framing the
+// workload's protocol, and left idle
 // either right after connecting or after one transaction. Heap and stack
 // in use after two runtime.GC, minus the same with the direct connections,
 // divided by N, is the proxy's cost per idle connection. It fails when a
@@ -401,6 +403,27 @@ func redisPingOnce(c net.Conn) error {
 	}
 	if string(b[:]) != idleRedisPong {
 		return fmt.Errorf("PING: got %q", b[:])
+	}
+	return nil
+}
+
+// setupIdleMemcached starts a private memcached that takes n connections
+// and more (-c).
+func setupIdleMemcached(t *testing.T, n int) (string, int, string, func()) {
+	return testenv.StartMemcached(t, "-c", strconv.Itoa(n+256)), n, "private server, out of process", func() {}
+}
+
+// memcachedVersionOnce sends version on c and reads its VERSION line.
+func memcachedVersionOnce(c net.Conn) error {
+	if _, err := io.WriteString(c, "version\r\n"); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "VERSION ") {
+		return fmt.Errorf("version: got %q", line)
 	}
 	return nil
 }

@@ -1,15 +1,18 @@
 package faulttest_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -277,5 +280,57 @@ func TestReplayRedisRedactedAuth(t *testing.T) {
 	// go-redis logs in with HELLO 2 AUTH default <password>.
 	if len(mm) != 3 || mm[0].Request != "HELLO 2" || mm[0].Recorded != "OK" || mm[0].Replayed != "WRONGPASS" || mm[1].Replayed != "NOAUTH" {
 		t.Errorf("without the password: mismatches %v, want the login refused, then the commands", mm)
+	}
+}
+
+// TestReplayMemcached: a gomemcache session captured through the proxy,
+// with a get the proxy answered as a miss, a quiet meta set and a noreply
+// delete among raw commands, replays against the real server: every incr
+// runs again; the only mismatch is the get missed at capture, a hit now.
+func TestReplayMemcached(t *testing.T) {
+	addr := testenv.MemcachedAddr(t)
+	key := fmt.Sprintf("faults:replay:%08x", rand.Uint32())
+	direct := memcache.New(addr)
+	defer direct.Close()
+	t.Cleanup(func() { direct.Delete(key); direct.Delete(key + ":q") })
+	capture := captured(t, addr, faults.Memcached(), func(p *faults.Proxy) {
+		p.Set(faults.Miss().When(faults.Command("gets")).Times(1))
+	}, func(proxy string) {
+		c := memcache.New(proxy)
+		defer c.Close()
+		if err := c.Set(&memcache.Item{Key: key, Value: []byte("0")}); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := c.Increment(key, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.Get(key); err != memcache.ErrCacheMiss {
+			t.Fatalf("Get: %v, want the injected miss", err)
+		}
+		raw, err := net.Dial("tcp", proxy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		raw.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(raw, "ms %s:q 1 q\r\nx\r\ndelete %s:none noreply\r\nincr %s 1\r\n", key, key, key)
+		if line, err := bufio.NewReader(raw).ReadString('\n'); err != nil || line != "4\r\n" {
+			t.Fatalf("incr after quiet and noreply commands: %q, %v", line, err)
+		}
+	})
+	rep := faulttest.Replay(t, bytes.NewReader(capture), addr, faulttest.ReplayOptions{Speed: 2, Protocol: faults.Memcached()})
+	if it, err := direct.Get(key); err != nil || string(it.Value) != "4" {
+		t.Errorf("the counter is %v, %v after the replay, want 4: set to 0, then each incr ran again", it, err)
+	}
+	mm := rep.Mismatches()
+	if len(mm) != 1 || mm[0].Request != "gets "+key || mm[0].Recorded != "miss" || mm[0].Replayed != "hit" {
+		t.Errorf("mismatches %v, want the gets missed at capture", mm)
+	}
+	// set, 3 incr, gets, incr: the quiet ms and the noreply delete are
+	// sent, and owed nothing.
+	if rep.Requests() != 6 || rep.Errors() != 0 {
+		t.Errorf("report %v (want 6 requests, no error), samples %q", rep, rep.ErrorSamples())
 	}
 }

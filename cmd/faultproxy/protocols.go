@@ -17,6 +17,7 @@ var protocols = []faults.Protocol{
 	faults.MySQL(),
 	faults.Redis(),
 	faults.Postgres(),
+	faults.Memcached(),
 }
 
 // protocolNamed returns the protocol called name ("" is tcp), or a 400

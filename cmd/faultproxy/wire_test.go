@@ -202,7 +202,7 @@ func TestRoutesAndRefusals(t *testing.T) {
 	require.Equal(t, 400, st, "%s", b)
 	require.Contains(t, string(b), "missing port in address")
 	st, _, b = d.do("POST", "/proxies", `{"name":"x","upstream":"127.0.0.1:9","listen":"127.0.0.1:0","protocol":"smtp"}`)
-	requireError(t, 400, `unknown protocol "smtp": want one of tcp, http, mysql, redis, postgres`, st, b)
+	requireError(t, 400, `unknown protocol "smtp": want one of tcp, http, mysql, redis, postgres, memcached`, st, b)
 }
 
 // Populate creates or updates in order, answers an array even when empty,

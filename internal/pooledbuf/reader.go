@@ -57,13 +57,16 @@ func class(size int) (int, bool) {
 }
 
 // sizeFor returns the size of buffer to read into when need bytes must
-// fit: the smallest pooled size that holds them, at most limit.
+// fit: the smallest power of two from minSize that holds them (pooled up
+// to maxPooled), at most limit. Doubling past maxPooled too keeps a head
+// that grows read by read (a long line) from being copied into a buffer a
+// few bytes larger at each read.
 func sizeFor(need, limit int) int {
 	size := minSize
-	for size < need && size < maxPooled {
+	for size < need && size < limit {
 		size <<= 1
 	}
-	return min(max(size, need), limit)
+	return min(size, limit)
 }
 
 // Reader reads from a source through a buffer of at most Size bytes,
@@ -107,18 +110,22 @@ func (b *Reader) Held() int { return len(b.buf) }
 // whose bytes are all consumed goes back to the pool: an idle reader
 // holds only the small buffer of the read it is parked in.
 func (b *Reader) fill(need int) {
+	size := sizeFor(need, b.limit)
+	if b.flood {
+		// More is likely waiting: read it in a large buffer, from a pool
+		// (a larger one would be allocated and cleared for each read),
+		// whether or not bytes are still buffered (a message read in
+		// part).
+		size = max(size, sizeFor(min(b.limit, maxPooled), b.limit))
+	}
 	switch {
 	case b.r == b.w:
 		if b.buf != nil {
 			Put(b.buf)
 		}
-		size := sizeFor(need, b.limit)
-		if b.flood {
-			size = sizeFor(b.limit, b.limit)
-		}
 		b.buf, b.r, b.w = Get(size), 0, 0
-	case need > len(b.buf):
-		grown := Get(sizeFor(need, b.limit))
+	case size > len(b.buf):
+		grown := Get(size)
 		b.w = copy(grown, b.buf[b.r:b.w])
 		b.r = 0
 		Put(b.buf)

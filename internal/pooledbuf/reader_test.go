@@ -169,6 +169,50 @@ func TestReaderIdleHoldsSmallBuffer(t *testing.T) {
 	}
 }
 
+// A head longer than the pooled sizes, read a little at a time, grows the
+// buffer by doubling, not by what each read brought: its reads stay few,
+// and so do the copies.
+func TestReaderLongHeadGrowsByDoubling(t *testing.T) {
+	head := bytes.Repeat([]byte("k"), 600<<10)
+	src := &chunked{src: append(head, '\n'), sizes: []int{1000}}
+	r := NewReader(src, 1<<20)
+	// As a framer looks for the end of a line: peek one byte more than
+	// is buffered until the buffered bytes hold it.
+	for n := 1; ; n = r.Buffered() + 1 {
+		if _, err := r.Peek(n); err != nil {
+			t.Fatalf("Peek(%d): %v", n, err)
+		}
+		if p, _ := r.Peek(r.Buffered()); bytes.IndexByte(p, '\n') >= 0 {
+			break
+		}
+	}
+	if src.i > len(head)/1000+10 {
+		t.Fatalf("%d reads for %d bytes in reads of 1000", src.i, len(head))
+	}
+	if r.Held() != 1<<20 {
+		t.Fatalf("holds %d bytes for a %d-byte head; want the power of two above it", r.Held(), len(head))
+	}
+}
+
+// A flood read with a message in part still buffered goes on in a large
+// buffer, not in the small one the message began in.
+func TestReaderFloodGrowsWithBytesBuffered(t *testing.T) {
+	src := &chunked{src: bytes.Repeat([]byte("x"), 1<<20), sizes: []int{1 << 20}}
+	r := NewReader(src, 1<<20)
+	if _, err := r.Peek(1); err != nil {
+		t.Fatal(err)
+	}
+	// The first read filled the idle buffer: a flood. Consume all but a
+	// byte, as a framer holding a message in part does, and read on.
+	r.Discard(r.Buffered() - 1)
+	if _, err := r.Peek(2); err != nil {
+		t.Fatal(err)
+	}
+	if r.Held() != maxPooled || r.Buffered() != maxPooled {
+		t.Fatalf("holds %d bytes, %d buffered; want the flood's %d, full", r.Held(), r.Buffered(), maxPooled)
+	}
+}
+
 func TestReaderWriteTo(t *testing.T) {
 	src := bytes.Repeat([]byte("0123456789"), 10000)
 	r := NewReader(&chunked{src: src, sizes: []int{7, 5000}}, 4096)
@@ -190,6 +234,8 @@ func TestSizeClasses(t *testing.T) {
 		{64 << 10, 64 << 10, 64 << 10},
 		{70000, 70000, 70000},
 		{10, 16, 16},
+		{200 << 10, 1 << 20, 256 << 10},
+		{200 << 10, 210 << 10, 210 << 10},
 	} {
 		if got := sizeFor(c.need, c.limit); got != c.want {
 			t.Errorf("sizeFor(%d, %d) = %d, want %d", c.need, c.limit, got, c.want)

@@ -277,8 +277,9 @@ func FuzzSplit(f *testing.F) {
 	f.Add(uint8(1), []byte{5, 0, 0, 0, 3, 'S', 'E', 'L', 1}, []byte{7, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0}, 2)
 	f.Add(uint8(2), []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f, 0, 0, 0, 9, 0, 3, 0, 0, 0, 'Q', 0, 0, 0, 5, 0}, []byte("NZ\x00\x00\x00\x05I"), 5)
 	f.Add(uint8(3), []byte("*1\r\n$4\r\nPING\r\nPING\r\n"), []byte("+PONG\r\n*2\r\n:1\r\n$-1\r\n"), 4)
+	f.Add(uint8(4), []byte("get a b\r\nset a 0 0 1\r\nx\r\nmg a v q\r\nmn\r\nstats\r\n"), []byte("VALUE a 0 1\r\nx\r\nEND\r\nSTORED\r\nVA 1\r\nx\r\nMN\r\nSTAT pid 1\r\nEND\r\n"), 3)
 	f.Fuzz(func(t *testing.T, proto uint8, client, server []byte, size int) {
-		newSplitter := []func() Splitter{HTTP, MySQL, Postgres, Redis}[proto%4]
+		newSplitter := []func() Splitter{HTTP, MySQL, Postgres, Redis, Memcached}[proto%5]
 		if size <= 0 {
 			size = 1
 		}

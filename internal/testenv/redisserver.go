@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,16 +44,26 @@ func StartRedisServer(t testing.TB, args ...string) string {
 // waits, at most 10 s, for it to answer PING. On success it returns stop,
 // which kills the server and waits for it; on failure the server is gone.
 func tryRedisServer(path, dir string, args []string) (addr string, stop func(), err error) {
+	return tryServer(path, func(port string) []string {
+		return append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}, args...)
+	}, pingRedis)
+}
+
+// tryServer starts the server at path on a port of 127.0.0.1 free a
+// moment ago, with the arguments args gives for that port, and waits, at
+// most 10 s, until ready says it answers at its address. On success it
+// returns stop, which kills the server and waits for it; on failure the
+// server is gone, and the error holds what it printed.
+func tryServer(path string, args func(port string) []string, ready func(addr string) bool) (addr string, stop func(), err error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
-	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr = net.JoinHostPort("127.0.0.1", port)
 
-	cmd := exec.Command(path, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir}, args...)...)
+	cmd := exec.Command(path, args(port)...)
 	var out bytes.Buffer // read only once the process has been waited for
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -65,19 +76,20 @@ func tryRedisServer(path, dir string, args []string) (addr string, stop func(), 
 		<-exited
 	}
 
+	name := filepath.Base(path)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
-			return "", nil, fmt.Errorf("port %d: redis-server exited (%v):\n%s", port, cmd.ProcessState, out.String())
+			return "", nil, fmt.Errorf("port %s: %s exited (%v):\n%s", port, name, cmd.ProcessState, out.String())
 		case <-time.After(20 * time.Millisecond):
 		}
-		if pingRedis(addr) {
+		if ready(addr) {
 			return addr, stop, nil
 		}
 	}
 	stop()
-	return "", nil, fmt.Errorf("port %d: no answer to PING within 10 s:\n%s", port, out.String())
+	return "", nil, fmt.Errorf("port %s: %s not answering within 10 s:\n%s", port, name, out.String())
 }
 
 // pingRedis reports whether a server at addr answers PING with a RESP

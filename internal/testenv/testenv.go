@@ -6,8 +6,8 @@
 //
 //   - A service's address comes from its environment variable,
 //     FAULTS_MYSQL_ADDR (default 127.0.0.1:3306), FAULTS_REDIS_ADDR
-//     (default 127.0.0.1:6379) or FAULTS_POSTGRES_ADDR (default
-//     127.0.0.1:5432).
+//     (default 127.0.0.1:6379), FAULTS_POSTGRES_ADDR (default
+//     127.0.0.1:5432) or FAULTS_MEMCACHED_ADDR (default 127.0.0.1:11211).
 //   - If the service (or a binary a test needs) cannot be reached, the test
 //     is skipped with a message that names the variable to set, or fails
 //     (t.Fatal) when FAULTS_REQUIRE_SERVICES=1, so that CI cannot pass by

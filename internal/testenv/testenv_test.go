@@ -3,6 +3,7 @@ package testenv
 import (
 	"net"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -23,6 +24,10 @@ func TestAddressesFromEnv(t *testing.T) {
 	t.Setenv(EnvPostgresAddr, "")
 	if got := PostgresAddrFromEnv(); got != DefaultPostgresAddr {
 		t.Errorf("unset: %q, want %q", got, DefaultPostgresAddr)
+	}
+	t.Setenv(EnvMemcachedAddr, "")
+	if got := MemcachedAddrFromEnv(); got != DefaultMemcachedAddr {
+		t.Errorf("unset: %q, want %q", got, DefaultMemcachedAddr)
 	}
 	for v, want := range map[string]bool{"": false, "0": false, "1": true, "yes": false} {
 		t.Setenv(EnvRequireServices, v)
@@ -56,7 +61,8 @@ func TestUnreachableServicesSkip(t *testing.T) {
 	t.Setenv(EnvRedisAddr, dead)
 	t.Setenv(EnvMySQLAddr, dead)
 	t.Setenv(EnvPostgresAddr, dead)
-	for name, find := range map[string]func(testing.TB) string{"Redis": RedisAddr, "MySQL": MySQLAddr, "PostgreSQL": PostgresAddr} {
+	t.Setenv(EnvMemcachedAddr, dead)
+	for name, find := range map[string]func(testing.TB) string{"Redis": RedisAddr, "MySQL": MySQLAddr, "PostgreSQL": PostgresAddr, "memcached": MemcachedAddr} {
 		var reached bool
 		t.Run(name, func(t *testing.T) {
 			find(t)
@@ -78,5 +84,22 @@ func TestUnreachableServicesSkip(t *testing.T) {
 func TestPostgresAddr(t *testing.T) {
 	if addr := PostgresAddr(t); addr != PostgresAddrFromEnv() {
 		t.Errorf("address %q, want %q", addr, PostgresAddrFromEnv())
+	}
+}
+
+// TestMemcachedAddr checks the tests' memcached server, when there is one
+// (or must be one), and that a private one starts and answers.
+func TestMemcachedAddr(t *testing.T) {
+	if addr := MemcachedAddr(t); addr != MemcachedAddrFromEnv() {
+		t.Errorf("address %q, want %q", addr, MemcachedAddrFromEnv())
+	}
+	addr := StartMemcached(t, "-m", "2")
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if v, err := memcachedVersion(c); err != nil || v == "" {
+		t.Errorf("private memcached at %s: version %q, %v", addr, v, err)
 	}
 }

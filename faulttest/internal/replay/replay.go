@@ -127,6 +127,8 @@ func byName(name string) (protocol, error) {
 		return postgresProtocol{}, nil
 	case "redis":
 		return redisProtocol{}, nil
+	case "memcached":
+		return memcachedProtocol{}, nil
 	}
 	return nil, fmt.Errorf("replay: protocol %q cannot be replayed", name)
 }

@@ -179,8 +179,9 @@ func FuzzPrepare(f *testing.F) {
 	f.Add(uint8(1), []byte{5, 0, 0, 1, 0x8c, 0xa2, 0, 0, 0, 5, 0, 0, 0, 3, 'S'}, []byte{7, 0, 0, 0, 10, '5', 0, 1, 2, 3, 4})
 	f.Add(uint8(2), []byte{0, 0, 0, 9, 0, 3, 0, 0, 0, 'Q', 0, 0, 0, 5, 0}, []byte("R\x00\x00\x00\x08\x00\x00\x00\x00Z\x00\x00\x00\x05I"))
 	f.Add(uint8(3), []byte("*1\r\n$4\r\nPING\r\n"), []byte("+PONG\r\n"))
+	f.Add(uint8(5), []byte("get k\r\nmg k v q\r\nmn\r\n"), []byte("VALUE k 0 1\r\nx\r\nEND\r\nMN\r\n"))
 	f.Fuzz(func(t *testing.T, proto uint8, client, server []byte) {
-		name := []string{"http", "mysql", "postgres", "redis", "tcp"}[proto%5]
+		name := []string{"http", "mysql", "postgres", "redis", "tcp", "memcached"}[proto%6]
 		capture := conversation(t, []turn{{false, client}, {true, server}, {false, client}, {true, server}})
 		conns, err := tcpcap.Read(bytes.NewReader(capture))
 		if err != nil {
@@ -188,4 +189,23 @@ func FuzzPrepare(f *testing.F) {
 		}
 		Prepare(conns, name, Credentials{})
 	})
+}
+
+// TestMemcachedOutcomes reads the outcomes of a pipelined session of
+// replies as memcached 1.6 sends them: hits and
+// misses of gets and mg, storage results, errors by their line; noreply
+// and quiet commands are no requests, and a quiet command's reply, when
+// memcached sends one, answers none.
+func TestMemcachedOutcomes(t *testing.T) {
+	s := prepareOne(t, conversation(t, []turn{
+		{false, []byte("set k 0 0 1\r\nx\r\nget k\r\nget nokey\r\nset q 0 0 1 noreply\r\ny\r\nmg k v q\r\nmg nokey v q\r\nmg nokey v\r\nincr k 1\r\nbogus\r\nmn\r\n")},
+		{true, []byte("STORED\r\nVALUE k 0 1\r\nx\r\nEND\r\nEND\r\nVA 1\r\nx\r\nEN\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nERROR\r\nMN\r\n")},
+	}), "memcached")
+	want := [][2]string{
+		{"set k", "STORED"}, {"get k", "hit"}, {"get nokey", "miss"}, {"mg nokey", "miss"},
+		{"incr k", "CLIENT_ERROR cannot increment or decrement non-numeric value"}, {"bogus", "ERROR"}, {"mn", "MN"},
+	}
+	if got := outcomes(s); !reflect.DeepEqual(got, want) {
+		t.Errorf("%q, want %q", got, want)
+	}
 }

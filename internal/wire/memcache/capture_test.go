@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // The marker a capture sends after each step, and the reply that ends
@@ -122,7 +124,7 @@ func TestCaptureFixtures(t *testing.T) {
 	if os.Getenv("FAULTS_CAPTURE") != "1" {
 		t.Skip("set FAULTS_CAPTURE=1 to regenerate testdata from a private memcached")
 	}
-	addr := startMemcached(t)
+	addr := testenv.StartMemcached(t)
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)

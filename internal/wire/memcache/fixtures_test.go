@@ -6,10 +6,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // sessionStep is one step of testdata/session.*: the bytes the client
@@ -22,27 +23,9 @@ type sessionStep struct {
 // loadSession reads testdata/session.{client,server,steps}.
 func loadSession(t testing.TB) []sessionStep {
 	t.Helper()
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	client, server := read("session.client"), read("session.server")
 	var steps []sessionStep
-	for _, line := range strings.Split(strings.TrimSpace(string(read("session.steps"))), "\n") {
-		f := strings.Fields(line)
-		cl, err1 := strconv.Atoi(f[1])
-		sl, err2 := strconv.Atoi(f[2])
-		if len(f) != 3 || err1 != nil || err2 != nil || cl > len(client) || sl > len(server) {
-			t.Fatalf("session.steps: %q", line)
-		}
-		steps = append(steps, sessionStep{f[0], client[:cl], server[:sl]})
-		client, server = client[cl:], server[sl:]
-	}
-	if len(client) != 0 || len(server) != 0 {
-		t.Fatalf("session.steps leaves %d client and %d server bytes", len(client), len(server))
+	for _, st := range testenv.ReadMemcachedSession(t, "testdata") {
+		steps = append(steps, sessionStep{st.Name, st.Client, st.Server})
 	}
 	return steps
 }

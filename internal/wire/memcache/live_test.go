@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gofaults/faults/internal/testenv"
 )
 
 // TestLiveMemcached sends a pipeline to a private memcached and frames
@@ -15,7 +17,7 @@ import (
 // the server sent for them, paired by shape, with a terminating mn. It is
 // skipped without a memcached binary.
 func TestLiveMemcached(t *testing.T) {
-	addr := startMemcached(t)
+	addr := testenv.StartMemcached(t)
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -315,6 +315,9 @@ type Command struct {
 	// Inline is the length of an inline command (a line of words, as
 	// typed into telnet), its newline included; 0 for a multibulk one.
 	Inline int
+	// Args is how many arguments the command has, its name included:
+	// the multibulk's length, or the inline command's words.
+	Args int64
 }
 
 // PeekCommand looks at the command whose bytes start the unframed bytes,
@@ -346,7 +349,7 @@ func (rr *Reader) PeekCommand() (Command, error) {
 	if n <= 0 {
 		return Command{None: true}, nil
 	}
-	var cmd Command
+	cmd := Command{Args: n}
 	cmd.Name, rest, err = bulk(rest)
 	if err != nil {
 		return Command{}, err
@@ -386,7 +389,7 @@ func (rr *Reader) peekInline(avail []byte) (Command, error) {
 		return Command{}, rr.short(avail)
 	}
 	words := bytes.Fields(avail[:i])
-	cmd := Command{Inline: i + 1, None: len(words) == 0}
+	cmd := Command{Inline: i + 1, None: len(words) == 0, Args: int64(len(words))}
 	if len(words) > 0 {
 		cmd.Name = words[0]
 	}
@@ -394,6 +397,67 @@ func (rr *Reader) peekInline(avail []byte) (Command, error) {
 		cmd.Key = words[1]
 	}
 	return cmd, nil
+}
+
+// PeekArgs appends to dst the arguments of the command whose bytes start
+// the unframed bytes, its name first, without framing them; the Reader
+// should be at a boundary, and PeekCommand have found a command there.
+// whole is false if the command is not read whole yet: more must be read
+// (it cannot be once the unframed bytes hold MaxLine bytes; the caller
+// then does without the arguments). An inline command's arguments are
+// its words. The slices point into the buffer: they are valid until the
+// next Fill.
+func (rr *Reader) PeekArgs(dst [][]byte) (args [][]byte, whole bool, err error) {
+	avail := rr.buf[rr.f:rr.w]
+	if len(avail) > 0 && avail[0] != '*' {
+		i := bytes.IndexByte(avail, '\n')
+		if i < 0 {
+			return dst, false, nil
+		}
+		return append(dst, bytes.Fields(avail[:i])...), true, nil
+	}
+	line, rest, ok, err := cutLine(avail)
+	if err != nil || !ok {
+		return dst, false, err
+	}
+	n, err := parseLength(line, true)
+	if err != nil {
+		return dst, false, err
+	}
+	for range max(n, 0) {
+		var arg []byte
+		if arg, rest, err = bulk(rest); err != nil || arg == nil {
+			return dst, false, err
+		}
+		dst = append(dst, arg)
+	}
+	return dst, true, nil
+}
+
+// FrameArrayHead frames the head of the value that starts the unframed
+// bytes, at a boundary, if it is an array ('*'): its first line, after
+// which the Reader is at a boundary again, before the array's elements,
+// which the caller frames one by one, as values of their own (Frame
+// knows nothing of the array). It returns the array's length (-1 for a
+// null array). isArray is false, and nothing is framed, if the value is
+// something else, which the caller frames whole; ok is false if its
+// first line is not read whole yet.
+func (rr *Reader) FrameArrayHead() (n int64, isArray, ok bool, err error) {
+	if !rr.AtBoundary() {
+		return 0, false, false, fmt.Errorf("%w: FrameArrayHead inside a value", ErrMalformed)
+	}
+	line, ok, err := rr.line()
+	if err != nil || !ok {
+		return 0, false, ok, err
+	}
+	if len(line) == 0 || line[0] != '*' {
+		return 0, false, true, nil
+	}
+	if n, err = parseLength(line, true); err != nil {
+		return 0, true, false, err
+	}
+	rr.f += len(line) + 2
+	return n, true, true, nil
 }
 
 // StartCommand begins framing the command that PeekCommand returned, which

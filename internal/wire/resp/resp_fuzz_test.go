@@ -63,5 +63,32 @@ func FuzzRESPFrame(f *testing.F) {
 		if a, b := peek(bytes.NewReader(in)), peek(iotest.OneByteReader(bytes.NewReader(in))); a != b {
 			t.Fatalf("PeekCommand whole: %s; a byte at a time: %s", a, b)
 		}
+
+		// The arguments of a command never reach past it, and an array
+		// framed element by element ends where it ends framed whole.
+		rr := NewReader(bytes.NewReader(in))
+		if rr.Fill() != nil {
+			return
+		}
+		args, whole, err := rr.PeekArgs(nil)
+		size := 0
+		for _, a := range args {
+			size += len(a)
+		}
+		if size > len(in) || whole && err != nil {
+			t.Fatalf("PeekArgs: %d bytes of arguments in %d, whole %v, %v", size, len(in), whole, err)
+		}
+		n, isArray, ok, err := rr.FrameArrayHead()
+		if !isArray || !ok || err != nil || n < 0 || len(want.ends) == 0 || len(in) > 4000 {
+			return
+		}
+		for range n {
+			if whole, err := rr.Frame(); !whole || err != nil {
+				t.Fatalf("element of an array framed whole at %d: %v, %v", want.ends[0], whole, err)
+			}
+		}
+		if rr.f != want.ends[0] {
+			t.Fatalf("the array's elements end at %d, the array at %d", rr.f, want.ends[0])
+		}
 	})
 }

@@ -630,3 +630,75 @@ func TestRESPPeekCommandLFWithoutCR(t *testing.T) {
 
 // framed returns the framed bytes not yet taken or skipped.
 func (rr *Reader) framed() []byte { return rr.buf[rr.r:rr.f] }
+
+// TestRESPPeekArgs: every argument of a command read whole, multibulk or
+// inline, and "not whole" until it is.
+func TestRESPPeekArgs(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		args []string // nil: not whole
+		n    int64    // Command.Args
+	}{
+		{"*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$0\r\n\r\n", []string{"MGET", "a", ""}, 3},
+		{"MGET a  b c\r\n", []string{"MGET", "a", "b", "c"}, 4},
+		{"*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\n", nil, 3},
+		{"*3\r\n$4\r\nMGET\r\n$1\r\na\r\n", nil, 3},
+		{"MGET a b", nil, 0},
+	} {
+		rr := NewReader(strings.NewReader(tc.in))
+		if err := rr.Fill(); err != nil {
+			t.Fatal(err)
+		}
+		if tc.n > 0 {
+			if cmd, err := rr.PeekCommand(); err != nil || cmd.Args != tc.n {
+				t.Fatalf("%q: PeekCommand: %+v, %v; want %d arguments", tc.in, cmd, err, tc.n)
+			}
+		}
+		args, whole, err := rr.PeekArgs(nil)
+		var got []string
+		for _, a := range args {
+			got = append(got, string(a))
+		}
+		if err != nil || whole != (tc.args != nil) || whole && fmt.Sprint(got) != fmt.Sprint(tc.args) {
+			t.Fatalf("%q: %q, whole %v, %v; want %q", tc.in, got, whole, err, tc.args)
+		}
+		if rr.f != 0 {
+			t.Fatalf("%q: PeekArgs framed %d bytes", tc.in, rr.f)
+		}
+	}
+	rr := NewReader(strings.NewReader("*2\r\n$4\r\nMGET\r\n:1\r\n"))
+	rr.Fill()
+	if _, _, err := rr.PeekArgs(nil); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("an argument that is no bulk string: %v", err)
+	}
+}
+
+// TestRESPFrameArrayHead: an array's head alone is framed, its elements
+// then frame one by one; any other value is left to Frame.
+func TestRESPFrameArrayHead(t *testing.T) {
+	in := "*3\r\n$1\r\na\r\n_\r\n*1\r\n:1\r\n*-1\r\n-ERR x\r\n*2"
+	rr := NewReader(strings.NewReader(in))
+	if err := rr.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	n, isArray, ok, err := rr.FrameArrayHead()
+	if n != 3 || !isArray || !ok || err != nil || string(rr.Take()) != "*3\r\n" {
+		t.Fatalf("head: %d, %v, %v, %v", n, isArray, ok, err)
+	}
+	for _, want := range []string{"$1\r\na\r\n", "_\r\n", "*1\r\n:1\r\n"} {
+		if whole, err := rr.Frame(); !whole || err != nil || string(rr.Take()) != want {
+			t.Fatalf("element: %v, %v; want %q", whole, err, want)
+		}
+	}
+	if n, isArray, ok, err := rr.FrameArrayHead(); n != -1 || !isArray || !ok || err != nil || string(rr.Take()) != "*-1\r\n" {
+		t.Fatalf("null array: %d, %v, %v, %v", n, isArray, ok, err)
+	}
+	if _, isArray, ok, err := rr.FrameArrayHead(); isArray || !ok || err != nil || len(rr.Take()) != 0 {
+		t.Fatalf("an error reply: %v, %v, %v; want it left unframed", isArray, ok, err)
+	}
+	rr.Frame()
+	rr.Take()
+	if _, _, ok, err := rr.FrameArrayHead(); ok || err != nil {
+		t.Fatalf("a head cut short: %v, %v", ok, err)
+	}
+}

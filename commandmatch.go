@@ -4,15 +4,16 @@ import "strconv"
 
 type commandMatcher []string
 
-// Command matches Redis commands whose name is one of names, compared
-// without regard to case: Command("GET", "MGET"). A subcommand is not part
-// of the name (CLIENT, CONFIG); match it with [Key], which sees the first
-// argument.
+// Command matches Redis and memcached commands whose name is one of
+// names, compared without regard to case: Command("GET", "MGET"),
+// Command("set", "cas"). A subcommand is not part of the name (Redis's
+// CLIENT, CONFIG); match it with [Key], which sees the first argument.
 func Command(names ...string) Matcher { return commandMatcher(names) }
 
 // commander is a request that is a named command, for [Command].
 type commander interface {
-	// commandName is the command's name in capitals, such as "GET".
+	// commandName is the command's name, such as "GET" (Redis's, in
+	// capitals) or "get" (memcached's, as sent).
 	commandName() string
 }
 
@@ -36,11 +37,13 @@ func (m commandMatcher) String() string { return "Command(" + quoteAll(m) + ")" 
 
 type keyMatcher string
 
-// Key matches Redis commands whose first argument (the key, for every
-// command that takes one first) matches the glob pattern, as in [Path]:
-// '*' stands for any run of characters and '?' for any one. Key("session:*")
-// matches GET session:42 and MGET session:1 other:2, not a command without
-// arguments.
+// Key matches commands by key, with the glob pattern, as in [Path]: '*'
+// stands for any run of characters and '?' for any one. On Redis it
+// matches commands whose first argument (the key, for every command that
+// takes one first) matches: Key("session:*") matches GET session:42 and
+// MGET session:1 other:2, not a command without arguments. On memcached it
+// matches commands any of whose keys matches: get other:2 session:1 too.
+// [Miss] sees each key of a multi-key read alone.
 func Key(pattern string) Matcher { return keyMatcher(pattern) }
 
 // firstKeyer is a request whose first argument may be a key, for [Key].
@@ -50,9 +53,28 @@ type firstKeyer interface {
 	firstKey() (string, bool)
 }
 
-func (keyMatcher) fits(r request) bool { _, ok := r.(firstKeyer); return ok }
+// keyLister is a request that names its keys, each of which [Key]
+// matches.
+type keyLister interface {
+	// keyList is the request's keys, none if it has none.
+	keyList() []string
+}
+
+func (keyMatcher) fits(r request) bool {
+	_, first := r.(firstKeyer)
+	_, list := r.(keyLister)
+	return first || list
+}
 
 func (m keyMatcher) match(r request) bool {
+	if kl, ok := r.(keyLister); ok {
+		for _, k := range kl.keyList() {
+			if glob(string(m), k) {
+				return true
+			}
+		}
+		return false
+	}
 	kr, ok := r.(firstKeyer)
 	if !ok {
 		return false
