@@ -60,7 +60,7 @@ func parseFlags(args []string, env func(string) string, out io.Writer) (*options
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.StringVar(&o.listen, "listen", "", "one-proxy mode: listen on `host:port`")
 	fs.StringVar(&o.target, "target", "", "one-proxy mode: forward to `host:port`")
-	fs.StringVar(&o.protocol, "protocol", "", "one-proxy mode: speak `name`: tcp (default), http, mysql, redis or postgres")
+	fs.StringVar(&o.protocol, "protocol", "", "one-proxy mode: speak `name`: tcp (default), http, mysql, redis, postgres or memcached")
 	fs.StringVar(&o.name, "name", "default", "one-proxy mode: the proxy's name in the API")
 	fs.Func("behavior", "one-proxy mode: install behavior `EXPR`, such as 'Latency(100ms).Downstream()' (repeatable)", func(s string) error {
 		o.behaviors = append(o.behaviors, s)

@@ -79,7 +79,7 @@ func parseReplayFlags(args []string, env func(string) string, out io.Writer) (*r
 	fs := newFlagSet("faultproxy replay", replayUsage, out)
 	fs.StringVar(&ro.target, "target", "", "replay against `host:port` (required)")
 	fs.Float64Var(&ro.opts.Speed, "speed", 1, "divide the recorded gaps by `N`: 1 is real time, 4 four times as fast")
-	protocol := fs.String("protocol", "", "frame the capture as `name`: tcp (default: chunks as captured), http, mysql, redis or postgres")
+	protocol := fs.String("protocol", "", "frame the capture as `name`: tcp (default: chunks as captured), http, mysql, redis, postgres or memcached")
 	fs.StringVar(&ro.opts.User, "user", "", "log in as `user` where the recorded login cannot be replayed (default: the recorded one)")
 	fs.StringVar(&ro.opts.Password, "password", env("FAULTPROXY_REPLAY_PASSWORD"), "log in with `password` where the recorded login cannot be replayed (default $FAULTPROXY_REPLAY_PASSWORD)")
 	fs.IntVar(&ro.opts.Loop, "loop", 1, "play the capture `N` times, one after the other")
