@@ -208,31 +208,48 @@ func (c *capture) record(cs *captureSide, it captureItem, must bool, parts ...[]
 	for _, p := range parts {
 		n += len(p)
 	}
+	kept, _ := c.recordFill(cs, it, must, n, func(b []byte) error {
+		k := 0
+		for _, p := range parts {
+			k += copy(b[k:], p)
+		}
+		return nil
+	})
+	return kept
+}
+
+// recordFill is record for n bytes that fill writes, whole, into the
+// space it is given: the capture's own, so that they are copied once, or
+// scratch space if they are left out, so that fill still consumes them.
+// fill runs under the capture's lock. An error of fill is returned, and
+// its bytes are counted as left out.
+func (c *capture) recordFill(cs *captureSide, it captureItem, must bool, n int, fill func([]byte) error) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closing {
-		return false
-	}
 	if cs != nil {
 		it.conn = cs.id
 		it.off = cs.sent[it.side]
 		cs.sent[it.side] += int64(n)
 	}
-	if c.queued+n+itemCost > c.cfg.buffer && !must {
-		c.dropLocked(n)
-		return false
+	if c.closing || c.queued+n+itemCost > c.cfg.buffer && !must {
+		if !c.closing {
+			c.dropLocked(n)
+		}
+		return false, fillScratch(n, fill)
+	}
+	var data []byte
+	if n > 0 {
+		data = c.spaceLocked(c.fill, n)
+		if err := fill(data); err != nil {
+			c.dropLocked(n)
+			return false, err
+		}
 	}
 	c.queued += n + itemCost
 	b := c.fill
 	b.bytes += n + itemCost
 	it.at = time.Now().UnixNano() // under the lock: the records' times are in order
-	if n > 0 {
-		it.data = c.spaceLocked(b, n)
-		k := 0
-		for _, p := range parts {
-			k += copy(it.data[k:], p)
-		}
-	}
+	it.data = data
 	if len(b.items) == 0 {
 		select {
 		case c.ready <- struct{}{}:
@@ -240,7 +257,21 @@ func (c *capture) record(cs *captureSide, it captureItem, must bool, parts ...[]
 		}
 	}
 	b.items = append(b.items, it)
-	return true
+	return true, nil
+}
+
+// fillScratch gives fill n bytes of scratch space to consume what it
+// would have recorded.
+func fillScratch(n int, fill func([]byte) error) error {
+	if n == 0 {
+		return nil
+	}
+	buf := getBuffer(n > smallBuffer)
+	defer putBuffer(buf)
+	if n <= len(*buf) {
+		return fill((*buf)[:n])
+	}
+	return fill(make([]byte, n))
 }
 
 // spaceLocked returns n bytes of b's blocks to copy a record into. The

@@ -13,13 +13,20 @@ import (
 )
 
 // TestCaptureHTTP: tshark's HTTP dissector finds every request and every
-// response of a capture, among them a 1 MiB chunked body, a POST and an
-// answer of the proxy's own, which carries the fault's comment; each
-// message is a segment of its own, and the TCP analysis flags nothing.
+// response of a capture, among them a 1 MiB chunked body, an 8 MiB body
+// of known length (which the relay splices), a POST and an answer of the
+// proxy's own, which carries the fault's comment; each message is a
+// segment of its own, and the TCP analysis flags nothing.
 func TestCaptureHTTP(t *testing.T) {
+	longBody := bytes.Repeat([]byte("0123456789abcdef"), 1<<19)
 	srv := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/big" {
+		switch r.URL.Path {
+		case "/big":
 			w.Write(bytes.Repeat([]byte("x"), 1<<20)) // chunked: no length given
+			return
+		case "/long":
+			w.Header().Set("Content-Length", strconv.Itoa(len(longBody)))
+			w.Write(longBody) // spliced past what the relay buffered
 			return
 		}
 		pathHandler(w, r)
@@ -29,8 +36,8 @@ func TestCaptureHTTP(t *testing.T) {
 	mustSet(t, p, faults.Error(faults.HTTPStatus(503)).When(faults.Path("/fail")))
 	client, _ := newHTTPClient(t, 0)
 	base := "http://" + p.Addr()
-	want := []string{"GET /a", "POST /orders", "GET /big", "GET /fail", "GET /b"}
-	codes := []string{"200", "200", "200", "503", "200"}
+	want := []string{"GET /a", "POST /orders", "GET /big", "GET /long", "GET /fail", "GET /b"}
+	codes := []string{"200", "200", "200", "200", "503", "200"}
 	for i, w := range want {
 		method, path, _ := strings.Cut(w, " ")
 		var body *strings.Reader
@@ -39,9 +46,12 @@ func TestCaptureHTTP(t *testing.T) {
 		} else {
 			body = strings.NewReader("")
 		}
-		resp, _, err := fetch(client, newRequest(t, method, base+path, body))
+		resp, got, err := fetch(client, newRequest(t, method, base+path, body))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if path == "/long" && got != string(longBody) {
+			t.Fatalf("%s: a body of %d bytes, want the %d sent", w, len(got), len(longBody))
 		}
 		if got := strconv.Itoa(resp.StatusCode); got != codes[i] {
 			t.Fatalf("%s: %s", w, got)
@@ -66,8 +76,11 @@ func TestCaptureHTTP(t *testing.T) {
 		t.Errorf("comments: %q, want the 503 marked with its fault", marked)
 	}
 	// One message per segment: each request and each response head
-	// starts a segment, and none holds two.
+	// starts a segment, and none holds two. The long body is there whole.
+	var fromServer []byte
 	for _, c := range cf.conns(t) {
+		_, down := streams(c)
+		fromServer = append(fromServer, down...)
 		for _, s := range c.Segments {
 			if len(s.Data) == 0 {
 				continue
@@ -79,6 +92,9 @@ func TestCaptureHTTP(t *testing.T) {
 				t.Errorf("a segment holds %d messages", n)
 			}
 		}
+	}
+	if !bytes.Contains(fromServer, longBody) || bytes.Count(fromServer, longBody[:16]) != len(longBody)/16 {
+		t.Errorf("the capture holds %d of the long body's %d pieces, or not in order", bytes.Count(fromServer, longBody[:16]), len(longBody)/16)
 	}
 }
 

@@ -7,10 +7,11 @@ import (
 	"time"
 )
 
-// TestCaptureOffKeepsTheSplice: without a capture, a connection's client
-// socket is the *net.TCPConn itself, so that a TCP proxy splices it; with
-// one, it is the capture's tap, which nothing splices.
-func TestCaptureOffKeepsTheSplice(t *testing.T) {
+// TestCaptureKeepsTheSplice: without a capture, a connection's client
+// socket is the *net.TCPConn itself, which a TCP proxy splices; with one,
+// it is the capture's tap, which a TCP proxy splices too where tee(2) is
+// (Linux), recording what passes through the tap.
+func TestCaptureKeepsTheSplice(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +54,11 @@ func TestCaptureOffKeepsTheSplice(t *testing.T) {
 			t.Errorf("capture %v: the client's socket is a %T", capture, client)
 		}
 		h := (&conn{client: client, p: p}).newHalf(Upstream, client, client, nil)
-		if h.splices == capture {
-			t.Errorf("capture %v: the half splices: %v", capture, h.splices)
+		if splices := h.srcTCP != nil; splices != (!capture || teeSplices) {
+			t.Errorf("capture %v: the half splices: %v", capture, splices)
+		}
+		if tapped := h.tap != nil; tapped != (capture && teeSplices) {
+			t.Errorf("capture %v: the half's splice records: %v", capture, tapped)
 		}
 		c.Close()
 		p.Close()

@@ -156,6 +156,74 @@ func TestCaptureTCP(t *testing.T) {
 	}
 }
 
+// TestCaptureThroughReplans: a captured connection that floods both ways
+// while its plan keeps changing between the spliced path (nothing set) and
+// the copying one (Bandwidth) loses no byte, in the echo or in the
+// capture, and tshark's TCP analysis finds the stream whole.
+func TestCaptureThroughReplans(t *testing.T) {
+	cf := newCaptureFile(t)
+	// A buffer for all of it: the race detector slows the writer, and
+	// what it would leave out is not what this test is about.
+	p, _ := newEchoProxy(t, faults.WithCapture(cf.f, faults.CaptureBuffer(64<<20)))
+	payload := make([]byte, 16<<20)
+	for i := range payload {
+		payload[i] = byte(i / 4093)
+	}
+	c := dial(t, p.Addr())
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	sent := make(chan error, 1)
+	go func() {
+		for b := payload; len(b) > 0; {
+			n, err := c.Write(b[:min(len(b), 256<<10)])
+			if err != nil {
+				sent <- err
+				return
+			}
+			b = b[n:]
+			time.Sleep(time.Millisecond) // a flood in steps, so that replans land inside it
+		}
+		sent <- c.CloseWrite()
+	}()
+	stop := make(chan struct{})
+	replans := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { replans <- n }()
+		for deadline := time.Now().Add(30 * time.Second); n < 400 && time.Now().Before(deadline); n++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			if n%2 == 0 {
+				mustSet(t, p, faults.Bandwidth(1<<40))
+			} else {
+				p.Reset()
+			}
+		}
+	}()
+	got, err := io.ReadAll(c)
+	close(stop)
+	t.Logf("%d replans during the echo", <-replans)
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("echo: %d of %d bytes, %v", len(got), len(payload), err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	cf.finish(t, p)
+	conns := cf.conns(t)
+	if len(conns) != 1 {
+		t.Fatalf("%d connections captured, want 1", len(conns))
+	}
+	up, down := streams(conns[0])
+	if !bytes.Equal(up, payload) || !bytes.Equal(down, payload) {
+		t.Errorf("captured %d bytes up and %d down, want the %d sent, whole", len(up), len(down), len(payload))
+	}
+	requireCleanAnalysis(t, cf.path)
+}
+
 // TestCaptureWriteError: a writer that fails makes Close return its
 // error, once, and the proxy logs it once; traffic is not held back.
 func TestCaptureWriteError(t *testing.T) {

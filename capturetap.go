@@ -42,18 +42,25 @@ func (cc *capturedConn) Read(b []byte) (int, error) {
 	if n > 0 {
 		cc.cap.data(cc.side, tcpcap.Client, b[:n])
 	}
-	switch {
-	case err == nil:
-	case err == io.EOF:
-		if cc.readEnded.CompareAndSwap(false, true) {
-			cc.cap.end(cc.side, capFin, tcpcap.Client)
-		}
-	case errors.Is(err, syscall.ECONNRESET):
-		if cc.readEnded.CompareAndSwap(false, true) {
-			cc.cap.end(cc.side, capReset, tcpcap.Client)
-		}
-	}
+	cc.noteReadEnd(err)
 	return n, err
+}
+
+// noteReadEnd records the end of the client's bytes that a read's err
+// says: a FIN at io.EOF, a reset at ECONNRESET, once; other errors, and
+// nil, end nothing.
+func (cc *capturedConn) noteReadEnd(err error) {
+	kind := capFin
+	switch {
+	case err == io.EOF:
+	case errors.Is(err, syscall.ECONNRESET):
+		kind = capReset
+	default:
+		return
+	}
+	if cc.readEnded.CompareAndSwap(false, true) {
+		cc.cap.end(cc.side, kind, tcpcap.Client)
+	}
 }
 
 // Write writes b to the client. What goes to the client is recorded

@@ -210,21 +210,14 @@ func (w *captureWriter) data(cs *captureStream, side tcpcap.Side, at time.Time, 
 		w.emit(cs, side, at, rest, false)
 		return
 	}
-	// A long message goes in full segments as it comes: what is pending
-	// made up to one, then those rest holds, from where they are; what
-	// is left waits for more.
-	if p := cs.pending[side]; len(p) > 0 && len(p)+len(rest) >= tcpcap.MaxSegment {
-		k := tcpcap.MaxSegment - len(p)
-		w.emit(cs, side, cs.pendAt[side], append(p, rest[:k]...), cs.begun[side])
+	// A message too long for one segment goes in segments as it comes,
+	// from where its bytes are: what is pending, then rest. Only a
+	// message that may still fit one is held, until it ends or fills it.
+	if len(cs.pending[side])+len(rest) >= tcpcap.MaxSegment {
+		w.flushSide(cs, side)
+		w.emit(cs, side, at, rest, cs.begun[side])
 		cs.begun[side] = true
-		cs.pending[side] = p[:0]
-		rest = rest[k:]
-	}
-	if len(cs.pending[side]) == 0 && len(rest) >= tcpcap.MaxSegment {
-		n := len(rest) / tcpcap.MaxSegment * tcpcap.MaxSegment
-		w.emit(cs, side, at, rest[:n], cs.begun[side])
-		cs.begun[side] = true
-		rest = rest[n:]
+		return
 	}
 	if len(rest) == 0 {
 		return

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net"
@@ -253,12 +254,12 @@ func (r *httpRelay) spliceBody(w meter, from *pooledbuf.Reader, n int64) error {
 	if from == r.fromServer {
 		src = r.server
 	}
-	dst, dstTCP := tcp(w.conn, Downstream)
 	dir := Downstream
 	if src == r.client {
 		dir = Upstream
 	}
-	srcSock, srcTCP := tcp(src, dir)
+	dst, dstTap, dstTCP := spliceable(w.conn, dir)
+	srcSock, srcTap, srcTCP := spliceable(src, dir)
 	if !dstTCP || !srcTCP {
 		if n < 0 {
 			_, err := io.Copy(w, from)
@@ -273,14 +274,14 @@ func (r *httpRelay) spliceBody(w meter, from *pooledbuf.Reader, n int64) error {
 	// Chunks sized as the TCP path sizes them (see nextSpliceChunk): the
 	// counters move while a long body flows, at few calls per MiB.
 	chunk := int64(minSpliceChunk)
+	tap := cmp.Or(srcTap, dstTap) // the client's, if captured
 	for n != 0 {
-		lr := io.LimitedReader{R: srcSock, N: chunk}
+		want := chunk
 		if n > 0 {
-			lr.N = min(lr.N, n)
+			want = min(want, n)
 		}
-		want := lr.N
 		start := time.Now()
-		m, err := dst.ReadFrom(&lr)
+		m, err := spliceN(dst, srcSock, want, tap, srcTap != nil)
 		w.bytes.Add(m)
 		w.c.touch()
 		if n > 0 {

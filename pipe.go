@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -36,8 +37,13 @@ type half struct {
 	dir      Direction
 	src, dst net.Conn
 	bytes    *atomic.Int64 // the proxy's counter for this direction
-	splices  bool          // both sockets are TCP: the kernel can splice
 	reading  *atomic.Bool  // set while a read of src may be parked
+
+	// The TCP sockets under src and dst, if the kernel can splice
+	// between them (both nil if not), and the capture of whichever is
+	// the client's (nil: none).
+	srcTCP, dstTCP *net.TCPConn
+	tap            *capturedConn
 
 	rng        *rand.Rand // made on first use
 	cut        *rule      // the byte limit being counted down
@@ -49,14 +55,17 @@ type half struct {
 }
 
 func (c *conn) newHalf(dir Direction, src, dst net.Conn, bytes *atomic.Int64) *half {
-	_, srcTCP := src.(*net.TCPConn)
-	_, dstTCP := dst.(*net.TCPConn)
-	return &half{
+	h := &half{
 		c: c, dir: dir, src: src, dst: dst, bytes: bytes,
-		splices: srcTCP && dstTCP,
 		reading: &c.reading[dirIndex(dir)],
 		skip:    -1,
 	}
+	srcTCP, srcTap := spliceSocket(src)
+	dstTCP, dstTap := spliceSocket(dst)
+	if srcTCP != nil && dstTCP != nil {
+		h.srcTCP, h.dstTCP, h.tap = srcTCP, dstTCP, cmp.Or(srcTap, dstTap)
+	}
+	return h
 }
 
 // read reads src into b, flagged as reading for [Proxy.Set] (see
@@ -108,7 +117,7 @@ func (h *half) run() {
 			err = h.discard()
 		case sp.stall:
 			err = h.stall(plan)
-		case sp.inspects() || !h.splices:
+		case sp.inspects() || h.srcTCP == nil:
 			err = h.inspect(plan, sp)
 		default:
 			err = h.splice()
@@ -131,20 +140,25 @@ func (h *half) run() {
 // splice joins the sockets so that the kernel moves the bytes (zero copy).
 // It returns nil at EOF.
 func (h *half) splice() error {
-	dst := h.dst.(*net.TCPConn)
-	lr := io.LimitedReader{R: h.src} // one for the whole copy: it escapes
+	lr := io.LimitedReader{R: h.srcTCP} // one for the whole copy: it escapes
 	chunk := int64(minSpliceChunk)
 	for {
 		lr.N = chunk
 		start := time.Now()
 		h.reading.Store(true)
-		n, err := dst.ReadFrom(&lr)
+		var n int64
+		var err error
+		if h.tap == nil {
+			n, err = h.dstTCP.ReadFrom(&lr)
+		} else {
+			n, err = spliceN(h.dstTCP, h.srcTCP, chunk, h.tap, h.src == h.c.client)
+		}
 		h.reading.Store(false)
 		h.bytes.Add(n)
 		if err != nil {
 			return err
 		}
-		if lr.N > 0 {
+		if n < chunk {
 			return nil
 		}
 		chunk = nextSpliceChunk(chunk, time.Since(start))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gofaults/faults/internal/pooledbuf"
+	"github.com/gofaults/faults/internal/tcpcap"
 )
 
 // sides are the two sockets of a framed relay (HTTP, MySQL): each read
@@ -189,14 +190,52 @@ func captured(sock net.Conn) (*capturedConn, bool) {
 }
 
 // tcp returns sock as a TCP socket that the relay may splice in direction
-// d: the server's socket, or the client's while no stream behavior acts
-// on d.
+// d, or write to with writev(2) (nothing records it): the server's
+// socket, or the client's while no stream behavior acts on d and no
+// capture records it.
 func tcp(sock net.Conn, d Direction) (*net.TCPConn, bool) {
+	tc, tap, ok := spliceable(sock, d)
+	return tc, ok && tap == nil
+}
+
+// spliceable returns the TCP socket under sock that the relay may splice
+// in direction d, and the capture that records it (nil: none): the
+// server's socket, or the client's while no stream behavior acts on d.
+func spliceable(sock net.Conn, d Direction) (*net.TCPConn, *capturedConn, bool) {
 	if sc, ok := sock.(*streamConn); ok {
-		return sc.tcp(d)
+		return sc.spliceable(d)
 	}
-	tc, ok := sock.(*net.TCPConn)
-	return tc, ok
+	tc, tap := spliceSocket(sock)
+	return tc, tap, tc != nil
+}
+
+// spliceSocket returns the TCP socket under c, if splice(2) can move its
+// bytes, and the capture that records it (nil: none).
+func spliceSocket(c net.Conn) (*net.TCPConn, *capturedConn) {
+	switch c := c.(type) {
+	case *net.TCPConn:
+		return c, nil
+	case *capturedConn:
+		if tc, ok := c.Conn.(*net.TCPConn); ok && teeSplices {
+			return tc, c
+		}
+	}
+	return nil, nil
+}
+
+// spliceN moves up to n bytes from src to dst by splice(2), as
+// dst.ReadFrom of an io.LimitedReader of n would, teeing them to tap's
+// capture when one of them is the captured client's socket: fewer than n
+// with a nil error at src's EOF.
+func spliceN(dst, src *net.TCPConn, n int64, tap *capturedConn, tapSrc bool) (int64, error) {
+	if tap == nil {
+		return dst.ReadFrom(&io.LimitedReader{R: src, N: n})
+	}
+	side := tcpcap.Server
+	if tapSrc {
+		side = tcpcap.Client
+	}
+	return teeSplice(dst, src, n, tap, side)
 }
 
 // deliverAnswers writes the proxy's own replies at the front of q to the

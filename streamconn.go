@@ -137,18 +137,19 @@ func (s *streamConn) SetReadDeadline(t time.Time) error {
 	return s.Conn.SetReadDeadline(t)
 }
 
-// tcp returns the client's socket for a direction that no pump serves and
-// no stream behavior acts on, so that the relay may splice it.
-func (s *streamConn) tcp(d Direction) (*net.TCPConn, bool) {
-	tc, ok := s.Conn.(*net.TCPConn)
-	if !ok {
-		return nil, false
+// spliceable returns the client's TCP socket for a direction that no pump
+// serves and no stream behavior acts on, so that the relay may splice it,
+// and the capture that records it (nil: none).
+func (s *streamConn) spliceable(d Direction) (*net.TCPConn, *capturedConn, bool) {
+	tc, tap := spliceSocket(s.Conn)
+	if tc == nil {
+		return nil, nil, false
 	}
 	sp := s.c.plan.Load().stream(d)
 	if d == Upstream && (s.up.Load() != nil || sp.acts()) || d == Downstream && (s.down.Load() != nil || sp.acts()) {
-		return nil, false
+		return nil, nil, false
 	}
-	return tc, true
+	return tc, tap, true
 }
 
 // startPump starts the pump of direction d, between the socket and a new
