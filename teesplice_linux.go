@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/gofaults/faults/internal/tcpcap"
+	"golang.org/x/sys/unix"
 )
 
 // A captured connection is spliced too: the bytes go from the source
@@ -22,10 +23,8 @@ import (
 // one made.
 
 const (
-	spliceMove     = 0x1 // SPLICE_F_MOVE
-	spliceNonblock = 0x2 // SPLICE_F_NONBLOCK
-	setPipeSize    = 0x407
-	teePipeSize    = 1 << 20 // as Go's own splice pipes: one call moves up to 1 MiB
+	spliceFlags = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
+	teePipeSize = 1 << 20 // as Go's own splice pipes: one call moves up to 1 MiB
 )
 
 // teeSplices reports whether this platform splices captured connections.
@@ -64,16 +63,16 @@ func getTeePipes() (*teePipes, error) {
 // newPipe makes a non-blocking pipe of teePipeSize, or of the system's
 // default size if it may not grow.
 func newPipe(fds *[2]int) error {
-	if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return os.NewSyscallError("pipe2", err)
 	}
-	syscall.Syscall(syscall.SYS_FCNTL, uintptr(fds[1]), setPipeSize, teePipeSize)
+	unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, teePipeSize)
 	return nil
 }
 
 func closeFDs(fds [2]int) {
-	syscall.Close(fds[0])
-	syscall.Close(fds[1])
+	unix.Close(fds[0])
+	unix.Close(fds[1])
 }
 
 // teeSplice moves up to n bytes from src to dst as dst.ReadFrom would
@@ -132,9 +131,9 @@ func (p *teePipes) fill(src syscall.RawConn, max int64) (int64, error) {
 	var serr error
 	err := src.Read(func(fd uintptr) bool {
 		for {
-			n, serr = syscall.Splice(int(fd), nil, p.through[1], nil, int(max), spliceMove|spliceNonblock)
-			if serr != syscall.EINTR {
-				return serr != syscall.EAGAIN
+			n, serr = unix.Splice(int(fd), nil, p.through[1], nil, int(max), spliceFlags)
+			if serr != unix.EINTR {
+				return serr != unix.EAGAIN
 			}
 		}
 	})
@@ -150,14 +149,14 @@ func (p *teePipes) fill(src syscall.RawConn, max int64) (int64, error) {
 // duplicate tees the n bytes in through into copy, which is empty.
 func (p *teePipes) duplicate(n int64) error {
 	for n > 0 {
-		k, err := syscall.Tee(p.through[0], p.copy[1], int(n), spliceNonblock)
+		k, err := unix.Tee(p.through[0], p.copy[1], int(n), unix.SPLICE_F_NONBLOCK)
 		switch {
-		case err == syscall.EINTR:
+		case err == unix.EINTR:
 			continue
 		case err != nil:
 			return os.NewSyscallError("tee", err)
 		case k == 0:
-			return os.NewSyscallError("tee", syscall.EIO)
+			return os.NewSyscallError("tee", unix.EIO)
 		}
 		n -= k
 	}
@@ -181,14 +180,14 @@ func (p *teePipes) record(n int64, tap *capturedConn, side tcpcap.Side) error {
 // readCopy reads len(b) bytes from copy, which holds them.
 func (p *teePipes) readCopy(b []byte) error {
 	for len(b) > 0 {
-		k, err := syscall.Read(p.copy[0], b)
+		k, err := unix.Read(p.copy[0], b)
 		switch {
-		case err == syscall.EINTR:
+		case err == unix.EINTR:
 			continue
 		case err != nil:
 			return os.NewSyscallError("read", err)
 		case k == 0:
-			return os.NewSyscallError("read", syscall.EIO)
+			return os.NewSyscallError("read", unix.EIO)
 		}
 		b = b[k:]
 	}
@@ -201,11 +200,11 @@ func (p *teePipes) flush(dst syscall.RawConn, n int64) error {
 	var serr error
 	err := dst.Write(func(fd uintptr) bool {
 		for n > 0 {
-			k, err := syscall.Splice(p.through[0], nil, int(fd), nil, int(n), spliceMove|spliceNonblock)
+			k, err := unix.Splice(p.through[0], nil, int(fd), nil, int(n), spliceFlags)
 			switch {
-			case err == syscall.EINTR:
+			case err == unix.EINTR:
 				continue
-			case err == syscall.EAGAIN:
+			case err == unix.EAGAIN:
 				return false
 			case err != nil:
 				serr = err
