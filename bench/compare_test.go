@@ -13,12 +13,13 @@ import (
 
 // Environment of TestCompare.
 const (
-	envBench       = "FAULTS_BENCH"        // "1" runs TestCompare
-	envBenchTime   = "FAULTS_BENCH_TIME"   // time per measurement and round, default 1s
-	envBenchRounds = "FAULTS_BENCH_ROUNDS" // rounds, default 3
-	envBenchIdle   = "FAULTS_BENCH_IDLE"   // idle connections per row, default 500
-	envBenchRows   = "FAULTS_BENCH_ROWS"   // comma-separated row names, default all
-	envBenchOut    = "FAULTS_BENCH_OUT"    // also write the report to this file
+	envBench       = "FAULTS_BENCH"           // "1" runs TestCompare
+	envBenchTime   = "FAULTS_BENCH_TIME"      // time per measurement and round, default 1s
+	envBenchRounds = "FAULTS_BENCH_ROUNDS"    // rounds, default 5
+	envBenchRTTs   = "FAULTS_BENCH_RTT_CONNS" // connections making round trips at once, default 8
+	envBenchIdle   = "FAULTS_BENCH_IDLE"      // idle connections per row, default 500
+	envBenchRows   = "FAULTS_BENCH_ROWS"      // comma-separated row names, default all
+	envBenchOut    = "FAULTS_BENCH_OUT"       // also write the report to this file
 )
 
 // result is one row of the report; NaN means not measured.
@@ -56,6 +57,8 @@ type compareConfig struct {
 	d      time.Duration // per measurement and round
 	rounds int
 	idle   int // idle connections per row
+
+	rttConns int // connections making round trips at once
 }
 
 // TestCompare measures every row side by side in one run and prints the
@@ -70,7 +73,8 @@ type compareConfig struct {
 // only with FAULTS_BENCH=1 (about 3 minutes with the defaults).
 func TestCompare(t *testing.T) {
 	requireBench(t, "the side-by-side comparison (about 3 minutes)")
-	cfg := compareConfig{d: time.Second, rounds: 5, idle: 500}
+	cfg := compareConfig{d: time.Second, rounds: 5, idle: 500, rttConns: 8}
+	cfg.rttConns = envInt(t, envBenchRTTs, cfg.rttConns, 1, 64)
 	cfg.d = envDuration(t, envBenchTime, cfg.d)
 	cfg.rounds = envInt(t, envBenchRounds, cfg.rounds, 1, 30)
 	cfg.idle = envInt(t, envBenchIdle, cfg.idle, 1, 5000)
@@ -101,7 +105,7 @@ func TestCompare(t *testing.T) {
 				if eps[i] == nil {
 					continue
 				}
-				if err := w.run(eps[i], be, cfg.d, &accs[i]); err != nil {
+				if err := w.run(eps[i], be, cfg, &accs[i]); err != nil {
 					t.Fatalf("%s, %s, round %d: %v", selected[i].name, w.name, round+1, err)
 				}
 			}
@@ -240,47 +244,47 @@ type accumulator struct {
 // workload is one measurement TestCompare makes per row and round.
 type workload struct {
 	name string
-	run  func(ep *endpoint, be *backend, d time.Duration, a *accumulator) error
+	run  func(ep *endpoint, be *backend, cfg compareConfig, a *accumulator) error
 }
 
 var workloads = []workload{
-	{"upload", func(ep *endpoint, be *backend, d time.Duration, a *accumulator) error {
+	{"upload", func(ep *endpoint, be *backend, cfg compareConfig, a *accumulator) error {
 		var n int64
 		var el time.Duration
 		cpu, ok, err := ep.proxyCPU(func() (err error) {
-			n, el, err = runUpload(ep.addr, be, d)
+			n, el, err = runUpload(ep.addr, be, cfg.d)
 			return err
 		})
 		a.ups = append(a.ups, float64(n)/mib/el.Seconds())
 		a.cpuUps = append(a.cpuUps, cpuPer(!ok, ms(cpu), float64(n)/mib))
 		return err
 	}},
-	{"download", func(ep *endpoint, _ *backend, d time.Duration, a *accumulator) error {
+	{"download", func(ep *endpoint, _ *backend, cfg compareConfig, a *accumulator) error {
 		var n int64
 		var el time.Duration
 		cpu, ok, err := ep.proxyCPU(func() (err error) {
-			n, el, err = runDownload(ep.addr, d)
+			n, el, err = runDownload(ep.addr, cfg.d)
 			return err
 		})
 		a.downs = append(a.downs, float64(n)/mib/el.Seconds())
 		a.cpuDowns = append(a.cpuDowns, cpuPer(!ok, ms(cpu), float64(n)/mib))
 		return err
 	}},
-	{"round trips", func(ep *endpoint, _ *backend, d time.Duration, a *accumulator) error {
+	{"round trips", func(ep *endpoint, _ *backend, cfg compareConfig, a *accumulator) error {
 		var samples []time.Duration
 		cpu, ok, err := ep.proxyCPU(func() (err error) {
-			samples, err = runRTT(ep.addr, d)
+			samples, err = runRTT(ep.addr, cfg.rttConns, cfg.d)
 			return err
 		})
 		a.rtts = append(a.rtts, samples...)
 		a.cpuRTTs = append(a.cpuRTTs, cpuPer(!ok, us(cpu), float64(len(samples))))
 		return err
 	}},
-	{"connects", func(ep *endpoint, _ *backend, d time.Duration, a *accumulator) error {
+	{"connects", func(ep *endpoint, _ *backend, cfg compareConfig, a *accumulator) error {
 		var n int
 		var el time.Duration
 		cpu, ok, err := ep.proxyCPU(func() (err error) {
-			n, el, err = runConnects(ep.addr, d)
+			n, el, err = runConnects(ep.addr, cfg.d)
 			return err
 		})
 		a.connRates = append(a.connRates, float64(n)/el.Seconds())

@@ -174,7 +174,7 @@ func writeReport(w io.Writer, results []result, cfg compareConfig) {
 		}
 	}
 	fmt.Fprint(w, "\nThroughput, conns/s and CPU are medians of the rounds (rows in one order on even rounds, the reverse on odd ones), "+
-		"RTT p50 the median of all rounds' samples. "+
+		"RTT p50 the median of all rounds' samples (round trips on several connections at once, FAULTS_BENCH_RTT_CONNS). "+
 		"CPU is the proxy process's own (sum of /proc/PID/task/*/schedstat around each measurement, divided by the work done); "+
 		"KiB/idle conn is its VmRSS growth on a fresh process. Toxiproxy runs with LOG_LEVEL=error; "+
 		"toxiproxy+latency0 has a 0 ms latency toxic on both streams.\n")

@@ -1,7 +1,10 @@
 package bench
 
 import (
+	"slices"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // The bounded runs TestCompare makes of each workload. Each one stops after d
@@ -46,22 +49,35 @@ func runDownload(addr string, d time.Duration) (int64, time.Duration, error) {
 	return dl.got, elapsed, err
 }
 
-// runRTT makes 64-byte round trips on one connection for d and returns each
-// one's duration.
-func runRTT(addr string, d time.Duration) ([]time.Duration, error) {
-	p, err := dialPing(addr)
-	if err != nil {
-		return nil, err
+// runRTT makes 64-byte round trips on conns connections at once, each
+// one after another, for d and returns each one's duration. Several
+// connections keep the proxy busy, so that its CPU per round trip is what
+// relaying costs more than how long its threads spin before they park,
+// which decides the cost of a lone connection's round trip and varies
+// from one second to the next.
+func runRTT(addr string, conns int, d time.Duration) ([]time.Duration, error) {
+	perConn := make([][]time.Duration, conns)
+	var g errgroup.Group
+	for i := range conns {
+		g.Go(func() error {
+			p, err := dialPing(addr)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			samples := make([]time.Duration, 0, 1<<14)
+			_, _, err = runFor(d, maxRTTs/conns, func() error {
+				t0 := time.Now()
+				err := p.step()
+				samples = append(samples, time.Since(t0))
+				return err
+			})
+			perConn[i] = samples
+			return err
+		})
 	}
-	defer p.Close()
-	samples := make([]time.Duration, 0, 1<<16)
-	_, _, err = runFor(d, maxRTTs, func() error {
-		t0 := time.Now()
-		err := p.step()
-		samples = append(samples, time.Since(t0))
-		return err
-	})
-	return samples, err
+	err := g.Wait()
+	return slices.Concat(perConn...), err
 }
 
 // runConnects opens, echoes one byte through and closes connections one
