@@ -618,6 +618,20 @@ func TestHTTPAbortInPipeline(t *testing.T) {
 		t.Errorf("server saw %v, want %v", got, want)
 	}
 
+	// Behind a downstream Latency, the answer owed to the first request
+	// is still on its way through the stream layer when the abort comes:
+	// it arrives whole, and then the connection ends.
+	mustSet(t, p, faults.Abort().When(faults.Path("/l/2")), faults.Latency(300*time.Millisecond).Downstream())
+	c, br = pipeline(t, p.Addr(), "/l/1", "/l/2")
+	resps = readResponses(t, c, br, []string{"GET"}, 5*time.Second)
+	if body := bodyOf(resps[0]); resps[0].StatusCode != 200 || body != "GET /l/1" {
+		t.Errorf("delayed response 1: %d %q", resps[0].StatusCode, body)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if rest, err := io.ReadAll(br); len(rest) > 0 || err != nil && !isReset(err) {
+		t.Errorf("after delayed response 1: %q, %v; want the connection to end", rest, err)
+	}
+
 	// Behind a dropped response, nothing more is owed: the abort closes
 	// at once.
 	mustSet(t, p, faults.DropResponse().When(faults.Path("/d/1")), faults.Abort().When(faults.Path("/d/2")))

@@ -153,9 +153,10 @@ func (r *httpRelay) requests() {
 			return
 		}
 		if fx.abort {
-			// The answers owed to earlier requests go out first.
+			// The answers owed to earlier requests go out first, through
+			// the stream layer too: the replies side writes no more.
 			r.queue.awaitTurn(serial, r.respDone, r.c.done)
-			r.c.end(endClose)
+			r.closeAfterReplies()
 			return
 		}
 		if head.Upgrade {
