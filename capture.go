@@ -27,9 +27,10 @@ import (
 // "faults: "; the listener's own faults ([Refuse], and the dials
 // [Restart] refuses) have no connection to mark.
 //
-// Capturing costs CPU: it copies every byte once, on the path that reads
-// it, for a goroutine that writes the capture; a connection that would be
-// spliced is copied through a buffer instead. It never holds the traffic
+// Capturing costs CPU: it copies every byte once, into a buffer for a
+// goroutine that writes the capture. A connection that would be spliced
+// still is, on Linux: tee(2) duplicates its bytes for the capture to read.
+// Elsewhere it is copied through a buffer instead. It never holds the traffic
 // back: the bytes wait in a buffer (see [CaptureBuffer]) while the writer
 // catches up, and when it is full, what comes is left out of the capture,
 // counted in [Stats.CaptureDropped], logged once, and marked where it
