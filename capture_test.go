@@ -224,6 +224,41 @@ func TestCaptureThroughReplans(t *testing.T) {
 	requireCleanAnalysis(t, cf.path)
 }
 
+// TestCaptureClientReset: a client that resets its connection, while the
+// proxy splices it, shows in the capture as a reset from the client, after
+// the bytes it sent.
+func TestCaptureClientReset(t *testing.T) {
+	cf := newCaptureFile(t)
+	p, _ := newEchoProxy(t, faults.WithCapture(cf.f))
+	c := dial(t, p.Addr())
+	c.Write([]byte("ping"))
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetLinger(0)
+	c.Close()
+	waitUntil(t, 5*time.Second, "the connection to end", func() bool { return p.Stats().ConnsOpen == 0 })
+	cf.finish(t, p)
+	conns := cf.conns(t)
+	if len(conns) != 1 {
+		t.Fatalf("%d connections captured, want 1", len(conns))
+	}
+	segs := conns[0].Segments
+	var resetBy []tcpcap.Side
+	for _, s := range segs {
+		if s.Reset {
+			resetBy = append(resetBy, s.From)
+		}
+	}
+	if len(resetBy) != 1 || resetBy[0] != tcpcap.Client {
+		t.Errorf("resets from %v, want one from the client; segments: %+v", resetBy, segs)
+	}
+	if up, down := streams(conns[0]); string(up) != "ping" || string(down) != "ping" {
+		t.Errorf("captured %q up and %q down, want ping both ways", up, down)
+	}
+}
+
 // TestCaptureWriteError: a writer that fails makes Close return its
 // error, once, and the proxy logs it once; traffic is not held back.
 func TestCaptureWriteError(t *testing.T) {
