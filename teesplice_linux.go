@@ -150,13 +150,10 @@ func (p *teePipes) fill(src syscall.RawConn, max int64) (int64, error) {
 func (p *teePipes) duplicate(n int64) error {
 	for n > 0 {
 		k, err := unix.Tee(p.through[0], p.copy[1], int(n), unix.SPLICE_F_NONBLOCK)
-		switch {
-		case err == unix.EINTR:
+		if retry, err := pipeCall("tee", int(k), err); err != nil {
+			return err
+		} else if retry {
 			continue
-		case err != nil:
-			return os.NewSyscallError("tee", err)
-		case k == 0:
-			return os.NewSyscallError("tee", unix.EIO)
 		}
 		n -= k
 	}
@@ -181,17 +178,29 @@ func (p *teePipes) record(n int64, tap *capturedConn, side tcpcap.Side) error {
 func (p *teePipes) readCopy(b []byte) error {
 	for len(b) > 0 {
 		k, err := unix.Read(p.copy[0], b)
-		switch {
-		case err == unix.EINTR:
+		if retry, err := pipeCall("read", k, err); err != nil {
+			return err
+		} else if retry {
 			continue
-		case err != nil:
-			return os.NewSyscallError("read", err)
-		case k == 0:
-			return os.NewSyscallError("read", unix.EIO)
 		}
 		b = b[k:]
 	}
 	return nil
+}
+
+// pipeCall says what a call op that moved k bytes out of a pipe holding
+// more, and returned err, means: try again (interrupted), or an error
+// (none moved counts as one: the bytes are there).
+func pipeCall(op string, k int, err error) (retry bool, _ error) {
+	switch {
+	case err == unix.EINTR:
+		return true, nil
+	case err != nil:
+		return false, os.NewSyscallError(op, err)
+	case k == 0:
+		return false, os.NewSyscallError(op, unix.EIO)
+	}
+	return false, nil
 }
 
 // flush splices the n bytes in through to the socket, waiting for room
