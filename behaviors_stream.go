@@ -12,8 +12,8 @@ type (
 	}
 	bandwidth struct{ rate int64 }
 	slice     struct {
-		size  int
-		delay time.Duration
+		size, vary int
+		delay      time.Duration
 	}
 	corrupt         struct{ p float64 }
 	closeAfterBytes struct{ n int64 }
@@ -39,8 +39,13 @@ func (a latency) describe() string {
 	}
 	return fmt.Sprintf("Latency(%v)", a.d)
 }
-func (a bandwidth) describe() string       { return fmt.Sprintf("Bandwidth(%d)", a.rate) }
-func (a slice) describe() string           { return fmt.Sprintf("Slice(%d, %v)", a.size, a.delay) }
+func (a bandwidth) describe() string { return fmt.Sprintf("Bandwidth(%d)", a.rate) }
+func (a slice) describe() string {
+	if a.vary != 0 {
+		return fmt.Sprintf("Slice(%d, %v).Vary(%d)", a.size, a.delay, a.vary)
+	}
+	return fmt.Sprintf("Slice(%d, %v)", a.size, a.delay)
+}
 func (a corrupt) describe() string         { return fmt.Sprintf("Corrupt(%g)", a.p) }
 func (a closeAfterBytes) describe() string { return fmt.Sprintf("CloseAfterBytes(%d)", a.n) }
 func (a resetAfterBytes) describe() string { return fmt.Sprintf("ResetAfterBytes(%d)", a.n) }
@@ -96,13 +101,33 @@ func Bandwidth(bytesPerSecond int64) Behavior {
 // link, and a parser that assumes whole messages per read breaks. size must
 // be positive and delay not negative.
 func Slice(size int, delay time.Duration) Behavior {
-	b := newBehavior(slice{size, delay})
+	b := newBehavior(slice{size: size, delay: delay})
 	switch {
 	case size <= 0:
 		return b.invalid("size must be positive", size)
 	case delay < 0:
 		return b.invalid("delay must not be negative", delay)
 	}
+	return b
+}
+
+// Vary makes the writes of a [Slice] vary in size: each is size+k bytes,
+// k drawn at random from [-n, n] for each write (from the connection's
+// seeded source, see [WithSeed]), so that the receiver cannot count on
+// any one size. It applies to Slice only; n must not be negative and must
+// be less than the slice's size.
+func (b Behavior) Vary(n int) Behavior {
+	s, ok := b.act.(slice)
+	switch {
+	case !ok:
+		return b.invalidModifier("Vary", n, "applies to Slice only")
+	case n < 0:
+		return b.invalidModifier("Vary", n, "must not be negative")
+	case n >= s.size:
+		return b.invalidModifier("Vary", n, "must be less than the slice's size")
+	}
+	s.vary = n
+	b.act = s
 	return b
 }
 

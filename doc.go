@@ -30,7 +30,7 @@
 //     [Blackout], [ConnectDelay];
 //   - on the bytes of a direction ([Behavior.Upstream],
 //     [Behavior.Downstream], both by default): [Latency] (with
-//     [Behavior.Jitter]), [Bandwidth], [Slice], [Corrupt],
+//     [Behavior.Jitter]), [Bandwidth], [Slice] (with [Behavior.Vary]), [Corrupt],
 //     [CloseAfterBytes], [ResetAfterBytes], [Stall], [HalfClose],
 //     [SlowClose];
 //   - on a whole connection, after a time: [Timeout], [IdleTimeout],

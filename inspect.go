@@ -130,7 +130,7 @@ func (h *half) emit(chunk []byte, sp *streamPlan, plan *connPlan) error {
 				return err
 			}
 		}
-		n := min(sp.sliceSize, len(chunk))
+		n := min(h.sliceLen(sp), len(chunk))
 		if _, err := h.dst.Write(chunk[:n]); err != nil {
 			return err
 		}
@@ -138,6 +138,14 @@ func (h *half) emit(chunk []byte, sp *streamPlan, plan *connPlan) error {
 		chunk = chunk[n:]
 	}
 	return nil
+}
+
+// sliceLen returns the size of the next slice: Slice's, varied by Vary.
+func (h *half) sliceLen(sp *streamPlan) int {
+	if sp.sliceVary == 0 {
+		return sp.sliceSize
+	}
+	return sp.sliceSize + h.random().IntN(2*sp.sliceVary+1) - sp.sliceVary
 }
 
 // waitPace waits until Bandwidth allows the next chunk out.

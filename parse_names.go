@@ -60,6 +60,7 @@ var behaviorMethods = map[string]fn[Behavior]{
 	"For":         {params: []param{{"d", durationKind}}, call: func(b Behavior, a args) Behavior { return b.For(a.duration(0)) }},
 	"When":        {params: []param{{"ms", matcherKind}}, variadic: true, call: func(b Behavior, a args) Behavior { return b.When(a.matchers()...) }},
 	"Jitter":      {params: []param{{"j", durationKind}}, call: func(b Behavior, a args) Behavior { return b.Jitter(a.duration(0)) }},
+	"Vary":        {params: []param{{"n", intKind}}, call: func(b Behavior, a args) Behavior { return b.Vary(a.int(0)) }},
 }
 
 // matcherFuncs are the matchers of When.

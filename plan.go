@@ -71,6 +71,7 @@ type streamPlan struct {
 	jitter    time.Duration
 	rate      int64 // bytes per second; zero: unlimited
 	sliceSize int
+	sliceVary int // each slice is sliceSize ± up to sliceVary bytes
 	sliceGap  time.Duration
 	corrupt   float64
 	cut       *rule // CloseAfterBytes or ResetAfterBytes holding this direction
@@ -109,7 +110,7 @@ func (s *streamPlan) add(r *rule) {
 		}
 	case slice:
 		if s.sliceSize == 0 || a.size < s.sliceSize {
-			s.sliceSize = a.size
+			s.sliceSize, s.sliceVary = a.size, a.vary
 		}
 		s.sliceGap = max(s.sliceGap, a.delay)
 	case corrupt:

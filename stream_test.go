@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"net"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -278,6 +279,60 @@ func TestStreamSlice(t *testing.T) {
 		c := dial(t, p.Addr())
 		check(t, c, start)
 	})
+}
+
+// TestStreamSliceVary: with Vary, the writes of a Slice take sizes within
+// size ± n, not all one, the bytes arrive intact, and the same seed gives
+// the same sizes.
+func TestStreamSliceVary(t *testing.T) {
+	const (
+		size, vary = 100, 40
+		total      = 2000
+	)
+	data := randomBytes(9, total)
+	sizes := func(t *testing.T) []int {
+		t.Helper()
+		p, _ := newEchoProxy(t, faults.WithSeed(42))
+		mustSet(t, p, faults.Slice(size, 40*time.Millisecond).Vary(vary).Downstream())
+		c := dial(t, p.Addr())
+		if _, err := c.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(ioWait))
+		var got []byte
+		var reads []int
+		buf := make([]byte, 64<<10)
+		for len(got) < total {
+			n, err := c.Read(buf)
+			if n > 0 {
+				got = append(got, buf[:n]...)
+				reads = append(reads, n)
+			}
+			if err != nil {
+				t.Fatalf("read after %d bytes: %v", len(got), err)
+			}
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("sliced stream altered: first difference at byte %d", firstDiff(got, data))
+		}
+		return reads
+	}
+	first := sizes(t)
+	distinct := map[int]bool{}
+	for i, n := range first {
+		last := i == len(first)-1
+		if n > size+vary || n < size-vary && !last {
+			t.Errorf("read %d returned %d bytes; want %d ± %d (reads: %v)", i, n, size, vary, first)
+			break
+		}
+		distinct[n] = true
+	}
+	if len(distinct) < 3 {
+		t.Errorf("slice sizes %v: want them to vary", first)
+	}
+	if again := sizes(t); !slices.Equal(again, first) {
+		t.Errorf("the same seed gave sizes %v, then %v", first, again)
+	}
 }
 
 // TestStreamCorrupt: corruption keeps the length and flips exactly one

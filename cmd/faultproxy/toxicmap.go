@@ -34,7 +34,7 @@ func ruleName(toxic, key string) string { return "toxic:" + toxic + "#" + key }
 //	slow_close  SlowClose(delay ms)
 //	timeout     Stall(), and Timeout(timeout ms) unless timeout is 0 (held until removed)
 //	reset_peer  ResetAfterBytes(0) at timeout 0; else Stall() and ResetAfter(timeout ms)
-//	slicer      Slice(average_size, delay µs)
+//	slicer      Slice(average_size, delay µs).Vary(size_variation)
 //	limit_data  CloseAfterBytes(bytes)
 //	noop        nothing
 func (t *toxic) parts() ([]part, error) {
@@ -79,7 +79,11 @@ func (t *toxic) parts() ([]part, error) {
 		case variation >= size:
 			return nil, invalidAttr(t, "size_variation", "must be less than average_size")
 		}
-		ps = []part{{"slicer", t.directed(faults.Slice(int(size), time.Duration(t.attr("delay"))*time.Microsecond))}}
+		b := faults.Slice(int(size), time.Duration(t.attr("delay"))*time.Microsecond)
+		if variation > 0 {
+			b = b.Vary(int(variation))
+		}
+		ps = []part{{"slicer", t.directed(b)}}
 	case "limit_data":
 		ps = []part{{"limit_data", t.directed(faults.CloseAfterBytes(t.attr("bytes")))}}
 	}

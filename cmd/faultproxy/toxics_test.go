@@ -122,6 +122,31 @@ func TestToxics(t *testing.T) {
 		require.GreaterOrEqual(t, time.Since(start), 9*20*time.Millisecond)
 	})
 
+	t.Run("slicer varies its slices", func(t *testing.T) {
+		data := bytes.Repeat([]byte("v"), 2000)
+		px := proxyTo(t, d, sendBackend(t, data), wantToxic("slicer", "downstream",
+			toxiproxy.Attributes{"average_size": 100, "size_variation": 40, "delay": 30_000}))
+		c := dial(t, px.Listen)
+		sizes := map[int]bool{}
+		total := 0
+		buf := make([]byte, 4096)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				total += n
+				sizes[n] = true
+				require.LessOrEqual(t, n, 140, "a slice of at most average_size + size_variation")
+			}
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+		}
+		require.Equal(t, len(data), total)
+		require.GreaterOrEqual(t, len(sizes), 3, "slices of several sizes: %v", sizes)
+	})
+
 	t.Run("slow_close delays the close", func(t *testing.T) {
 		px := proxyTo(t, d, sendBackend(t, []byte("bye")), wantToxic("slow_close", "downstream", toxiproxy.Attributes{"delay": 500}))
 		start := time.Now()
