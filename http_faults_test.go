@@ -820,3 +820,20 @@ func TestHTTPSetErrors(t *testing.T) {
 		t.Errorf("WithFaultHeader(\"\"): %v, want ErrInvalid", err)
 	}
 }
+
+// TestHTTPTruncateResponseBehindLatency: behind a downstream Latency, the
+// bytes TruncateResponse lets through are still in the stream layer when
+// the cut comes; they arrive, then the connection ends with a FIN.
+func TestHTTPTruncateResponseBehindLatency(t *testing.T) {
+	srv := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("0123456789", 100))
+	})
+	p := newHTTPProxy(t, srv.addr())
+	mustSet(t, p, faults.TruncateResponse(150), faults.Latency(300*time.Millisecond).Downstream())
+	rc := dial(t, p.Addr())
+	io.WriteString(rc, "GET /t HTTP/1.1\r\nHost: x\r\n\r\n")
+	got, err := readUntilEnd(t, rc, 5*time.Second)
+	if len(got) != 150 || err != io.EOF || !strings.HasPrefix(string(got), "HTTP/1.1 200 OK\r\n") {
+		t.Errorf("got %d bytes %q, %v; want the first 150 bytes of the response, then EOF", len(got), got, err)
+	}
+}
