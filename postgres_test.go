@@ -380,8 +380,8 @@ func TestPostgresAbort(t *testing.T) {
 
 // Behind a downstream Latency, what the proxy writes to the client just
 // before it closes the connection is still in the stream layer when the
-// close comes; it arrives, then the connection ends: a startup error, the
-// bytes TruncateResponse and the rows TruncateRows let through, and the
+// close comes; it arrives, then the connection ends: a startup error, a
+// FATAL, the bytes TruncateResponse and the rows TruncateRows let through, and the
 // answers owed to the statements pipelined before one that Abort acts on.
 func TestPostgresClosingRepliesBehindLatency(t *testing.T) {
 	latency := faults.Latency(300 * time.Millisecond).Downstream()
@@ -398,6 +398,16 @@ func TestPostgresClosingRepliesBehindLatency(t *testing.T) {
 		mustSet(t, p, faults.Error(faults.PostgresTooManyConnections), latency)
 		_, err := pgx.Connect(pgCtx(t, 10*time.Second), "postgres://postgres@"+p.Addr()+"/test?sslmode=disable")
 		checkPgReply(t, err, faults.PostgresTooManyConnections)
+	})
+	t.Run("FATAL", func(t *testing.T) {
+		// Written and drained by the replies side (a reply of the
+		// proxy's that closes: sides.deliverAnswers).
+		p := newPostgresProxy(t)
+		ctx := pgCtx(t, 10*time.Second)
+		c := pgConnect(t, p.Addr(), "")
+		mustSet(t, p, faults.Error(faults.PostgresAdminShutdown).When(faults.Query(`^SELECT 2`)), latency)
+		_, err := c.Exec(ctx, "SELECT 2")
+		checkPgReply(t, err, faults.PostgresAdminShutdown)
 	})
 	t.Run("TruncateResponse", func(t *testing.T) {
 		p := newPostgresProxy(t)
