@@ -820,3 +820,54 @@ func TestHTTPSetErrors(t *testing.T) {
 		t.Errorf("WithFaultHeader(\"\"): %v, want ErrInvalid", err)
 	}
 }
+
+// TestHTTPTruncateResponseBehindLatency: behind a downstream Latency, the
+// bytes TruncateResponse lets through are still in the stream layer when
+// the cut comes; they arrive, then the connection ends with a FIN.
+func TestHTTPTruncateResponseBehindLatency(t *testing.T) {
+	srv := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("0123456789", 100))
+	})
+	p := newHTTPProxy(t, srv.addr())
+	mustSet(t, p, faults.TruncateResponse(150), faults.Latency(300*time.Millisecond).Downstream())
+	rc := dial(t, p.Addr())
+	io.WriteString(rc, "GET /t HTTP/1.1\r\nHost: x\r\n\r\n")
+	got, err := readUntilEnd(t, rc, 5*time.Second)
+	if len(got) != 150 || err != io.EOF || !strings.HasPrefix(string(got), "HTTP/1.1 200 OK\r\n") {
+		t.Errorf("got %d bytes %q, %v; want the first 150 bytes of the response, then EOF", len(got), got, err)
+	}
+}
+
+// TestHTTPAbortAfterInterimBehindLatency: the server sends an interim
+// response (103 Early Hints) to the aborted request while the answer owed
+// to the one before it is still held by a downstream Latency. Whether the
+// interim response gets into the stream layer before the close or is
+// dropped, the owed answer arrives whole and the connection ends with a
+// FIN, not a reset.
+func TestHTTPAbortAfterInterimBehindLatency(t *testing.T) {
+	srv := newHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/e/2" {
+			w.Header().Set("Link", "</s.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			select { // the proxy's close of the upstream connection ends it
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		}
+		io.WriteString(w, "ok "+r.URL.Path)
+	})
+	p := newHTTPProxy(t, srv.addr())
+	mustSet(t, p, faults.Abort().When(faults.Path("/e/2")), faults.Latency(300*time.Millisecond).Downstream())
+	for range 3 {
+		c, br := pipeline(t, p.Addr(), "/e/1", "/e/2")
+		resps := readResponses(t, c, br, []string{"GET"}, 5*time.Second)
+		if body := bodyOf(resps[0]); resps[0].StatusCode != 200 || body != "ok /e/1" {
+			t.Errorf("response 1: %d %q", resps[0].StatusCode, body)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		rest, err := io.ReadAll(br)
+		if err != nil || len(rest) > 0 && !strings.HasPrefix(string(rest), "HTTP/1.1 103 ") {
+			t.Errorf("after response 1: %q, %v; want at most the interim response, then EOF", rest, err)
+		}
+	}
+}

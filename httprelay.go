@@ -403,7 +403,8 @@ func (r *httpRelay) respond(fxp *effects, head *httpwire.ResponseHead) bool {
 		_, err = httpwire.CopyBody(w, r.fromServer, head.Body)
 	}
 	if w.cut {
-		r.c.end(endClose)
+		// What TruncateResponse let through reaches the client first.
+		r.closeAfterReplies()
 		return false
 	}
 	if err != nil && r.interrupted(err) {

@@ -425,3 +425,43 @@ func TestMemcachedRequestBehaviors(t *testing.T) {
 		}
 	})
 }
+
+// TestMemcachedClosingRepliesBehindLatency: behind a downstream Latency,
+// what the proxy passes on just before it closes the connection is still
+// in the stream layer when the close comes; it arrives, then the
+// connection ends: the replies owed to the commands pipelined before one
+// that Abort acts on, and the bytes TruncateResponse lets through.
+func TestMemcachedClosingRepliesBehindLatency(t *testing.T) {
+	latency := faults.Latency(300 * time.Millisecond).Downstream()
+	p := newMemcachedProxy(t, "")
+	k := mcKeys(t, 3)
+	mcSet(t, k[0], "v")
+	mcSet(t, k[1], strings.Repeat("x", 100))
+	readAll := func(c *rtConn) (string, error) {
+		c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(c.r)
+		return string(got), err
+	}
+	t.Run("Abort", func(t *testing.T) {
+		mustSet(t, p, faults.Abort().When(faults.Command("set")), latency)
+		c := rtDial(t, p.Addr())
+		c.send("get " + k[0] + "\r\nset " + k[2] + " 0 0 3\r\nnew\r\n")
+		if got, err := readAll(c); got != "VALUE "+k[0]+" 0 1\r\nv\r\nEND\r\n" || err != nil {
+			t.Fatalf("read %q, %v; want the get's reply, then the close", got, err)
+		}
+		waitUntil(t, 5*time.Second, "the aborted set to reach the server", func() bool {
+			v, _ := mcHeld(t, k[2])
+			return v == "new"
+		})
+	})
+	t.Run("TruncateResponse", func(t *testing.T) {
+		mustSet(t, p, faults.TruncateResponse(20).When(faults.Command("get")), latency)
+		c := rtDial(t, p.Addr())
+		c.send("version\r\nget " + k[1] + "\r\n")
+		got, err := readAll(c)
+		version, rest, _ := strings.Cut(got, "\r\n")
+		if err != nil || !strings.HasPrefix(version, "VERSION ") || rest != ("VALUE " + k[1] + " 0 100\r\n")[:20] {
+			t.Fatalf("read %q, %v; want the version, then 20 bytes of the get's reply", got, err)
+		}
+	})
+}

@@ -269,11 +269,21 @@ func (r *memcachedRelay) command() bool {
 			r.fail(err)
 			return false
 		}
-		r.queue.awaitTurn(serial, r.repliesDone, r.c.done)
-		r.c.end(endClose)
+		r.awaitAbort(serial)
 		return false
 	}
 	return true
+}
+
+// awaitAbort closes the connection for Abort once the command with serial
+// number serial is passed on: after the replies owed to the commands
+// before it, which must reach the client first, have been written, and
+// have left the stream layer (see closeAfterReplies). Once they are
+// written the replies side writes no more (the aborted command's reply is
+// not passed on), so the commands side may drain the stream layer.
+func (r *memcachedRelay) awaitAbort(serial uint64) {
+	r.queue.awaitTurn(serial, r.repliesDone, r.c.done)
+	r.closeAfterReplies()
 }
 
 // decideCommand decides what becomes of the command c.
@@ -454,8 +464,7 @@ func (r *memcachedRelay) passWithout(missed []bool, fx effects) bool {
 			return false
 		}
 		if fx.abort {
-			r.queue.awaitTurn(serial, r.repliesDone, r.c.done)
-			r.c.end(endClose)
+			r.awaitAbort(serial)
 			return false
 		}
 	} else {
@@ -696,7 +705,8 @@ func (r *memcachedRelay) special(o owed, shape memcache.Shape) bool {
 	}
 	_, err := memcache.CopyReply(w, r.fromServer, shape)
 	if shaped != nil && shaped.cut {
-		r.c.end(endClose)
+		// What TruncateResponse let through reaches the client first.
+		r.closeAfterReplies()
 		return false
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ package faults_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -748,4 +749,63 @@ func TestMySQLUnsupported(t *testing.T) {
 	if bs := my.Behaviors(); len(bs) != 0 {
 		t.Errorf("refused behaviors installed: %v", bs)
 	}
+}
+
+// TestMySQLClosingRepliesBehindLatency: behind a downstream Latency, what
+// the proxy writes to the client just before it closes the connection is
+// still in the stream layer when the close comes; it arrives, then the
+// connection ends: the ERR in place of the greeting or in answer to the
+// login, the ERR of an error that ends the session, the bytes TruncateResponse lets through, the rows
+// TruncateRows lets through.
+func TestMySQLClosingRepliesBehindLatency(t *testing.T) {
+	latency := faults.Latency(300 * time.Millisecond).Downstream()
+	count := func(ctx context.Context, db *sql.DB, query string) (int, error) {
+		rows, err := db.QueryContext(ctx, query)
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		return n, rows.Err()
+	}
+	for _, reply := range []faults.MySQLReply{faults.MySQLTooManyConnections, faults.MySQLAccessDenied} {
+		t.Run(reply.String(), func(t *testing.T) {
+			p := startMySQLProxy(t)
+			db := openMySQL(t, p.Addr(), "")
+			mustSet(t, p, faults.Error(reply), latency)
+			err := db.PingContext(mysqlCtx(t, 10*time.Second))
+			var me *mysql.MySQLError
+			if !errors.As(err, &me) || me.Number != reply.Number() {
+				t.Fatalf("Ping: %v (%T), want the ERR %d", err, err, reply.Number())
+			}
+		})
+	}
+	t.Run("shutdown", func(t *testing.T) {
+		p := startMySQLProxy(t)
+		db := openMySQL(t, p.Addr(), "")
+		mustSet(t, p, faults.Error(faults.MySQLServerShutdown).When(faults.Query(`^SELECT 2`)), latency)
+		_, err := db.ExecContext(mysqlCtx(t, 10*time.Second), "SELECT 2")
+		checkDriverError(t, "SELECT 2", err, faults.MySQLServerShutdown)
+	})
+	t.Run("TruncateResponse", func(t *testing.T) {
+		p := startMySQLProxy(t)
+		db := openMySQL(t, p.Addr(), "")
+		mustSet(t, p, faults.TruncateResponse(2000).When(faults.Query(`^SELECT seq`)), latency)
+		n, err := count(mysqlCtx(t, 10*time.Second), db, "SELECT seq, REPEAT('r', 50) FROM seq_1_to_1000")
+		if err == nil || n == 0 || n >= 1000 {
+			t.Errorf("cut result set: %d rows, then %v; want some rows, then an error", n, err)
+		}
+	})
+	t.Run("TruncateRows", func(t *testing.T) {
+		p := startMySQLProxy(t)
+		db := openMySQL(t, p.Addr(), "")
+		mustSet(t, p, faults.TruncateRows(10).When(faults.Query(`FROM seq_1_to_`)), latency)
+		n, err := count(mysqlCtx(t, 10*time.Second), db, "SELECT seq, REPEAT('r', 50) FROM seq_1_to_1000")
+		if n != 10 || err == nil {
+			t.Errorf("%d rows, then %v; want 10 rows, then an error", n, err)
+		}
+	})
 }

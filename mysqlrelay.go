@@ -307,7 +307,8 @@ func (r *mysqlRelay) writeOwnAnswer() bool {
 			return false
 		}
 		if a.closes {
-			r.c.end(endClose)
+			// The ERR reaches the client before the close.
+			r.closeAfterReplies()
 			return false
 		}
 	default:
@@ -380,7 +381,9 @@ func (r *mysqlRelay) answers(done chan<- struct{}, greeting *MySQLReply) {
 		chunk, _ := r.fromServer.Next() // the buffered bytes: no error
 		if err := r.writeAnswer(chunk, shaped); err != nil {
 			if shaped != nil && shaped.cut {
-				r.c.end(endClose)
+				// What TruncateResponse let through reaches the
+				// client first.
+				r.closeAfterReplies()
 				return
 			}
 			r.fail(err)
@@ -448,8 +451,9 @@ func (r *mysqlRelay) follow(owed *mysqlOwed, n int64, w io.Writer) bool {
 		if wasRows && f.State() == mysqlwire.StateRows && n >= 0 {
 			if rows == n {
 				// A clean close, not a reset: a reset could discard rows
-				// the client has not read yet.
-				r.c.end(endClose)
+				// the client has not read yet. The rows reach the client
+				// first, through the stream layer too.
+				r.closeAfterReplies()
 				return false
 			}
 			rows++
@@ -505,7 +509,7 @@ func (r *mysqlRelay) greet(greeting *MySQLReply) bool {
 		// A server refusing before the handshake does not know yet
 		// whether the client speaks protocol 4.1: no SQLSTATE.
 		if _, err := r.toClient.Write(greeting.encodeWithoutSQLState(0)); err == nil {
-			r.c.end(endClose)
+			r.closeAfterReplies()
 		}
 		return false
 	}

@@ -150,7 +150,10 @@ func (r *postgresRelay) startup() bool {
 			user, _ := s.Param("user")
 			r.fromClient.Discard(s.Length)
 			if _, err := r.toClient.Write(reply.forUser(user).encode()); err == nil {
-				r.c.end(endClose)
+				// The replies side has not started: this side alone
+				// writes to the client, and the error reaches it
+				// before the close.
+				r.closeAfterReplies()
 			}
 			return false
 		}
@@ -643,9 +646,11 @@ func (r *postgresRelay) reply(h pgwire.Header) bool {
 	} else {
 		if o.fx != nil && o.fx.rows >= 0 && h.Type == pgwire.TypeDataRow {
 			if r.rows == o.fx.rows {
-				// The connection is lost after n rows.
-				r.flushClient()
-				r.c.end(endClose)
+				// The connection is lost after n rows, which reach the
+				// client first, through the stream layer too.
+				if r.flushClient() {
+					r.closeAfterReplies()
+				}
 				return false
 			}
 			r.rows++
@@ -655,7 +660,9 @@ func (r *postgresRelay) reply(h pgwire.Header) bool {
 		}
 	}
 	if r.aborting && h.Type == pgwire.TypeReadyForQuery {
-		r.c.end(endClose)
+		// The answers owed before the aborted statement, written as
+		// its answer began (see effectsBegin), reach the client first.
+		r.closeAfterReplies()
 		return false
 	}
 	if complete {
@@ -748,7 +755,9 @@ func (r *postgresRelay) passReply(h pgwire.Header) bool {
 		}
 		_, err := pgwire.CopyMessage(r.shaped, r.fromServer, h)
 		if r.shaped.cut {
-			r.c.end(endClose)
+			// What TruncateResponse let through reaches the client
+			// first.
+			r.closeAfterReplies()
 			return false
 		}
 		if err != nil {

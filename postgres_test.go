@@ -377,3 +377,83 @@ func TestPostgresAbort(t *testing.T) {
 		})
 	}
 }
+
+// Behind a downstream Latency, what the proxy writes to the client just
+// before it closes the connection is still in the stream layer when the
+// close comes; it arrives, then the connection ends: a startup error, a
+// FATAL, the bytes TruncateResponse and the rows TruncateRows let through, and the
+// answers owed to the statements pipelined before one that Abort acts on.
+func TestPostgresClosingRepliesBehindLatency(t *testing.T) {
+	latency := faults.Latency(300 * time.Millisecond).Downstream()
+	count := func(ctx context.Context, c *pgx.Conn, query string) (int, error) {
+		rows, _ := c.Query(ctx, query)
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		return n, rows.Err()
+	}
+	t.Run("startup", func(t *testing.T) {
+		p := newPostgresProxy(t)
+		mustSet(t, p, faults.Error(faults.PostgresTooManyConnections), latency)
+		_, err := pgx.Connect(pgCtx(t, 10*time.Second), "postgres://postgres@"+p.Addr()+"/test?sslmode=disable")
+		checkPgReply(t, err, faults.PostgresTooManyConnections)
+	})
+	t.Run("FATAL", func(t *testing.T) {
+		// Written and drained by the replies side (a reply of the
+		// proxy's that closes: sides.deliverAnswers).
+		p := newPostgresProxy(t)
+		ctx := pgCtx(t, 10*time.Second)
+		c := pgConnect(t, p.Addr(), "")
+		mustSet(t, p, faults.Error(faults.PostgresAdminShutdown).When(faults.Query(`^SELECT 2`)), latency)
+		_, err := c.Exec(ctx, "SELECT 2")
+		checkPgReply(t, err, faults.PostgresAdminShutdown)
+	})
+	t.Run("TruncateResponse", func(t *testing.T) {
+		p := newPostgresProxy(t)
+		ctx := pgCtx(t, 10*time.Second)
+		c := pgConnect(t, p.Addr(), "")
+		mustSet(t, p, faults.TruncateResponse(200).When(faults.Query(`generate_series`)), latency)
+		if n, err := count(ctx, c, "SELECT g FROM generate_series(1, 100) g"); n == 0 || n >= 100 || err == nil {
+			t.Errorf("read %d rows, then %v; want some rows and a lost connection", n, err)
+		}
+	})
+	t.Run("TruncateRows", func(t *testing.T) {
+		p := newPostgresProxy(t)
+		ctx := pgCtx(t, 10*time.Second)
+		c := pgConnect(t, p.Addr(), "")
+		mustSet(t, p, faults.TruncateRows(5).When(faults.Query(`generate_series`)), latency)
+		if n, err := count(ctx, c, "SELECT g FROM generate_series(1, 100) g"); n != 5 || err == nil {
+			t.Errorf("read %d rows, then %v; want 5 and a lost connection", n, err)
+		}
+	})
+	t.Run("Abort", func(t *testing.T) {
+		table, _ := pgTable(t, "id int PRIMARY KEY")
+		p := newPostgresProxy(t)
+		ctx := pgCtx(t, 10*time.Second)
+		c := pgConnect(t, p.Addr(), "")
+		mustSet(t, p, faults.Abort().When(faults.Query(`^INSERT`)), latency)
+		pl := c.PgConn().StartPipeline(ctx)
+		defer pl.Close()
+		pl.SendQueryParams("SELECT 7", nil, nil, nil, nil)
+		pl.SendQueryParams("INSERT INTO "+table+" VALUES (1)", nil, nil, nil, nil)
+		if err := pl.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		res, err := pl.GetResults()
+		rr, ok := res.(*pgconn.ResultReader)
+		if err != nil || !ok {
+			t.Fatalf("the first statement's answer: %T, %v", res, err)
+		}
+		if r := rr.Read(); r.Err != nil || len(r.Rows) != 1 || string(r.Rows[0][0]) != "7" {
+			t.Fatalf("the first statement's answer: %q, %v; want 7", r.Rows, r.Err)
+		}
+		res, err = pl.GetResults()
+		if rr, ok := res.(*pgconn.ResultReader); ok {
+			err = rr.Read().Err
+		}
+		if err == nil {
+			t.Fatalf("the aborted statement's answer: %T, no error; want a lost connection", res)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -404,4 +405,43 @@ func TestRedisTransactionSpoiledByFault(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRedisClosingRepliesBehindLatency: behind a downstream Latency, what
+// the proxy passes on just before it closes the connection is still in
+// the stream layer when the close comes; it arrives, then the connection
+// ends with a FIN: the bytes TruncateResponse lets through, and the
+// replies owed to the commands pipelined before one that Abort acts on.
+func TestRedisClosingRepliesBehindLatency(t *testing.T) {
+	latency := faults.Latency(300 * time.Millisecond).Downstream()
+	p := newRedisProxy(t)
+	direct := newRedisClient(t, redisAddr(t))
+	ctx := context.Background()
+	k := testKey(t, direct, "big")
+	value := strings.Repeat("x", 1000)
+	if err := direct.Set(ctx, k, value, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	get := fmt.Sprintf("*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(k), k)
+
+	mustSetRedis(t, p, faults.TruncateResponse(100).When(faults.Command("GET")), latency)
+	c := dial(t, p.Addr())
+	io.WriteString(c, get)
+	got, err := readUntilEnd(t, c, 5*time.Second)
+	if want := "$1000\r\n" + value[:93]; string(got) != want || err != io.EOF {
+		t.Errorf("TruncateResponse(100): %q, %v; want %q, then EOF", got, err, want)
+	}
+
+	n := testKey(t, direct, "n")
+	mustSetRedis(t, p, faults.Abort().When(faults.Command("INCR")), latency)
+	c = dial(t, p.Addr())
+	io.WriteString(c, get+fmt.Sprintf("*2\r\n$4\r\nINCR\r\n$%d\r\n%s\r\n", len(n), n))
+	got, err = readUntilEnd(t, c, 5*time.Second)
+	if want := "$1000\r\n" + value + "\r\n"; string(got) != want || err != io.EOF {
+		t.Errorf("GET then an aborted INCR: %q, %v; want the GET's reply, then EOF", got, err)
+	}
+	waitUntil(t, 5*time.Second, "the aborted INCR to run", func() bool {
+		v, _ := direct.Get(ctx, n).Int()
+		return v == 1
+	})
 }

@@ -159,8 +159,12 @@ func (r *redisRelay) commands() {
 			return
 		}
 		if abortAt > 0 {
+			// The replies owed to the commands before it reach the
+			// client first, through the stream layer too: once they
+			// are written, the replies side passes on no more replies
+			// (the aborted command's is not).
 			r.awaitTurn(abortAt - 1)
-			r.c.end(endClose)
+			r.closeAfterReplies()
 			return
 		}
 		r.passRaw(cr, r.toServer, r.client, r.server)
@@ -610,11 +614,11 @@ func (r *redisRelay) copyValue(w io.Writer, shaped *shapedWriter) bool {
 }
 
 // writeFailed ends the connection after a failed write to the client:
-// closed if shaped cut the reply (TruncateResponse), reset otherwise. It
-// returns false.
+// closed if shaped cut the reply (TruncateResponse), once what it let
+// through has reached the client, reset otherwise. It returns false.
 func (r *redisRelay) writeFailed(err error, shaped *shapedWriter) bool {
 	if shaped != nil && shaped.cut {
-		r.c.end(endClose)
+		r.closeAfterReplies()
 	} else {
 		r.fail(err)
 	}

@@ -311,7 +311,11 @@ func (s *sides) awaitReply(q *owedQueue, raw *atomic.Bool) bool {
 
 // closeAfterReplies ends the connection with a FIN once what the relay
 // wrote to the client is on its way: an answer of the proxy's that closes
-// the connection must not be lost in a downstream stream behavior.
+// the connection, the part of a reply that TruncateResponse lets through,
+// the replies owed before an Abort must not be lost in a downstream stream
+// behavior. Its caller is the replies side, or a side that alone writes
+// to the client at that point (before the replies side starts, or once
+// every reply owed before an Abort is written): see streamConn.drain.
 func (s *sides) closeAfterReplies() {
 	if sc, ok := s.client.(*streamConn); ok {
 		sc.drain()

@@ -36,6 +36,8 @@ type streamConn struct {
 	// downDone is closed when the downstream pump has ended; set before
 	// down is stored.
 	downDone chan struct{}
+	// drained is set by drain before it closes the downstream pipe.
+	drained atomic.Bool
 
 	mu           sync.Mutex
 	readDeadline time.Time // the relay's, wherever its reads go
@@ -86,7 +88,9 @@ func (s *streamConn) replanWoke() bool {
 
 // Write writes to the client: to the socket, or, once downstream stream
 // behaviors have acted, through the downstream pump. Only the relay's
-// replies side writes, so the switch cannot reorder bytes.
+// replies side writes, so the switch cannot reorder bytes. A write to the
+// pump that drain has closed fails with errEnded: the connection is
+// closing, and the failure must not turn its FIN into a reset (see drain).
 func (s *streamConn) Write(b []byte) (int, error) {
 	down := s.down.Load()
 	if down == nil {
@@ -95,7 +99,11 @@ func (s *streamConn) Write(b []byte) (int, error) {
 		}
 		down = s.startPump(Downstream, nil)
 	}
-	return (*down).Write(b)
+	n, err := (*down).Write(b)
+	if err != nil && s.drained.Load() {
+		err = errEnded
+	}
+	return n, err
 }
 
 // CloseWrite ends the bytes to the client: a FIN on the socket, or, through
@@ -112,13 +120,20 @@ func (s *streamConn) CloseWrite() error {
 // drain returns once the bytes written to the client so far have left the
 // stream layer: a downstream pump, which may hold them under Latency or
 // Bandwidth, is closed (it passes a FIN on after the bytes, as the TCP
-// proxy does) and waited for, up to the connection's end. Only the replies
-// side calls it, as it alone writes.
+// proxy does) and waited for, up to the connection's end. The caller must
+// be about to close the connection, and be the side that writes to the
+// client or one that knows every byte the client is owed to be written
+// (an Abort, once the replies before the aborted request are out). A
+// write of the replies side that comes after the drain anyway (an HTTP
+// interim response, a Redis push, owed to no earlier request) is lost
+// and fails with errEnded, which ends that side quietly, without
+// resetting the connection.
 func (s *streamConn) drain() {
 	down := s.down.Load()
 	if down == nil {
 		return
 	}
+	s.drained.Store(true)
 	(*down).Close()
 	select {
 	case <-s.downDone:
