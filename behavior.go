@@ -44,6 +44,7 @@ type Behavior struct {
 	timeSet bool
 	after   int64
 	window  time.Duration
+	with    string // Together's name; "" decides alone
 	when    []Matcher
 	err     error  // the first invalid argument, reported by Proxy.Set
 	refused string // the modifier call that set err, such as ".For(-1s)", for String
@@ -177,6 +178,22 @@ func (b Behavior) For(d time.Duration) Behavior {
 	return b
 }
 
+// Together makes b decide together with every other installed behavior
+// given the same name, as parts of one fault: on each connection, the
+// first of them to be decided counts and rolls its own chances (After,
+// Probability, Times), and the others fire on that connection if and only
+// if it fired. Parts set with different odds follow the first one decided
+// (the order of Set, or of Add). It applies to the behaviors decided once
+// per connection: admission, stream and timer behaviors, not those of
+// requests or the listener. name must not be empty.
+func (b Behavior) Together(name string) Behavior {
+	if name == "" {
+		return b.invalidModifier("Together", `""`, "the name must not be empty")
+	}
+	b.with = name
+	return b
+}
+
 // When makes b fire only on requests that every matcher in ms matches. It
 // applies to request behaviors only, on protocol-aware proxies. Chances
 // counted by [Behavior.After] and [Behavior.Times] are matching requests
@@ -244,6 +261,9 @@ func (b Behavior) String() string {
 	if b.window > 0 {
 		fmt.Fprintf(&s, ".For(%v)", b.window)
 	}
+	if b.with != "" {
+		fmt.Fprintf(&s, ".Together(%q)", b.with)
+	}
 	s.WriteString(b.refused)
 	return s.String()
 }
@@ -290,6 +310,9 @@ func (b Behavior) wellFormed() error {
 	}
 	if len(b.when) > 0 && fam != familyRequest {
 		return &InvalidError{What: b.String(), Value: "When", Reason: "matchers apply to request behaviors only"}
+	}
+	if b.with != "" && (fam == familyListener || fam == familyRequest) {
+		return &InvalidError{What: b.String(), Value: "Together", Reason: "applies to behaviors decided once per connection, not to those of requests or the listener"}
 	}
 	if fam == familyListener && (b.probSet || b.timeSet || b.after > 0) {
 		return &InvalidError{What: b.String(), Value: b.act.describe(), Reason: "acts on the listener, once: Probability, Times and After do not apply"}

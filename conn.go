@@ -38,6 +38,7 @@ type conn struct {
 
 	// Guarded by p.mu.
 	decided map[*rule]bool
+	leaders map[string]*rule // per Together name, the rule whose decision the others follow
 	timers  map[*rule]*time.Timer
 	reqRng  *rand.Rand // request decisions; made on first use (see requestRng)
 
@@ -68,6 +69,7 @@ func (p *Proxy) accept(ln net.Listener, nc net.Conn) {
 		id:      p.nextID,
 		client:  nc,
 		decided: make(map[*rule]bool),
+		leaders: make(map[string]*rule),
 		timers:  make(map[*rule]*time.Timer),
 		done:    make(chan struct{}),
 	}

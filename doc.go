@@ -37,8 +37,9 @@
 //     [ResetAfter].
 //
 // [Behavior.Probability], [Behavior.Times], [Behavior.After] and
-// [Behavior.For] say when a behavior fires; they compose in any order. On
-// raw TCP every decision is made per connection. A behavior stays installed
+// [Behavior.For] say when a behavior fires; they compose in any order, and
+// [Behavior.Together] makes several decide as one. On raw TCP every
+// decision is made per connection. A behavior stays installed
 // until it is replaced, because client libraries retry: a fault that fires
 // once may never be seen by the test. [Proxy.Stats] and [Proxy.Events] tell
 // what actually fired.

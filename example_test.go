@@ -127,6 +127,30 @@ func ExampleProxy_Add() {
 	// [Blackout().After(1).Times(1)]
 }
 
+func ExampleBehavior_Together() {
+	backend, stop := startEcho()
+	defer stop()
+	p, _ := faults.NewProxy(backend, faults.WithSeed(3))
+	defer p.Close()
+
+	// One fault in two parts, as a peer that hangs, then hangs up: on
+	// half the connections nothing comes back, and 200 ms later the
+	// connection closes. Decided together, a connection gets both
+	// parts or neither.
+	p.Set(
+		faults.Stall().Downstream().Probability(0.5).Together("hang-up"),
+		faults.Timeout(200*time.Millisecond).Probability(0.5).Together("hang-up"),
+	)
+	for _, msg := range []string{"one", "two", "three", "four"} {
+		fmt.Println(ask(p.Addr(), msg))
+	}
+	// Output:
+	// one
+	// two
+	// EOF
+	// four
+}
+
 func ExampleLatency() {
 	backend, stop := startEcho()
 	defer stop()

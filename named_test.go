@@ -201,3 +201,40 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 	require.NoError(t, err)
 	return req
 }
+
+// TestTogether: behaviors decided Together fire on the same connections,
+// whereas the same behaviors decided alone, from the same seed, do not;
+// Together applies to per-connection behaviors only, and needs a name.
+func TestTogether(t *testing.T) {
+	const conns = 24
+	firedOn := func(together bool) (a, b map[uint64]bool) {
+		p, _ := newEchoProxy(t, faults.WithSeed(7))
+		first := faults.CloseAfterBytes(1 << 40).Probability(0.5)
+		second := faults.Timeout(time.Hour).Probability(0.5)
+		if together {
+			first, second = first.Together("x"), second.Together("x")
+		}
+		require.NoError(t, p.Set(first, second))
+		for range conns {
+			echoes(t, dial(t, p.Addr()), "open", 10*time.Second)
+		}
+		a, b = map[uint64]bool{}, map[uint64]bool{}
+		for _, e := range p.Events() {
+			a[e.Conn] = a[e.Conn] || e.Behavior == first.String()
+			b[e.Conn] = b[e.Conn] || e.Behavior == second.String()
+		}
+		return a, b
+	}
+	a, b := firedOn(true)
+	require.Equal(t, a, b, "the parts fired on different connections")
+	require.NotEmpty(t, a)
+	require.Less(t, len(a), conns, "Probability(0.5) fired on every connection")
+	a, b = firedOn(false)
+	require.NotEqual(t, a, b, "decided alone, the two agreed on all %d connections: the test shows nothing", conns)
+
+	p, _ := newEchoProxy(t, faults.WithProtocol(faults.HTTP()))
+	checkInvalid(t, "Together on a request behavior", p.Set(faults.Abort().Together("x")))
+	checkInvalid(t, "Together on a listener behavior", p.Set(faults.Refuse().Together("x")))
+	checkInvalid(t, `Together("")`, p.Set(faults.Stall().Together("")))
+	require.Equal(t, `Stall().Downstream().Probability(0.5).Together("toxic:t")`, faults.Stall().Downstream().Probability(0.5).Together("toxic:t").String())
+}

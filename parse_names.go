@@ -61,6 +61,7 @@ var behaviorMethods = map[string]fn[Behavior]{
 	"When":        {params: []param{{"ms", matcherKind}}, variadic: true, call: func(b Behavior, a args) Behavior { return b.When(a.matchers()...) }},
 	"Jitter":      {params: []param{{"j", durationKind}}, call: func(b Behavior, a args) Behavior { return b.Jitter(a.duration(0)) }},
 	"Vary":        {params: []param{{"n", intKind}}, call: func(b Behavior, a args) Behavior { return b.Vary(a.int(0)) }},
+	"Together":    {params: []param{{"name", stringKind}}, call: func(b Behavior, a args) Behavior { return b.Together(a.string(0)) }},
 }
 
 // matcherFuncs are the matchers of When.

@@ -113,6 +113,9 @@ func parseModifiers() []func(Behavior) Behavior {
 			return b.When(Query("^UPDATE")).Probability(0.5).After(1).Times(2).For(time.Minute)
 		},
 		func(b Behavior) Behavior { return b.Jitter(time.Millisecond).Downstream().Times(1) },
+		func(b Behavior) Behavior { return b.Together("toxic:slow") },
+		func(b Behavior) Behavior { return b.Together("") },
+		func(b Behavior) Behavior { return b.Together(`a "quoted", name`).Probability(0.5) },
 		func(b Behavior) Behavior { return b.Vary(3) },
 		func(b Behavior) Behavior { return b.Vary(0) },
 		func(b Behavior) Behavior { return b.Vary(-1) },
@@ -284,7 +287,7 @@ func TestParseErrors(t *testing.T) {
 		{"latency(1s)", 0, `unknown behavior "latency"; did you mean Latency?`, false},
 		{"Frobnicate()", 0, `unknown behavior "Frobnicate"; known: Abort, Bandwidth, Blackout, …`, false},
 		{`Method("GET")`, 0, `unknown behavior "Method"; known: Abort, …`, false},
-		{"Latency(1s).Sideways()", 12, `unknown modifier "Sideways"; known: After, BothWays, Downstream, For, Jitter, Probability, Times, Upstream, Vary and When`, false},
+		{"Latency(1s).Sideways()", 12, `unknown modifier "Sideways"; known: After, BothWays, Downstream, For, Jitter, Probability, Times, Together, Upstream, Vary and When`, false},
 		{"Latency(1s).", 12, "expected a modifier, found the end of the expression", false},
 		{"Latency(1s)x", 11, `unexpected "x" after the behavior`, false},
 		{"Latency(1s) # why", 12, `unexpected '#'`, false},

@@ -39,6 +39,27 @@ func (r *rule) decide(rng *rand.Rand) bool {
 	return true
 }
 
+// decideOn decides r for connection c, which has not met it: on its own,
+// or, for a rule decided Together with others, as the first of them that
+// c met and that is still installed was decided. The caller holds p.mu.
+func (p *Proxy) decideOn(c *conn, r *rule) bool {
+	name := r.b.with
+	if name == "" {
+		return r.decide(p.rng)
+	}
+	if leader := c.leaders[name]; leader != nil {
+		if fires, met := c.decided[leader]; met {
+			r.seen++
+			if fires {
+				r.fired++
+			}
+			return fires
+		}
+	}
+	c.leaders[name] = r
+	return r.decide(p.rng)
+}
+
 // connPlan is what one connection must do, computed by the proxy under its
 // mutex and published to the connection's goroutines through an atomic
 // pointer. A plan is immutable; changed is closed when a newer plan
@@ -150,7 +171,7 @@ func (p *Proxy) planFor(c *conn, now time.Time, accept bool) *connPlan {
 			continue
 		case familyConnection:
 			if accept {
-				fires := r.decide(p.rng)
+				fires := p.decideOn(c, r)
 				c.decided[r] = fires
 				if fires {
 					p.fire(r, c.id, now)
@@ -174,7 +195,7 @@ func (p *Proxy) planFor(c *conn, now time.Time, accept bool) *connPlan {
 		}
 		fires, met := c.decided[r]
 		if !met {
-			fires = r.decide(p.rng)
+			fires = p.decideOn(c, r)
 			c.decided[r] = fires
 			if fires {
 				p.fire(r, c.id, now)

@@ -25,9 +25,10 @@ func ruleName(toxic, key string) string { return "toxic:" + toxic + "#" + key }
 // parts maps t onto the library's behaviors, with Toxiproxy's units, or
 // reports why its attributes are invalid (a 400). Each part acts in the
 // toxic's direction where it has one, and fires on a connection with
-// probability t.toxicity, decided once for the connection (Toxiproxy
-// rolls a toxic's toxicity per connection too, but again each time a
-// neighbouring toxic changes; these decisions are never re-rolled).
+// probability t.toxicity, decided once for the connection, and for all the
+// parts of the toxic together (Toxiproxy rolls a toxic's toxicity per
+// connection too, but again each time a neighbouring toxic changes; these
+// decisions are never re-rolled).
 //
 //	latency     Latency(latency ms).Jitter(jitter ms)
 //	bandwidth   Bandwidth(rate × 1000 B/s); rate 0: Stall(), as Toxiproxy's rate 0 stops the flow
@@ -89,6 +90,10 @@ func (t *toxic) parts() ([]part, error) {
 	}
 	for i := range ps {
 		ps[i].b = t.chance(ps[i].b)
+		if len(ps) > 1 && t.toxicity != 1 {
+			// The parts of one toxic fire on the same connections.
+			ps[i].b = ps[i].b.Together("toxic:" + t.name)
+		}
 	}
 	return ps, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -120,6 +121,40 @@ func TestToxics(t *testing.T) {
 		require.GreaterOrEqual(t, reads, 5, "the data came in pieces")
 		// Ten slices, 20 ms apart.
 		require.GreaterOrEqual(t, time.Since(start), 9*20*time.Millisecond)
+	})
+
+	t.Run("timeout with toxicity stalls and closes the same connections", func(t *testing.T) {
+		tx := wantToxic("timeout", "downstream", toxiproxy.Attributes{"timeout": 300})
+		tx.Toxicity = 0.5
+		px := proxyTo(t, d, echoBackend(t), tx)
+		const conns = 16
+		type outcome struct{ echoed, closed bool }
+		outcomes := make([]outcome, conns)
+		var wg sync.WaitGroup
+		for i := range conns {
+			c := dial(t, px.Listen)
+			wg.Go(func() {
+				c.SetDeadline(time.Now().Add(1500 * time.Millisecond))
+				c.Write([]byte("ping"))
+				buf := make([]byte, 4)
+				_, err := io.ReadFull(c, buf)
+				outcomes[i].echoed = err == nil
+				// The toxic closes at 300 ms; a connection it spared
+				// stays open until the deadline.
+				_, err = c.Read(buf)
+				outcomes[i].closed = err == io.EOF
+			})
+		}
+		wg.Wait()
+		toxic := 0
+		for i, o := range outcomes {
+			require.NotEqual(t, o.echoed, o.closed, "connection %d: echoed %v, closed by the toxic %v: half a toxic", i, o.echoed, o.closed)
+			if o.closed {
+				toxic++
+			}
+		}
+		require.Greater(t, toxic, 0, "toxicity 0.5 acted on none of %d connections", conns)
+		require.Less(t, toxic, conns, "toxicity 0.5 acted on every one of %d connections", conns)
 	})
 
 	t.Run("slicer varies its slices", func(t *testing.T) {
