@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -41,13 +42,16 @@ func TestReplacedRulesAreForgotten(t *testing.T) {
 	for i := range 200 {
 		require.NoError(t, p.Add("churn", CloseAfterBytes(int64(1<<30+i))))
 		require.NoError(t, p.Add("steady", Latency(time.Millisecond)))
+		together := fmt.Sprintf("toxic:%d", i)
+		require.NoError(t, p.Add("parts", CloseAfterBytes(1<<40).Together(together)))
 	}
-	require.NoError(t, p.Set(Latency(time.Millisecond)))
-	require.NoError(t, p.Set(Latency(2*time.Millisecond)))
+	require.NoError(t, p.Set(Latency(time.Millisecond), Stall().Probability(0).Together("kept")))
+	require.NoError(t, p.Set(Latency(2*time.Millisecond), Stall().Probability(0).Together("kept")))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range p.conns {
 		require.Len(t, c.decided, len(p.rules))
+		require.Len(t, c.leaders, 1, "the Together names of rules that are gone are forgotten")
 	}
 }
 

@@ -266,6 +266,9 @@ func (p *Proxy) forgetLocked(gone ...*rule) {
 	for _, c := range p.conns {
 		for _, r := range gone {
 			delete(c.decided, r)
+			if name := r.b.with; name != "" && c.leaders[name] == r {
+				delete(c.leaders, name)
+			}
 		}
 	}
 }
