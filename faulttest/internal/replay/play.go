@@ -44,7 +44,7 @@ type liveConn struct {
 	br      *bufio.Reader
 	timeout time.Duration
 
-	mu  sync.Mutex // guards asm's client side, with the play's state
+	mu  sync.Mutex // guards asm, whose splitter both sides feed; after play.mu if both are taken
 	asm *assembler
 }
 
@@ -268,7 +268,12 @@ func (p *play) readAnswers(done chan<- struct{}) {
 		if n > 0 {
 			now := time.Now()
 			p.mu.Lock()
+			// The splitter is one for both sides: send feeds it the
+			// client's messages under lc.mu (taken after p.mu, never
+			// before).
+			p.lc.mu.Lock()
 			p.lc.asm.feed(split.Server, now, buf[:n], p.answer)
+			p.lc.mu.Unlock()
 			bad := p.badReply
 			p.mu.Unlock()
 			if bad != nil {
