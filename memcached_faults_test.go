@@ -122,6 +122,39 @@ func TestMemcachedErrorWithNoReply(t *testing.T) {
 	}
 }
 
+// TestMemcachedNoReplyLastToken: memcached reads noreply from a line's
+// last token even where that token stands for a required argument ("set k
+// 0 0 noreply", "incr k noreply"): it refuses the line without a word. The
+// proxy owes such a line nothing either: an error injected there is not
+// sent, and an error the proxy answers for the next command comes in that
+// command's place, not behind a reply that never comes.
+func TestMemcachedNoReplyLastToken(t *testing.T) {
+	k := mcKeys(t, 1)
+	p := newMemcachedProxy(t, "")
+	direct := rtDial(t, memcachedAddr(t))
+	for _, line := range []string{
+		"set " + k[0] + " 0 0 noreply\r\n",
+		"cas " + k[0] + " 0 0 1 noreply\r\n",
+		"incr " + k[0] + " noreply\r\n",
+		"touch " + k[0] + " noreply\r\n",
+		"verbosity noreply\r\n",
+		"cache_memlimit noreply\r\n",
+	} {
+		name, _, _ := strings.Cut(line, " ")
+		if got := direct.exchange(line); got != "" {
+			t.Fatalf("%q: memcached answered %q, the test expects nothing", line, got)
+		}
+		mustSet(t, p, faults.Error(faults.MemcachedServerError("busy")).When(faults.Command(name)))
+		if got := rtDial(t, p.Addr()).exchange(line); got != "" {
+			t.Errorf("%q with an error injected: read %q, want nothing", line, got)
+		}
+		mustSet(t, p, faults.Error(faults.MemcachedServerError("busy")).When(faults.Command("get")))
+		if got := rtDial(t, p.Addr()).exchange(line + "get " + k[0] + "\r\n"); got != "SERVER_ERROR busy\r\n" {
+			t.Errorf("%q then a get answered with an error: read %q, want the error alone", line, got)
+		}
+	}
+}
+
 // TestMemcachedErrorOnReadsAndMeta: an error answers a get in place of its
 // values, and a quiet meta command too (memcached's quiet mode silences
 // successes and misses, never errors).

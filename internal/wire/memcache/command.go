@@ -266,18 +266,18 @@ func ParseCommand(c *Command, line []byte) error {
 	case "set", "add", "replace", "append", "prepend", "cas":
 		c.parseStorage(tok)
 	case "incr", "decr":
-		c.parseKeyed(tok, n == 3 || n == 4, n == 4)
+		c.parseKeyed(tok, n == 3 || n == 4, true)
 		if !c.Invalid && !c.NoReply && !isUint(tok[2]) {
 			c.Invalid = true
 		}
 	case "touch":
-		c.parseKeyed(tok, n == 3 || n == 4, n == 4)
+		c.parseKeyed(tok, n == 3 || n == 4, true)
 	case "delete":
 		c.parseKeyed(tok, n >= 2 && n <= 4, n >= 3)
 	case "flush_all":
 		c.noReplyIf(tok, n >= 1 && n <= 3, n >= 2)
 	case "verbosity", "cache_memlimit":
-		c.noReplyIf(tok, n == 2 || n == 3, n == 3)
+		c.noReplyIf(tok, n == 2 || n == 3, true)
 	case "quit":
 		c.Reply = ShapeNone
 	case "stats":
@@ -312,8 +312,12 @@ func tokens(dst [][]byte, b []byte) [][]byte {
 	return dst
 }
 
-// noReplyIf applies the token-count check valid and, if it holds and the
-// command has its optional last token (hasLast), takes noreply from it.
+// noReplyIf applies the token-count check valid and, if it holds and
+// memcached looks for noreply in the command's last token (hasLast), takes
+// noreply from it. memcached looks there whatever the token stands for: in
+// "set k 0 0 noreply" or "incr k noreply" it is noreply, and the refusal
+// of the line that follows is not sent. delete alone looks only past its
+// key.
 func (c *Command) noReplyIf(tok [][]byte, valid, hasLast bool) {
 	if !valid {
 		c.Invalid = true // ERROR, whatever the last token
@@ -364,7 +368,7 @@ func (c *Command) parseStorage(tok [][]byte) {
 	if string(c.Name) == "cas" {
 		want = 6
 	}
-	c.noReplyIf(tok, len(tok) == want || len(tok) == want+1, len(tok) == want+1)
+	c.noReplyIf(tok, len(tok) == want || len(tok) == want+1, true)
 	if c.Invalid {
 		return
 	}

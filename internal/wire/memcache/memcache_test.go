@@ -57,6 +57,16 @@ func TestParseCommand(t *testing.T) {
 		{"set a 0 0 1 noreply x\r\n", "set", "", 0, ShapeLine, false, true},
 		{"incr a 1\r\n", "incr", "a", 0, ShapeLine, false, false},
 		{"decr a 1 noreply\r\n", "decr", "a", 0, ShapeNone, true, false},
+		// memcached takes noreply from the last token whenever the token
+		// count reaches the command's code, even where that token stands
+		// for a required argument: the refusal that follows is silent.
+		{"set a 0 0 noreply\r\n", "set", "a", 0, ShapeNone, true, true},
+		{"cas a 0 0 1 noreply\r\n", "cas", "a", 0, ShapeNone, true, true},
+		{"incr a noreply\r\n", "incr", "a", 0, ShapeNone, true, false},
+		{"touch a noreply\r\n", "touch", "a", 0, ShapeNone, true, false},
+		{"verbosity noreply\r\n", "verbosity", "", 0, ShapeNone, true, false},
+		{"cache_memlimit noreply\r\n", "cache_memlimit", "", 0, ShapeNone, true, false},
+		{"delete noreply\r\n", "delete", "noreply", 0, ShapeLine, false, false},
 		{"incr a x\r\n", "incr", "a", 0, ShapeLine, false, true},
 		{"touch a 10 noreply\r\n", "touch", "a", 0, ShapeNone, true, false},
 		{"delete a\r\n", "delete", "a", 0, ShapeLine, false, false},
