@@ -95,6 +95,32 @@ func TestMemcachedErrorOnSet(t *testing.T) {
 	}
 }
 
+// TestMemcachedUnlinkAfterQuietCommand: a set or an ms refused for lack
+// of room sends a delete upstream in its place, whose reply the proxy
+// replaces. After a quiet mg that missed (memcached sends it nothing), the
+// delete's HD must not be taken for the mg's hit: the client reads the
+// error, then the MN of its mn, as from memcached.
+func TestMemcachedUnlinkAfterQuietCommand(t *testing.T) {
+	for _, write := range []string{"ms %s 2 q\r\nhi\r\n", "set %s 0 0 2\r\nhi\r\n"} {
+		t.Run(strings.Fields(write)[0], func(t *testing.T) {
+			k := mcKeys(t, 2)
+			mcSet(t, k[1], "old")
+			p := newMemcachedProxy(t, "")
+			mustSet(t, p, faults.Error(faults.MemcachedOutOfMemory).When(faults.Command("ms", "set")))
+			c := rtDial(t, p.Addr())
+			c.send("mg " + k[0] + " v q\r\n" + fmt.Sprintf(write, k[1]) + "mn\r\n")
+			for _, want := range []string{"SERVER_ERROR out of memory storing object\r\n", "MN\r\n"} {
+				if got := c.line(); got != want {
+					t.Fatalf("read %q, want %q", got, want)
+				}
+			}
+			if v, ok := mcHeld(t, k[1]); ok {
+				t.Fatalf("the server still holds %q: the refused write did not remove the old value", v)
+			}
+		})
+	}
+}
+
 // TestMemcachedErrorWithNoReply: memcached answers nothing to a command
 // with noreply, errors included; the proxy does the same, and the server
 // never sees the command (but loses the old value of a set refused for

@@ -390,6 +390,19 @@ func (r *memcachedRelay) answerError(reply MemcachedReply) bool {
 		if !r.drop() {
 			return false
 		}
+		if r.quietOpen && note == mcMeta {
+			// The md's HD could be taken for a quiet mg's hit: an mn goes
+			// first, and its MN, which the client did not ask for, is
+			// dropped.
+			if _, ok := r.enqueue(owed{reply: []byte{}, replace: true, note: mcMeta}); !ok {
+				return false
+			}
+			if _, err := r.toServer.Write(memcachedNoop); err != nil {
+				r.fail(err)
+				return false
+			}
+			r.quietOpen = false
+		}
 		if !c.NoReply {
 			if _, ok := r.enqueue(owed{reply: reply.encode(), replace: true, note: note}); !ok {
 				return false
