@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,6 +178,36 @@ func TestMemcachedNoReplyLastToken(t *testing.T) {
 		mustSet(t, p, faults.Error(faults.MemcachedServerError("busy")).When(faults.Command("get")))
 		if got := rtDial(t, p.Addr()).exchange(line + "get " + k[0] + "\r\n"); got != "SERVER_ERROR busy\r\n" {
 			t.Errorf("%q then a get answered with an error: read %q, want the error alone", line, got)
+		}
+	}
+}
+
+// TestMemcachedQuit: memcached answers quit by closing the connection,
+// and reads nothing after it. Through a proxy that injects errors on every
+// command, or misses every read, quit still closes the connection, and the
+// commands after it get no answer, from the server or from the proxy.
+func TestMemcachedQuit(t *testing.T) {
+	k := mcKeys(t, 1)
+	const after = "version\r\n"
+	script := "quit\r\nget " + k[0] + "\r\n" + after
+	readAll := func(addr string) string {
+		c := rtDial(t, addr)
+		c.send(script)
+		c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, err := io.ReadAll(c.r)
+		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("after %q: read %q, then %v", script, b, err)
+		}
+		return string(b)
+	}
+	if got := readAll(memcachedAddr(t)); got != "" {
+		t.Fatalf("memcached answered %q, the test expects nothing", got)
+	}
+	p := newMemcachedProxy(t, "")
+	for _, b := range []faults.Behavior{faults.Error(faults.MemcachedServerError("busy")), faults.Miss()} {
+		mustSet(t, p, b)
+		if got := readAll(p.Addr()); got != "" {
+			t.Errorf("%v: read %q after quit, want the connection closed", b, got)
 		}
 	}
 }

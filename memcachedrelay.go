@@ -264,6 +264,17 @@ func (r *memcachedRelay) command() bool {
 		return false
 	}
 	r.cmds.mark()
+	if string(c.Name) == "quit" && !fx.abort {
+		// memcached closes the connection at quit and reads nothing
+		// after it: neither does the proxy, which would otherwise
+		// answer what follows (a Miss) where memcached answers nothing.
+		if err := r.cmds.release(); err != nil {
+			r.fail(err)
+			return false
+		}
+		closeWrite(r.server)
+		return false
+	}
 	if fx.abort {
 		if err := r.cmds.release(); err != nil {
 			r.fail(err)
@@ -288,6 +299,10 @@ func (r *memcachedRelay) decideCommand(c *memcache.Command) effects {
 		req.keys[i] = string(k)
 	}
 	switch {
+	case req.command == "quit":
+		// memcached answers quit by closing the connection, never with
+		// an error: an Error there would keep the connection open.
+		return r.c.decide(plan, req, isQuitRule)
 	case c.Reply == memcache.ShapeNone:
 		return r.c.decide(plan, req, isNoReplyRule)
 	case c.Invalid || !(memcachedProtocol{}).isRead(req.command) || len(req.keys) == 0:
@@ -296,6 +311,13 @@ func (r *memcachedRelay) decideCommand(c *memcache.Command) effects {
 	return r.c.decideRead(plan, req, len(req.keys), func(i int) request {
 		return &memcachedRequest{command: req.command, keys: req.keys[i : i+1]}
 	})
+}
+
+// isQuitRule reports whether r acts on memcached's quit: as on a command
+// with noreply, Error aside.
+func isQuitRule(r *rule) bool {
+	_, isError := r.b.act.(errorReply)
+	return isNoReplyRule(r) && !isError
 }
 
 // count adds the entry of a plain command with note, to be pushed to the
