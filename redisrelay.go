@@ -52,8 +52,8 @@ type redisRelay struct {
 	inMulti, spoiled bool
 
 	// The RESP version the connection speaks, from the server's reply to
-	// the last HELLO (set by the replies side); and, on the commands
-	// side, 1 + the serial number of the last HELLO passed on, until its
+	// the last HELLO or RESET (set by the replies side); and, on the
+	// commands side, 1 + the serial number of the last of them passed on, until its
 	// reply is known to have come (0 then), for replies of the proxy's
 	// that depend on the version (Miss).
 	resp3     atomic.Bool
@@ -212,7 +212,9 @@ func (r *redisRelay) admit(cmd resp.Command, args [][]byte) (abortAt uint64, unf
 		r.dropping, unframe = true, false
 	} else {
 		r.track(role)
-		hello := len(cmd.Name) == len("HELLO") && bytes.EqualFold(cmd.Name, []byte("HELLO"))
+		// HELLO's reply, and RESET's, say the RESP version from then on.
+		hello := len(cmd.Name) == len("HELLO") && bytes.EqualFold(cmd.Name, []byte("HELLO")) ||
+			len(cmd.Name) == len("RESET") && bytes.EqualFold(cmd.Name, []byte("RESET"))
 		switch {
 		case fx.any() || unframe || hello:
 			o := owed{unframed: unframe}
