@@ -212,6 +212,20 @@ func TestMemcachedQuit(t *testing.T) {
 	}
 }
 
+// TestMemcachedBget: memcached 1.6 still answers bget, get's old name,
+// with VALUE blocks and END. The proxy frames that reply whole, so that
+// an error it answers for the next command comes after it.
+func TestMemcachedBget(t *testing.T) {
+	k := mcKeys(t, 1)
+	mcSet(t, k[0], "v")
+	p := newMemcachedProxy(t, "")
+	mustSet(t, p, faults.Error(faults.MemcachedServerError("busy")).When(faults.Command("version")))
+	got := rtDial(t, p.Addr()).exchange("bget " + k[0] + "\r\nversion\r\n")
+	if want := "VALUE " + k[0] + " 0 1\r\nv\r\nEND\r\nSERVER_ERROR busy\r\n"; got != want {
+		t.Fatalf("read %q, want %q", got, want)
+	}
+}
+
 // TestMemcachedErrorOnReadsAndMeta: an error answers a get in place of its
 // values, and a quiet meta command too (memcached's quiet mode silences
 // successes and misses, never errors).

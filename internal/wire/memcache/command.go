@@ -62,8 +62,8 @@ type Command struct {
 	// Name is the command's name as sent (memcached's names are lower
 	// case; "SET" is an unknown command); nil for an empty line.
 	Name []byte
-	// Keys are the keys the command names: each of a get, gets, gat or
-	// gats, the one of other commands that have one, none for the rest.
+	// Keys are the keys the command names: each of a get, gets, bget,
+	// gat or gats, the one of other commands that have one, none for the rest.
 	// A meta command's key is as sent, base64 if Base64.
 	Keys [][]byte
 	// NoReply: the command ends with noreply and memcached sends it no
@@ -259,7 +259,7 @@ func ParseCommand(c *Command, line []byte) error {
 	c.Name = tok[0]
 	n := len(tok)
 	switch name := string(c.Name); name {
-	case "get", "gets":
+	case "get", "gets", "bget": // bget: get's old name, which memcached still reads
 		c.parseGet(tok, 1)
 	case "gat", "gats":
 		c.parseGet(tok, 2)

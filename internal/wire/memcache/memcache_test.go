@@ -34,6 +34,7 @@ func TestParseCommand(t *testing.T) {
 		{"get a\r\n", "get", "a", 0, ShapeValues, false, false},
 		{"get a b  c\r\n", "get", "a,b,c", 0, ShapeValues, false, false},
 		{"gets a\n", "gets", "a", 0, ShapeValues, false, false},
+		{"bget a b\r\n", "bget", "a,b", 0, ShapeValues, false, false}, // memcached 1.6 still reads get's old name
 		{"gat 10 a b\r\n", "gat", "a,b", 0, ShapeValues, false, false},
 		{"gats -1 a\r\n", "gats", "a", 0, ShapeValues, false, false},
 		{"gat x a\r\n", "gat", "a", 0, ShapeValues, false, true},
