@@ -226,6 +226,39 @@ func TestMemcachedBget(t *testing.T) {
 	}
 }
 
+// TestMemcachedNumberOutOfRange: memcached reads numbers as C's strtoull
+// and strtol do. It refuses a storage command whose flags or cas do not
+// fit 64 bits, or whose exptime does not fit a signed 64-bit number, and
+// then reads its would-be data block as a command; it takes a '+' sign,
+// and keeps a length in an int32. The proxy frames each as memcached
+// does, and an error it answers for the next command comes after
+// memcached's replies.
+func TestMemcachedNumberOutOfRange(t *testing.T) {
+	k := mcKeys(t, 1)
+	p := newMemcachedProxy(t, "")
+	mustSet(t, p, faults.Error(faults.MemcachedServerError("busy")).When(faults.Command("version")))
+	direct := rtDial(t, memcachedAddr(t))
+	const refused = "CLIENT_ERROR bad command line format\r\nERROR\r\n"
+	for _, tc := range []struct{ line, want string }{
+		{"set " + k[0] + " 18446744073709551616 0 1\r\n", refused},
+		{"set " + k[0] + " 0 9223372036854775808 1\r\n", refused},
+		{"cas " + k[0] + " 0 0 1 18446744073709551616\r\n", refused},
+		{"set " + k[0] + " 0 0 2147483648\r\n", refused},
+		// Numbers memcached reads as C does: a '+', and a length kept in
+		// an int32 (4294967297 is 1).
+		{"set " + k[0] + " +1 +0 +1\r\n", "STORED\r\n"},
+		{"set " + k[0] + " 0 0 4294967297\r\n", "STORED\r\n"},
+	} {
+		line, want := tc.line, tc.want
+		if got := direct.exchange(line + "x\r\n"); got != want {
+			t.Fatalf("%q: memcached answered %q, the test expects %q", line, got, want)
+		}
+		if got := rtDial(t, p.Addr()).exchange(line + "x\r\nversion\r\n"); got != want+"SERVER_ERROR busy\r\n" {
+			t.Errorf("%q: read %q, want %q", line, got, want+"SERVER_ERROR busy\r\n")
+		}
+	}
+}
+
 // TestMemcachedErrorOnReadsAndMeta: an error answers a get in place of its
 // values, and a quiet meta command too (memcached's quiet mode silences
 // successes and misses, never errors).

@@ -54,6 +54,22 @@ func TestParseCommand(t *testing.T) {
 		{"set a 0 0 x\r\n", "set", "a", 0, ShapeLine, false, true},
 		{"set a 0 0 x noreply\r\n", "set", "a", 0, ShapeNone, true, true},
 		{"set a 0 0 -1\r\n", "set", "a", 0, ShapeLine, false, true},
+		// memcached reads flags and cas as 64-bit unsigned numbers, the
+		// exptime as a 64-bit signed one: past that, the line is refused
+		// and has no data block.
+		{"set a 18446744073709551615 9223372036854775807 3\r\n", "set", "a", 5, ShapeLine, false, false},
+		{"set a 18446744073709551616 0 3\r\n", "set", "a", 0, ShapeLine, false, true},
+		{"set a 0 9223372036854775808 3\r\n", "set", "a", 0, ShapeLine, false, true},
+		{"set a 0 -9223372036854775809 3\r\n", "set", "a", 0, ShapeLine, false, true},
+		{"cas a 0 0 3 18446744073709551616\r\n", "cas", "a", 0, ShapeLine, false, true},
+		// strtoull and strtol take a '+', and leading zeros; an int32
+		// holds the length, which loses its high bits.
+		{"set a +1 +0 +3\r\n", "set", "a", 5, ShapeLine, false, false},
+		{"set a -0 0 0000000000003\r\n", "set", "a", 5, ShapeLine, false, false},
+		{"set a -1 0 3\r\n", "set", "a", 0, ShapeLine, false, true},
+		{"set a 0 0 4294967299\r\n", "set", "a", 5, ShapeLine, false, false},
+		{"set a 0 0 2147483648\r\n", "set", "a", 0, ShapeLine, false, true},
+		{"ms a +3\r\n", "ms", "a", 5, ShapeMeta, false, false},
 		{"set " + long + "k 0 0 1\r\n", "set", long + "k", 0, ShapeLine, false, true},
 		{"set a 0 0 1 noreply x\r\n", "set", "", 0, ShapeLine, false, true},
 		{"incr a 1\r\n", "incr", "a", 0, ShapeLine, false, false},
