@@ -154,7 +154,8 @@ func rtExchange(t *testing.T, addr, hello, cmds string) string {
 }
 
 // TestRedisMissInTransaction: reads queued in MULTI are answered in EXEC's
-// reply, which the proxy does not rewrite: Miss passes them.
+// reply, which the proxy does not rewrite: Miss passes them. After the
+// transaction ends (EXEC, DISCARD or RESET), reads are missed again.
 func TestRedisMissInTransaction(t *testing.T) {
 	ctx := context.Background()
 	direct := newRedisClient(t, redisAddr(t))
@@ -174,5 +175,10 @@ func TestRedisMissInTransaction(t *testing.T) {
 	}
 	if err := c.Get(ctx, k).Err(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("GET after: %v, want the miss", err)
+	}
+	// RESET ends a transaction as DISCARD does: the GET after it is a
+	// read of its own again, which the proxy misses.
+	if got := rtExchange(t, p.Addr(), "MULTI\r\n", "RESET\r\n"+resp3Cmd("GET", k)+"PING\r\n"); got != "+RESET\r\n$-1\r\n+PONG\r\n" {
+		t.Fatalf("MULTI, RESET, GET: read %q after MULTI's reply, want the miss", got)
 	}
 }

@@ -254,6 +254,9 @@ func roleOf(name []byte) transactionRole {
 		if bytes.EqualFold(name, []byte("MULTI")) {
 			return roleMulti
 		}
+		if bytes.EqualFold(name, []byte("RESET")) {
+			return roleDiscard // RESET ends the transaction as DISCARD does
+		}
 	case len("EXEC"):
 		if bytes.EqualFold(name, []byte("EXEC")) {
 			return roleExec
