@@ -257,6 +257,7 @@ func (r *memcachedRelay) command() bool {
 		r.count(noteOf(c))
 		r.quietOpen = c.Quiet
 	}
+	quit := string(c.Name) == "quit" // c's slices do not outlive CopyCommand
 	if _, err := memcache.CopyCommand(nil, &r.cmds, c); err != nil && err != memcache.ErrBadDataChunk {
 		// A data block that is not ended by CRLF is framed as memcached
 		// frames it, which answers an error line in its place.
@@ -264,7 +265,7 @@ func (r *memcachedRelay) command() bool {
 		return false
 	}
 	r.cmds.mark()
-	if string(c.Name) == "quit" && !fx.abort {
+	if quit && !fx.abort {
 		// memcached closes the connection at quit and reads nothing
 		// after it: neither does the proxy, which would otherwise
 		// answer what follows (a Miss) where memcached answers nothing.
