@@ -301,6 +301,12 @@ func (b Behavior) wellFormed() error {
 			}
 		}
 	}
+	return b.modifiersError()
+}
+
+// modifiersError reports a modifier that no fault of b's kind takes, b.err
+// and the matchers' own checks aside (wellFormed makes those first).
+func (b Behavior) modifiersError() error {
 	if b.act == nil {
 		return nil
 	}

@@ -21,7 +21,9 @@ import "strings"
 // of them, pipelined or not: a command with noreply is owed nothing, and
 // the proxy answers it with nothing either (an error it injects there
 // drops the command, which the server never sees, and sends nothing, as
-// memcached sends no error to a noreply command). A quiet meta command (q
+// memcached sends no error to a noreply command). quit is never answered
+// with an error: it passes on, and the proxy reads nothing after it, as
+// memcached closes the connection there. A quiet meta command (q
 // flag) is owed a reply only where memcached sends one: a reply it cannot
 // get (EN after a quiet mg, HD after a quiet ms or md, MN after anything
 // but mn) belongs to the next command; when a quiet command and the next

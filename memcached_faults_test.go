@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,6 +96,32 @@ func TestMemcachedErrorOnSet(t *testing.T) {
 	}
 }
 
+// TestMemcachedUnlinkAfterQuietCommand: a set or an ms refused for lack
+// of room sends a delete upstream in its place, whose reply the proxy
+// replaces. After a quiet mg that missed (memcached sends it nothing), the
+// delete's HD must not be taken for the mg's hit: the client reads the
+// error, then the MN of its mn, as from memcached.
+func TestMemcachedUnlinkAfterQuietCommand(t *testing.T) {
+	for _, write := range []string{"ms %s 2 q\r\nhi\r\n", "set %s 0 0 2\r\nhi\r\n"} {
+		t.Run(strings.Fields(write)[0], func(t *testing.T) {
+			k := mcKeys(t, 2)
+			mcSet(t, k[1], "old")
+			p := newMemcachedProxy(t, "")
+			mustSet(t, p, faults.Error(faults.MemcachedOutOfMemory).When(faults.Command("ms", "set")))
+			c := rtDial(t, p.Addr())
+			c.send("mg " + k[0] + " v q\r\n" + fmt.Sprintf(write, k[1]) + "mn\r\n")
+			for _, want := range []string{"SERVER_ERROR out of memory storing object\r\n", "MN\r\n"} {
+				if got := c.line(); got != want {
+					t.Fatalf("read %q, want %q", got, want)
+				}
+			}
+			if v, ok := mcHeld(t, k[1]); ok {
+				t.Fatalf("the server still holds %q: the refused write did not remove the old value", v)
+			}
+		})
+	}
+}
+
 // TestMemcachedErrorWithNoReply: memcached answers nothing to a command
 // with noreply, errors included; the proxy does the same, and the server
 // never sees the command (but loses the old value of a set refused for
@@ -119,6 +146,116 @@ func TestMemcachedErrorWithNoReply(t *testing.T) {
 				t.Fatalf("read %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestMemcachedNoReplyLastToken: memcached reads noreply from a line's
+// last token even where that token stands for a required argument ("set k
+// 0 0 noreply", "incr k noreply"): it refuses the line without a word. The
+// proxy owes such a line nothing either: an error injected there is not
+// sent, and an error the proxy answers for the next command comes in that
+// command's place, not behind a reply that never comes.
+func TestMemcachedNoReplyLastToken(t *testing.T) {
+	k := mcKeys(t, 1)
+	p := newMemcachedProxy(t, "")
+	direct := rtDial(t, memcachedAddr(t))
+	for _, line := range []string{
+		"set " + k[0] + " 0 0 noreply\r\n",
+		"cas " + k[0] + " 0 0 1 noreply\r\n",
+		"incr " + k[0] + " noreply\r\n",
+		"touch " + k[0] + " noreply\r\n",
+		"verbosity noreply\r\n",
+		"cache_memlimit noreply\r\n",
+	} {
+		name, _, _ := strings.Cut(line, " ")
+		if got := direct.exchange(line); got != "" {
+			t.Fatalf("%q: memcached answered %q, the test expects nothing", line, got)
+		}
+		mustSet(t, p, faults.Error(faults.MemcachedServerError("busy")).When(faults.Command(name)))
+		if got := rtDial(t, p.Addr()).exchange(line); got != "" {
+			t.Errorf("%q with an error injected: read %q, want nothing", line, got)
+		}
+		mustSet(t, p, faults.Error(faults.MemcachedServerError("busy")).When(faults.Command("get")))
+		if got := rtDial(t, p.Addr()).exchange(line + "get " + k[0] + "\r\n"); got != "SERVER_ERROR busy\r\n" {
+			t.Errorf("%q then a get answered with an error: read %q, want the error alone", line, got)
+		}
+	}
+}
+
+// TestMemcachedQuit: memcached answers quit by closing the connection,
+// and reads nothing after it. Through a proxy that injects errors on every
+// command, or misses every read, quit still closes the connection, and the
+// commands after it get no answer, from the server or from the proxy.
+func TestMemcachedQuit(t *testing.T) {
+	k := mcKeys(t, 1)
+	const after = "version\r\n"
+	script := "quit\r\nget " + k[0] + "\r\n" + after
+	readAll := func(addr string) string {
+		c := rtDial(t, addr)
+		c.send(script)
+		c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, err := io.ReadAll(c.r)
+		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("after %q: read %q, then %v", script, b, err)
+		}
+		return string(b)
+	}
+	if got := readAll(memcachedAddr(t)); got != "" {
+		t.Fatalf("memcached answered %q, the test expects nothing", got)
+	}
+	p := newMemcachedProxy(t, "")
+	for _, b := range []faults.Behavior{faults.Error(faults.MemcachedServerError("busy")), faults.Miss()} {
+		mustSet(t, p, b)
+		if got := readAll(p.Addr()); got != "" {
+			t.Errorf("%v: read %q after quit, want the connection closed", b, got)
+		}
+	}
+}
+
+// TestMemcachedBget: memcached 1.6 still answers bget, get's old name,
+// with VALUE blocks and END. The proxy frames that reply whole, so that
+// an error it answers for the next command comes after it.
+func TestMemcachedBget(t *testing.T) {
+	k := mcKeys(t, 1)
+	mcSet(t, k[0], "v")
+	p := newMemcachedProxy(t, "")
+	mustSet(t, p, faults.Error(faults.MemcachedServerError("busy")).When(faults.Command("version")))
+	got := rtDial(t, p.Addr()).exchange("bget " + k[0] + "\r\nversion\r\n")
+	if want := "VALUE " + k[0] + " 0 1\r\nv\r\nEND\r\nSERVER_ERROR busy\r\n"; got != want {
+		t.Fatalf("read %q, want %q", got, want)
+	}
+}
+
+// TestMemcachedNumberOutOfRange: memcached reads numbers as C's strtoull
+// and strtol do. It refuses a storage command whose flags or cas do not
+// fit 64 bits, or whose exptime does not fit a signed 64-bit number, and
+// then reads its would-be data block as a command; it takes a '+' sign,
+// and keeps a length in an int32. The proxy frames each as memcached
+// does, and an error it answers for the next command comes after
+// memcached's replies.
+func TestMemcachedNumberOutOfRange(t *testing.T) {
+	k := mcKeys(t, 1)
+	p := newMemcachedProxy(t, "")
+	mustSet(t, p, faults.Error(faults.MemcachedServerError("busy")).When(faults.Command("version")))
+	direct := rtDial(t, memcachedAddr(t))
+	const refused = "CLIENT_ERROR bad command line format\r\nERROR\r\n"
+	for _, tc := range []struct{ line, want string }{
+		{"set " + k[0] + " 18446744073709551616 0 1\r\n", refused},
+		{"set " + k[0] + " 0 9223372036854775808 1\r\n", refused},
+		{"cas " + k[0] + " 0 0 1 18446744073709551616\r\n", refused},
+		{"set " + k[0] + " 0 0 2147483648\r\n", refused},
+		// Numbers memcached reads as C does: a '+', and a length kept in
+		// an int32 (4294967297 is 1).
+		{"set " + k[0] + " +1 +0 +1\r\n", "STORED\r\n"},
+		{"set " + k[0] + " 0 0 4294967297\r\n", "STORED\r\n"},
+	} {
+		line, want := tc.line, tc.want
+		if got := direct.exchange(line + "x\r\n"); got != want {
+			t.Fatalf("%q: memcached answered %q, the test expects %q", line, got, want)
+		}
+		if got := rtDial(t, p.Addr()).exchange(line + "x\r\nversion\r\n"); got != want+"SERVER_ERROR busy\r\n" {
+			t.Errorf("%q: read %q, want %q", line, got, want+"SERVER_ERROR busy\r\n")
+		}
 	}
 }
 

@@ -257,6 +257,7 @@ func (r *memcachedRelay) command() bool {
 		r.count(noteOf(c))
 		r.quietOpen = c.Quiet
 	}
+	quit := string(c.Name) == "quit" // c's slices do not outlive CopyCommand
 	if _, err := memcache.CopyCommand(nil, &r.cmds, c); err != nil && err != memcache.ErrBadDataChunk {
 		// A data block that is not ended by CRLF is framed as memcached
 		// frames it, which answers an error line in its place.
@@ -264,6 +265,17 @@ func (r *memcachedRelay) command() bool {
 		return false
 	}
 	r.cmds.mark()
+	if quit && !fx.abort {
+		// memcached closes the connection at quit and reads nothing
+		// after it: neither does the proxy, which would otherwise
+		// answer what follows (a Miss) where memcached answers nothing.
+		if err := r.cmds.release(); err != nil {
+			r.fail(err)
+			return false
+		}
+		closeWrite(r.server)
+		return false
+	}
 	if fx.abort {
 		if err := r.cmds.release(); err != nil {
 			r.fail(err)
@@ -298,6 +310,10 @@ func (r *memcachedRelay) decideCommand(c *memcache.Command) effects {
 		req.keys[i] = string(k)
 	}
 	switch {
+	case req.command == "quit":
+		// memcached answers quit by closing the connection, never with
+		// an error: an Error there would keep the connection open.
+		return r.c.decide(plan, req, isQuitRule)
 	case c.Reply == memcache.ShapeNone:
 		return r.c.decide(plan, req, isNoReplyRule)
 	case c.Invalid || !(memcachedProtocol{}).isRead(req.command) || len(req.keys) == 0:
@@ -306,6 +322,13 @@ func (r *memcachedRelay) decideCommand(c *memcache.Command) effects {
 	return r.c.decideRead(plan, req, len(req.keys), func(i int) request {
 		return &memcachedRequest{command: req.command, keys: req.keys[i : i+1]}
 	})
+}
+
+// isQuitRule reports whether r acts on memcached's quit: as on a command
+// with noreply, Error aside.
+func isQuitRule(r *rule) bool {
+	_, isError := r.b.act.(errorReply)
+	return isNoReplyRule(r) && !isError
 }
 
 // count adds the entry of a plain command with note, to be pushed to the
@@ -399,6 +422,19 @@ func (r *memcachedRelay) answerError(reply MemcachedReply) bool {
 		r.line = append(r.line, '\r', '\n')
 		if !r.drop() {
 			return false
+		}
+		if r.quietOpen && note == mcMeta {
+			// The md's HD could be taken for a quiet mg's hit: an mn goes
+			// first, and its MN, which the client did not ask for, is
+			// dropped.
+			if _, ok := r.enqueue(owed{reply: []byte{}, replace: true, note: mcMeta}); !ok {
+				return false
+			}
+			if _, err := r.toServer.Write(memcachedNoop); err != nil {
+				r.fail(err)
+				return false
+			}
+			r.quietOpen = false
 		}
 		if !c.NoReply {
 			if _, ok := r.enqueue(owed{reply: reply.encode(), replace: true, note: note}); !ok {

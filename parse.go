@@ -124,7 +124,7 @@ func (p *parser) behavior() (Behavior, error) {
 		if b, err = call(p, f, Behavior{}); err != nil {
 			return Behavior{}, err
 		}
-		if err := b.wellFormed(); err != nil {
+		if err := parsedWellFormed(b); err != nil {
 			return Behavior{}, p.refuse(name.pos, err)
 		}
 	}
@@ -142,7 +142,7 @@ func (p *parser) behavior() (Behavior, error) {
 		}
 		// Once refused, a behavior stays refused whatever follows, so the
 		// first call after which it is refused is the one to blame.
-		if err := b.wellFormed(); err != nil {
+		if err := parsedWellFormed(b); err != nil {
 			return Behavior{}, p.refuse(name.pos, err)
 		}
 	}
@@ -150,6 +150,17 @@ func (p *parser) behavior() (Behavior, error) {
 		return Behavior{}, p.fail(p.tok.pos, fmt.Sprintf("unexpected %s after the behavior", p.tok))
 	}
 	return b, nil
+}
+
+// parsedWellFormed is b.wellFormed() for a behavior read by the parser,
+// whose matchers were each checked as they were read (see matcher): it
+// does not check them all again after every call, which would cost time
+// quadratic in the number of When calls.
+func parsedWellFormed(b Behavior) error {
+	if b.err != nil {
+		return b.err
+	}
+	return b.modifiersError()
 }
 
 // zeroBehavior reads "Behavior{}", the zero Behavior.

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -58,7 +59,7 @@ var behaviorMethods = map[string]fn[Behavior]{
 	"Times":       {params: []param{{"n", intKind}}, call: func(b Behavior, a args) Behavior { return b.Times(a.int(0)) }},
 	"After":       {params: []param{{"n", intKind}}, call: func(b Behavior, a args) Behavior { return b.After(a.int(0)) }},
 	"For":         {params: []param{{"d", durationKind}}, call: func(b Behavior, a args) Behavior { return b.For(a.duration(0)) }},
-	"When":        {params: []param{{"ms", matcherKind}}, variadic: true, call: func(b Behavior, a args) Behavior { return b.When(a.matchers()...) }},
+	"When":        {params: []param{{"ms", matcherKind}}, variadic: true, call: parseWhen},
 	"Jitter":      {params: []param{{"j", durationKind}}, call: func(b Behavior, a args) Behavior { return b.Jitter(a.duration(0)) }},
 	"Vary":        {params: []param{{"n", intKind}}, call: func(b Behavior, a args) Behavior { return b.Vary(a.int(0)) }},
 	"Together":    {params: []param{{"name", stringKind}}, call: func(b Behavior, a args) Behavior { return b.Together(a.string(0)) }},
@@ -229,4 +230,16 @@ func (a args) matchers() []Matcher {
 		ms[i] = v.m
 	}
 	return ms
+}
+
+// parseWhen is b.When(a.matchers()...) for the parser, which owns b: it
+// appends to b's matchers in place, where When copies them all on every
+// call, which costs time quadratic in the number of When calls.
+func parseWhen(b Behavior, a args) Behavior {
+	ms := a.matchers()
+	if slices.Contains(ms, nil) {
+		return b.When(ms...) // refused, as When refuses it
+	}
+	b.when = append(b.when, ms...)
+	return b
 }

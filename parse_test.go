@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -361,6 +362,29 @@ func TestParseErrors(t *testing.T) {
 	_, err := ParseBehavior("Latency(10x)")
 	if want := `faults: parse "Latency(10x)": at 8: bad duration "10x"`; err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
+	}
+}
+
+// TestParseLinear: reading an expression costs memory in proportion to its
+// length. A behavior with many When calls (each one matcher) is read in
+// bytes allocated that grow as the calls do, not as their square: four
+// times the calls, not sixteen times the bytes. A daemon reads behaviors
+// from its API, where a long expression must not cost quadratic time.
+func TestParseLinear(t *testing.T) {
+	allocated := func(n int) uint64 {
+		expr := "Miss()" + strings.Repeat(`.When(Key("k"))`, n)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b, err := ParseBehavior(expr)
+		runtime.ReadMemStats(&after)
+		if err != nil || len(b.when) != n {
+			t.Fatalf("%d When calls: %d matchers, %v", n, len(b.when), err)
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	small, large := allocated(4000), allocated(16000)
+	if large > 8*small {
+		t.Fatalf("4000 When calls allocate %d bytes, 16000 allocate %d: %.1f times more", small, large, float64(large)/float64(small))
 	}
 }
 

@@ -94,7 +94,8 @@ func TestRedisMissGoRedis(t *testing.T) {
 
 // TestRedisMissBytes: each missed read's reply is, byte for byte, what
 // the server sends for a key it does not have, in RESP2 and RESP3,
-// including when HELLO and the read are sent in one write.
+// including when HELLO and the read are sent in one write, and after a
+// RESET has taken the connection back to RESP2.
 func TestRedisMissBytes(t *testing.T) {
 	ctx := context.Background()
 	direct := newRedisClient(t, redisAddr(t))
@@ -107,7 +108,9 @@ func TestRedisMissBytes(t *testing.T) {
 		return resp3Cmd("GET", key) + resp3Cmd("MGET", key, key) + resp3Cmd("GETEX", key, "PERSIST") + resp3Cmd("HGET", hash, "f") +
 			resp3Cmd("HMGET", hash, "f", "g") + resp3Cmd("HGETALL", hash) + resp3Cmd("GETDEL", key) + "PING\r\n"
 	}
-	for _, hello := range []string{"HELLO 2\r\n", "HELLO 3\r\n"} {
+	// RESET takes a connection back to RESP2, as a pool does before
+	// handing it out again.
+	for _, hello := range []string{"HELLO 2\r\n", "HELLO 3\r\n", "HELLO 3\r\nRESET\r\n"} {
 		if err := direct.Set(ctx, k, "v", 0).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +154,8 @@ func rtExchange(t *testing.T, addr, hello, cmds string) string {
 }
 
 // TestRedisMissInTransaction: reads queued in MULTI are answered in EXEC's
-// reply, which the proxy does not rewrite: Miss passes them.
+// reply, which the proxy does not rewrite: Miss passes them. After the
+// transaction ends (EXEC, DISCARD or RESET), reads are missed again.
 func TestRedisMissInTransaction(t *testing.T) {
 	ctx := context.Background()
 	direct := newRedisClient(t, redisAddr(t))
@@ -171,5 +175,10 @@ func TestRedisMissInTransaction(t *testing.T) {
 	}
 	if err := c.Get(ctx, k).Err(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("GET after: %v, want the miss", err)
+	}
+	// RESET ends a transaction as DISCARD does: the GET after it is a
+	// read of its own again, which the proxy misses.
+	if got := rtExchange(t, p.Addr(), "MULTI\r\n", "RESET\r\n"+resp3Cmd("GET", k)+"PING\r\n"); got != "+RESET\r\n$-1\r\n+PONG\r\n" {
+		t.Fatalf("MULTI, RESET, GET: read %q after MULTI's reply, want the miss", got)
 	}
 }

@@ -18,7 +18,7 @@ const (
 )
 
 const (
-	redisHelloNote = "hello"   // the note of HELLO's entry: its reply says the RESP version
+	redisHelloNote = "hello"   // the note of HELLO's and RESET's entries: their replies say the RESP version
 	redisNilRESP2  = "$-1\r\n" // a nil in RESP2
 	redisNilRESP3  = "_\r\n"   // and in RESP3
 )
@@ -135,14 +135,15 @@ func (r *redisRelay) decideRead(plan *connPlan, cmd resp.Command, keys [][]byte)
 	})
 }
 
-// learnProtocol notes the RESP version the server's reply to HELLO,
-// starting with first, says the connection speaks: RESP3 after a map,
-// RESP2 after an array; an error changes nothing.
+// learnProtocol notes the RESP version the server's reply to HELLO or
+// RESET, starting with first, says the connection speaks: RESP3 after a
+// map, RESP2 after an array (HELLO) or +RESET (RESET takes the connection
+// back to RESP2); an error changes nothing.
 func (r *redisRelay) learnProtocol(first byte) {
 	switch first {
 	case '%':
 		r.resp3.Store(true)
-	case '*':
+	case '*', '+':
 		r.resp3.Store(false)
 	}
 }

@@ -52,8 +52,8 @@ type redisRelay struct {
 	inMulti, spoiled bool
 
 	// The RESP version the connection speaks, from the server's reply to
-	// the last HELLO (set by the replies side); and, on the commands
-	// side, 1 + the serial number of the last HELLO passed on, until its
+	// the last HELLO or RESET (set by the replies side); and, on the
+	// commands side, 1 + the serial number of the last of them passed on, until its
 	// reply is known to have come (0 then), for replies of the proxy's
 	// that depend on the version (Miss).
 	resp3     atomic.Bool
@@ -216,7 +216,9 @@ func (r *redisRelay) admit(cmd resp.Command, args [][]byte) (abortAt uint64, unf
 		r.dropping, unframe = true, false
 	} else {
 		r.track(role)
-		hello := len(cmd.Name) == len("HELLO") && bytes.EqualFold(cmd.Name, []byte("HELLO"))
+		// HELLO's reply, and RESET's, say the RESP version from then on.
+		hello := len(cmd.Name) == len("HELLO") && bytes.EqualFold(cmd.Name, []byte("HELLO")) ||
+			len(cmd.Name) == len("RESET") && bytes.EqualFold(cmd.Name, []byte("RESET"))
 		switch {
 		case fx.any() || unframe || hello:
 			o := owed{unframed: unframe}
@@ -255,6 +257,9 @@ func roleOf(name []byte) transactionRole {
 	case len("MULTI"):
 		if bytes.EqualFold(name, []byte("MULTI")) {
 			return roleMulti
+		}
+		if bytes.EqualFold(name, []byte("RESET")) {
+			return roleDiscard // RESET ends the transaction as DISCARD does
 		}
 	case len("EXEC"):
 		if bytes.EqualFold(name, []byte("EXEC")) {

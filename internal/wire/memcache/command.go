@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
+	"math"
 	"strings"
 )
 
@@ -62,8 +63,8 @@ type Command struct {
 	// Name is the command's name as sent (memcached's names are lower
 	// case; "SET" is an unknown command); nil for an empty line.
 	Name []byte
-	// Keys are the keys the command names: each of a get, gets, gat or
-	// gats, the one of other commands that have one, none for the rest.
+	// Keys are the keys the command names: each of a get, gets, bget,
+	// gat or gats, the one of other commands that have one, none for the rest.
 	// A meta command's key is as sent, base64 if Base64.
 	Keys [][]byte
 	// NoReply: the command ends with noreply and memcached sends it no
@@ -259,25 +260,25 @@ func ParseCommand(c *Command, line []byte) error {
 	c.Name = tok[0]
 	n := len(tok)
 	switch name := string(c.Name); name {
-	case "get", "gets":
+	case "get", "gets", "bget": // bget: get's old name, which memcached still reads
 		c.parseGet(tok, 1)
 	case "gat", "gats":
 		c.parseGet(tok, 2)
 	case "set", "add", "replace", "append", "prepend", "cas":
 		c.parseStorage(tok)
 	case "incr", "decr":
-		c.parseKeyed(tok, n == 3 || n == 4, n == 4)
+		c.parseKeyed(tok, n == 3 || n == 4, true)
 		if !c.Invalid && !c.NoReply && !isUint(tok[2]) {
 			c.Invalid = true
 		}
 	case "touch":
-		c.parseKeyed(tok, n == 3 || n == 4, n == 4)
+		c.parseKeyed(tok, n == 3 || n == 4, true)
 	case "delete":
 		c.parseKeyed(tok, n >= 2 && n <= 4, n >= 3)
 	case "flush_all":
 		c.noReplyIf(tok, n >= 1 && n <= 3, n >= 2)
 	case "verbosity", "cache_memlimit":
-		c.noReplyIf(tok, n == 2 || n == 3, n == 3)
+		c.noReplyIf(tok, n == 2 || n == 3, true)
 	case "quit":
 		c.Reply = ShapeNone
 	case "stats":
@@ -312,8 +313,12 @@ func tokens(dst [][]byte, b []byte) [][]byte {
 	return dst
 }
 
-// noReplyIf applies the token-count check valid and, if it holds and the
-// command has its optional last token (hasLast), takes noreply from it.
+// noReplyIf applies the token-count check valid and, if it holds and
+// memcached looks for noreply in the command's last token (hasLast), takes
+// noreply from it. memcached looks there whatever the token stands for: in
+// "set k 0 0 noreply" or "incr k noreply" it is noreply, and the refusal
+// of the line that follows is not sent. delete alone looks only past its
+// key.
 func (c *Command) noReplyIf(tok [][]byte, valid, hasLast bool) {
 	if !valid {
 		c.Invalid = true // ERROR, whatever the last token
@@ -364,7 +369,7 @@ func (c *Command) parseStorage(tok [][]byte) {
 	if string(c.Name) == "cas" {
 		want = 6
 	}
-	c.noReplyIf(tok, len(tok) == want || len(tok) == want+1, len(tok) == want+1)
+	c.noReplyIf(tok, len(tok) == want || len(tok) == want+1, true)
 	if c.Invalid {
 		return
 	}
@@ -433,46 +438,60 @@ func (c *Command) parseMeta(tok [][]byte) {
 	}
 }
 
-// isUint reports whether b is a decimal number without sign.
-func isUint(b []byte) bool {
-	if len(b) == 0 || len(b) > 20 {
-		return false
+// cNumber reads b as C's strtoull and strtol read a whole token in base
+// 10 on a 64-bit system, as memcached reads numbers: an optional sign,
+// then one or more decimal digits (any number of leading zeros). It
+// returns the magnitude and whether the sign is '-'; ok is false if b is
+// not such a number or its magnitude does not fit 64 bits.
+func cNumber(b []byte) (mag uint64, neg, ok bool) {
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false, false
 	}
 	for _, d := range b {
 		if d < '0' || d > '9' {
-			return false
+			return 0, false, false
 		}
+		if mag > (math.MaxUint64-uint64(d-'0'))/10 {
+			return 0, false, false
+		}
+		mag = mag*10 + uint64(d-'0')
 	}
-	return true
+	return mag, neg, true
 }
 
-// isInt reports whether b is a decimal number, maybe negative.
+// isUint reports whether memcached reads b as an unsigned number (flags,
+// a cas unique, incr's delta): as strtoull, which negates a '-' number
+// modulo 2^64, a result memcached refuses if it is negative as a signed
+// number ("-0" passes, "-1" does not).
+func isUint(b []byte) bool {
+	mag, neg, ok := cNumber(b)
+	return ok && (!neg || mag == 0 || mag > 1<<63)
+}
+
+// isInt reports whether memcached reads b as a signed number (an
+// exptime): as strtol, whatever fits 64 bits.
 func isInt(b []byte) bool {
-	if len(b) > 0 && b[0] == '-' {
-		b = b[1:]
-	}
-	return isUint(b)
+	mag, neg, ok := cNumber(b)
+	return ok && (mag <= math.MaxInt64 || neg && mag == 1<<63)
 }
 
-// parseInt parses a data length: a decimal number that fits memcached's
-// int32 less the block's "\r\n"; a leading '-' gives a negative number.
+// parseInt parses a data length as memcached does: a signed 64-bit number
+// (strtol) kept in an int32, whose high bits are lost (4294967297 is 1).
+// ok is false if b is no such number, or if the length is more than
+// memcached takes (its int32 less the block's "\r\n"); a negative length
+// is returned as it is.
 func parseInt(b []byte) (int64, bool) {
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	if !isUint(b) || len(b) > 10 {
+	if !isInt(b) {
 		return 0, false
 	}
-	var n int64
-	for _, d := range b {
-		n = n*10 + int64(d-'0')
-	}
-	if n > 1<<31-3 {
-		return 0, false
-	}
+	mag, neg, _ := cNumber(b)
 	if neg {
-		n = -n
+		mag = -mag
 	}
-	return n, true
+	n := int64(int32(uint32(mag)))
+	return n, n <= 1<<31-3
 }

@@ -34,6 +34,7 @@ func TestParseCommand(t *testing.T) {
 		{"get a\r\n", "get", "a", 0, ShapeValues, false, false},
 		{"get a b  c\r\n", "get", "a,b,c", 0, ShapeValues, false, false},
 		{"gets a\n", "gets", "a", 0, ShapeValues, false, false},
+		{"bget a b\r\n", "bget", "a,b", 0, ShapeValues, false, false}, // memcached 1.6 still reads get's old name
 		{"gat 10 a b\r\n", "gat", "a,b", 0, ShapeValues, false, false},
 		{"gats -1 a\r\n", "gats", "a", 0, ShapeValues, false, false},
 		{"gat x a\r\n", "gat", "a", 0, ShapeValues, false, true},
@@ -53,10 +54,36 @@ func TestParseCommand(t *testing.T) {
 		{"set a 0 0 x\r\n", "set", "a", 0, ShapeLine, false, true},
 		{"set a 0 0 x noreply\r\n", "set", "a", 0, ShapeNone, true, true},
 		{"set a 0 0 -1\r\n", "set", "a", 0, ShapeLine, false, true},
+		// memcached reads flags and cas as 64-bit unsigned numbers, the
+		// exptime as a 64-bit signed one: past that, the line is refused
+		// and has no data block.
+		{"set a 18446744073709551615 9223372036854775807 3\r\n", "set", "a", 5, ShapeLine, false, false},
+		{"set a 18446744073709551616 0 3\r\n", "set", "a", 0, ShapeLine, false, true},
+		{"set a 0 9223372036854775808 3\r\n", "set", "a", 0, ShapeLine, false, true},
+		{"set a 0 -9223372036854775809 3\r\n", "set", "a", 0, ShapeLine, false, true},
+		{"cas a 0 0 3 18446744073709551616\r\n", "cas", "a", 0, ShapeLine, false, true},
+		// strtoull and strtol take a '+', and leading zeros; an int32
+		// holds the length, which loses its high bits.
+		{"set a +1 +0 +3\r\n", "set", "a", 5, ShapeLine, false, false},
+		{"set a -0 0 0000000000003\r\n", "set", "a", 5, ShapeLine, false, false},
+		{"set a -1 0 3\r\n", "set", "a", 0, ShapeLine, false, true},
+		{"set a 0 0 4294967299\r\n", "set", "a", 5, ShapeLine, false, false},
+		{"set a 0 0 2147483648\r\n", "set", "a", 0, ShapeLine, false, true},
+		{"ms a +3\r\n", "ms", "a", 5, ShapeMeta, false, false},
 		{"set " + long + "k 0 0 1\r\n", "set", long + "k", 0, ShapeLine, false, true},
 		{"set a 0 0 1 noreply x\r\n", "set", "", 0, ShapeLine, false, true},
 		{"incr a 1\r\n", "incr", "a", 0, ShapeLine, false, false},
 		{"decr a 1 noreply\r\n", "decr", "a", 0, ShapeNone, true, false},
+		// memcached takes noreply from the last token whenever the token
+		// count reaches the command's code, even where that token stands
+		// for a required argument: the refusal that follows is silent.
+		{"set a 0 0 noreply\r\n", "set", "a", 0, ShapeNone, true, true},
+		{"cas a 0 0 1 noreply\r\n", "cas", "a", 0, ShapeNone, true, true},
+		{"incr a noreply\r\n", "incr", "a", 0, ShapeNone, true, false},
+		{"touch a noreply\r\n", "touch", "a", 0, ShapeNone, true, false},
+		{"verbosity noreply\r\n", "verbosity", "", 0, ShapeNone, true, false},
+		{"cache_memlimit noreply\r\n", "cache_memlimit", "", 0, ShapeNone, true, false},
+		{"delete noreply\r\n", "delete", "noreply", 0, ShapeLine, false, false},
 		{"incr a x\r\n", "incr", "a", 0, ShapeLine, false, true},
 		{"touch a 10 noreply\r\n", "touch", "a", 0, ShapeNone, true, false},
 		{"delete a\r\n", "delete", "a", 0, ShapeLine, false, false},
