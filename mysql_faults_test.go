@@ -419,18 +419,7 @@ func TestMySQLTruncateRows(t *testing.T) {
 	db := openMySQL(t, p.Addr(), "")
 	ctx := mysqlCtx(t, 10*time.Second)
 	mustSet(t, p, faults.TruncateRows(10).When(faults.Query(`FROM seq_1_to_`)))
-	count := func(query string, args ...any) (int, error) {
-		rows, err := db.QueryContext(ctx, query, args...)
-		if err != nil {
-			return 0, err
-		}
-		defer rows.Close()
-		n := 0
-		for rows.Next() {
-			n++
-		}
-		return n, rows.Err()
-	}
+	count := func(query string, args ...any) (int, error) { return countRows(ctx, db, query, args...) }
 	for _, tc := range []struct {
 		name  string
 		query string
@@ -759,18 +748,6 @@ func TestMySQLUnsupported(t *testing.T) {
 // TruncateRows lets through.
 func TestMySQLClosingRepliesBehindLatency(t *testing.T) {
 	latency := faults.Latency(300 * time.Millisecond).Downstream()
-	count := func(ctx context.Context, db *sql.DB, query string) (int, error) {
-		rows, err := db.QueryContext(ctx, query)
-		if err != nil {
-			return 0, err
-		}
-		defer rows.Close()
-		n := 0
-		for rows.Next() {
-			n++
-		}
-		return n, rows.Err()
-	}
 	for _, reply := range []faults.MySQLReply{faults.MySQLTooManyConnections, faults.MySQLAccessDenied} {
 		t.Run(reply.String(), func(t *testing.T) {
 			p := startMySQLProxy(t)
@@ -794,7 +771,7 @@ func TestMySQLClosingRepliesBehindLatency(t *testing.T) {
 		p := startMySQLProxy(t)
 		db := openMySQL(t, p.Addr(), "")
 		mustSet(t, p, faults.TruncateResponse(2000).When(faults.Query(`^SELECT seq`)), latency)
-		n, err := count(mysqlCtx(t, 10*time.Second), db, "SELECT seq, REPEAT('r', 50) FROM seq_1_to_1000")
+		n, err := countRows(mysqlCtx(t, 10*time.Second), db, "SELECT seq, REPEAT('r', 50) FROM seq_1_to_1000")
 		if err == nil || n == 0 || n >= 1000 {
 			t.Errorf("cut result set: %d rows, then %v; want some rows, then an error", n, err)
 		}
@@ -803,9 +780,23 @@ func TestMySQLClosingRepliesBehindLatency(t *testing.T) {
 		p := startMySQLProxy(t)
 		db := openMySQL(t, p.Addr(), "")
 		mustSet(t, p, faults.TruncateRows(10).When(faults.Query(`FROM seq_1_to_`)), latency)
-		n, err := count(mysqlCtx(t, 10*time.Second), db, "SELECT seq, REPEAT('r', 50) FROM seq_1_to_1000")
+		n, err := countRows(mysqlCtx(t, 10*time.Second), db, "SELECT seq, REPEAT('r', 50) FROM seq_1_to_1000")
 		if n != 10 || err == nil {
 			t.Errorf("%d rows, then %v; want 10 rows, then an error", n, err)
 		}
 	})
+}
+
+// countRows runs query on db and counts the rows it returns.
+func countRows(ctx context.Context, db *sql.DB, query string, args ...any) (int, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	return n, rows.Err()
 }

@@ -206,6 +206,25 @@ func TestStreamBandwidth(t *testing.T) {
 	})
 }
 
+// readReads reads total bytes from c, and returns them and the size of
+// each read.
+func readReads(t *testing.T, c net.Conn, total int) (got []byte, reads []int) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(ioWait))
+	buf := make([]byte, 64<<10)
+	for len(got) < total {
+		n, err := c.Read(buf)
+		if n > 0 {
+			got = append(got, buf[:n]...)
+			reads = append(reads, n)
+		}
+		if err != nil {
+			t.Fatalf("read after %d bytes: %v", len(got), err)
+		}
+	}
+	return got, reads
+}
+
 // TestStreamSlice: the receiver's reads never exceed size, writes are
 // delay apart, and the bytes arrive intact, whether the sender wrote in one
 // piece or in several.
@@ -218,20 +237,7 @@ func TestStreamSlice(t *testing.T) {
 	data := randomBytes(5, total)
 	check := func(t *testing.T, c net.Conn, start time.Time) {
 		t.Helper()
-		c.SetReadDeadline(time.Now().Add(ioWait))
-		var got []byte
-		var reads []int
-		buf := make([]byte, 64<<10)
-		for len(got) < total {
-			n, err := c.Read(buf)
-			if n > 0 {
-				got = append(got, buf[:n]...)
-				reads = append(reads, n)
-			}
-			if err != nil {
-				t.Fatalf("read after %d bytes: %v", len(got), err)
-			}
-		}
+		got, reads := readReads(t, c, total)
 		elapsed := time.Since(start)
 		if !bytes.Equal(got, data) {
 			t.Fatalf("sliced stream altered: first difference at byte %d", firstDiff(got, data))
@@ -298,20 +304,7 @@ func TestStreamSliceVary(t *testing.T) {
 		if _, err := c.Write(data); err != nil {
 			t.Fatal(err)
 		}
-		c.SetReadDeadline(time.Now().Add(ioWait))
-		var got []byte
-		var reads []int
-		buf := make([]byte, 64<<10)
-		for len(got) < total {
-			n, err := c.Read(buf)
-			if n > 0 {
-				got = append(got, buf[:n]...)
-				reads = append(reads, n)
-			}
-			if err != nil {
-				t.Fatalf("read after %d bytes: %v", len(got), err)
-			}
-		}
+		got, reads := readReads(t, c, total)
 		if !bytes.Equal(got, data) {
 			t.Fatalf("sliced stream altered: first difference at byte %d", firstDiff(got, data))
 		}
