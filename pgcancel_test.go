@@ -40,12 +40,16 @@ func pgConnectCancelling(t *testing.T, addr string) *pgx.Conn {
 // as after a real cancel.
 func TestPostgresCancelOfAHeldStatement(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		b    faults.Behavior
+		name  string
+		b     faults.Behavior
+		query string
 	}{
-		{"held before the server", faults.DelayRequest(time.Minute)},
-		{"answer held", faults.DelayResponse(time.Minute)},
-		{"answer dropped", faults.DropResponse()},
+		{"held before the server", faults.DelayRequest(time.Minute), "SELECT 42"},
+		{"answer held", faults.DelayResponse(time.Minute), "SELECT 42"},
+		{"answer dropped", faults.DropResponse(), "SELECT 42"},
+		// Cancelled while the server still runs it: its answer, which
+		// the proxy will drop, has not begun. The server stops it.
+		{"answer to be dropped", faults.DropResponse(), "SELECT 42, pg_sleep(5)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := newPostgresProxy(t)
@@ -54,8 +58,8 @@ func TestPostgresCancelOfAHeldStatement(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			_, err := conn.Exec(ctx, "SELECT 42")
-			if d := time.Since(start); d > 10*time.Second {
+			_, err := conn.Exec(ctx, c.query)
+			if d := time.Since(start); d > 4*time.Second {
 				t.Fatalf("the cancelled statement returned after %v", d)
 			}
 			checkPgReply(t, err, faults.PostgresQueryCanceled)

@@ -32,8 +32,11 @@ type postgresRelay struct {
 	altered  atomic.Bool // the proxy answered or replaced a statement: falling back is unsafe
 
 	// Cancels (see pgcancel.go): held counts the statements the proxy
-	// holds, which a CancelRequest wakes through cancels.
+	// holds, which a CancelRequest wakes through cancels; dropsOwed the
+	// statements sent whose answer DropResponse will drop, once it begins
+	// (then the statement counts in held).
 	held      atomic.Int32
+	dropsOwed atomic.Int32
 	cancels   chan struct{}
 	forgetKey func() // unregisters the session's key; set by the replies side
 
@@ -328,6 +331,10 @@ func (r *postgresRelay) statement(h pgwire.Header) bool {
 	var entry *owed
 	if fx.any() {
 		entry = &owed{fx: &fx}
+	}
+	if fx.drop {
+		// A cancel may come before its answer begins (see cancelHeld).
+		r.dropsOwed.Add(1)
 	}
 	if _, ok := r.push(note, entry); !ok || !r.forward(msg) {
 		return false
@@ -676,6 +683,9 @@ func (r *postgresRelay) reply(h pgwire.Header) bool {
 			if !ok || o.note == pgSync || o.proxyAnswer() {
 				break
 			}
+			if o.fx != nil && o.fx.drop {
+				r.dropsOwed.Add(-1) // skipped: it gets no answer to drop
+			}
 			r.queue.pop(1, 1)
 		}
 	}
@@ -742,6 +752,7 @@ func (r *postgresRelay) effectsBegin(fx effects) bool {
 		// and dropped.
 		r.dropping = true
 		r.held.Add(1)
+		r.dropsOwed.Add(-1)
 	}
 	r.shaped = r.shapedFor(&fx)
 	return true
