@@ -217,22 +217,21 @@ func (r *redisRelay) admit(cmd resp.Command, args [][]byte) (abortAt uint64, unf
 	} else {
 		r.track(role)
 		// HELLO's reply, and RESET's, say the RESP version from then on.
-		hello := len(cmd.Name) == len("HELLO") && bytes.EqualFold(cmd.Name, []byte("HELLO")) ||
-			len(cmd.Name) == len("RESET") && bytes.EqualFold(cmd.Name, []byte("RESET"))
+		setsVersion := bytes.EqualFold(cmd.Name, []byte("HELLO")) || bytes.EqualFold(cmd.Name, []byte("RESET"))
 		switch {
-		case fx.any() || unframe || hello:
+		case fx.any() || unframe || setsVersion:
 			o := owed{unframed: unframe}
 			if fx.any() {
 				o.fx = &fx
 			}
-			if hello {
+			if setsVersion {
 				o.note = redisHelloNote
 			}
 			serial := r.enqueue(o)
 			if fx.abort {
 				abortAt = serial + 1
 			}
-			if hello {
+			if setsVersion {
 				r.helloTurn = serial + 1
 			}
 		default:

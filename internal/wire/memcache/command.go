@@ -475,8 +475,20 @@ func isUint(b []byte) bool {
 // isInt reports whether memcached reads b as a signed number (an
 // exptime): as strtol, whatever fits 64 bits.
 func isInt(b []byte) bool {
+	_, ok := cInt(b)
+	return ok
+}
+
+// cInt reads b as strtol does: a signed number that fits 64 bits.
+func cInt(b []byte) (int64, bool) {
 	mag, neg, ok := cNumber(b)
-	return ok && (mag <= math.MaxInt64 || neg && mag == 1<<63)
+	if !ok || !(mag <= math.MaxInt64 || neg && mag == 1<<63) {
+		return 0, false
+	}
+	if neg {
+		mag = -mag
+	}
+	return int64(mag), true
 }
 
 // parseInt parses a data length as memcached does: a signed 64-bit number
@@ -485,13 +497,10 @@ func isInt(b []byte) bool {
 // memcached takes (its int32 less the block's "\r\n"); a negative length
 // is returned as it is.
 func parseInt(b []byte) (int64, bool) {
-	if !isInt(b) {
+	v, ok := cInt(b)
+	if !ok {
 		return 0, false
 	}
-	mag, neg, _ := cNumber(b)
-	if neg {
-		mag = -mag
-	}
-	n := int64(int32(uint32(mag)))
+	n := int64(int32(v))
 	return n, n <= 1<<31-3
 }
